@@ -1,0 +1,5 @@
+"""`python -m dermcoder` runs the CLI."""
+
+from dermcoder.cli import main
+
+main()

@@ -1,0 +1,244 @@
+"""The `dermcoder` command: a thin typer layer over typed functions.
+
+Every command calls a function that returns data (engine, batch, evaluator, corpus
+checker); this module only reads arguments, prints and picks exit codes. Bad input
+gives a one-line message and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dermcoder import __version__
+from dermcoder.errors import DermCoderError, InputError
+
+app = typer.Typer(
+    name="dermcoder",
+    help="Suggest CPT and ICD-10-CM codes, with evidence, from dermatology procedure notes.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tables_app = typer.Typer(help="Inspect and check the code tables.", no_args_is_help=True)
+corpus_app = typer.Typer(help="Check and split the labeled corpus.", no_args_is_help=True)
+app.add_typer(tables_app, name="tables")
+app.add_typer(corpus_app, name="corpus")
+
+out = Console()
+
+
+def eprint(message: str) -> None:
+    """One plain line on stderr: no wrapping, so each message stays one greppable line."""
+    sys.stderr.write(message.rstrip("\n") + "\n")
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a one-line error to stderr and exit non-zero."""
+    eprint(f"error: {message}")
+    raise typer.Exit(code)
+
+
+def _read_text(source: str) -> str:
+    if source == "-":
+        data = sys.stdin.buffer.read()
+        name = "stdin"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise InputError(f"{path}: file not found")
+        if path.is_dir():
+            raise InputError(f"{path}: is a directory, expected a text file")
+        data = path.read_bytes()
+        name = str(path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{name}: not UTF-8 (byte {exc.start}); save the note as UTF-8 text") from None
+    if not text.strip():
+        raise InputError(f"{name}: the note is empty")
+    return text
+
+
+@app.command()
+def suggest(
+    source: str = typer.Argument("-", metavar="[FILE|-]", help="Note text file, or - for standard input."),
+    note_id: str = typer.Option("note", "--id", help="Id to put on the suggestion."),
+) -> None:
+    """Code one note and print its suggestion JSON (contracts section 2)."""
+    from dermcoder.engine import get_engine
+
+    text = _read_text(source)
+    suggestion = get_engine().suggest(text, note_id)
+    print(json.dumps(suggestion.model_dump(exclude_none=True), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def batch(
+    in_path: Path = typer.Argument(..., metavar="IN.jsonl", help="Notes, one JSON object per line with id and text."),
+    output: Path = typer.Option(..., "-o", "--output", help="Where to write the suggestions (JSONL)."),
+) -> None:
+    """Code every note of a JSONL file: one output line per input line, same id and order."""
+    from dermcoder.batch import run_batch
+
+    stats = run_batch(in_path, output)
+    eprint(f"{stats.lines} lines: {stats.coded} coded, {stats.errors} error record(s) -> {output}")
+    if stats.lines == 0:
+        fail(f"{in_path}: file is empty")
+
+
+def _print_report(report, as_json: bool) -> None:
+    from dermcoder.training.evaluate import summary_rows
+
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    table = Table(title="DermCoder evaluation (contracts section 3)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in summary_rows(report):
+        table.add_row(name, value)
+    out.print(table)
+    codes = Table(title="Per-code table")
+    for col in ("code", "support", "predicted", "precision", "recall", "F1"):
+        codes.add_column(col, justify="right" if col != "code" else "left")
+    for row in report.per_code:
+        codes.add_row(row["code"], str(row["support"]), str(row["predicted"]),
+                      f"{row['precision']:.3f}", f"{row['recall']:.3f}", f"{row['f1']:.3f}")  # fmt: skip
+    out.print(codes)
+    if report.missing_predictions:
+        eprint(f"warning: {len(report.missing_predictions)} gold note(s) had no prediction (scored as empty)")
+    if report.unmatched_predictions:
+        eprint(f"warning: {len(report.unmatched_predictions)} prediction(s) have ids not in gold (ignored)")
+    if report.prediction_errors:
+        eprint(f"warning: {len(report.prediction_errors)} prediction line(s) are error records")
+
+
+@app.command()
+def evaluate(
+    gold_path: Path = typer.Argument(..., metavar="GOLD.jsonl", help="Labeled notes (contracts section 1)."),
+    pred: Optional[Path] = typer.Option(None, "--pred", help="Suggestions JSONL; omitted = run batch internally."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only gold notes of this split (train/dev/test)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Score suggestions against gold and print every metric of contracts section 3."""
+    from dermcoder.contracts import LabeledNote, PredictionIn
+    from dermcoder.jsonl import read_jsonl
+    from dermcoder.training.evaluate import evaluate as run_evaluate
+
+    gold, problems = read_jsonl(gold_path, LabeledNote)
+    for p in problems:
+        eprint(f"error: {p}")
+    if problems:
+        fail(f"{gold_path}: {len(problems)} unreadable line(s); fix them before scoring")
+    if split:
+        if split not in ("train", "dev", "test"):
+            fail(f"--split must be train, dev or test, not {split!r}")
+        gold = [g for g in gold if g.split == split]
+        if not gold:
+            fail(f"{gold_path}: no notes with split == {split!r}")
+    if pred is not None:
+        predictions, pred_problems = read_jsonl(pred, PredictionIn)
+        for p in pred_problems:
+            eprint(f"error: {p}")
+        if pred_problems:
+            fail(f"{pred}: {len(pred_problems)} unreadable line(s)")
+    else:
+        from dermcoder.engine import get_engine
+
+        engine = get_engine()
+        predictions = [PredictionIn.model_validate(engine.suggest(g.text, g.id).model_dump()) for g in gold]
+    _print_report(run_evaluate(gold, predictions), as_json)
+
+
+@tables_app.command("check")
+def tables_check() -> None:
+    """Validate every code table and print what was loaded."""
+    from dermcoder.coding.tables import validate_tables
+
+    tables, problems = validate_tables()
+    if tables is None:
+        for p in problems:
+            eprint(f"error: {p}")
+        fail(f"{len(problems)} problem(s) in the code tables")
+    out.print(
+        f"{len(tables.codes)} CPT/HCPCS codes, {len(tables.sites)} sites, "
+        f"{len(tables.ptp)} active NCCI PTP edits, {len(tables.mue)} MUE values: OK"
+    )
+
+
+@corpus_app.command("check")
+def corpus_check(
+    path: Path = typer.Argument(Path("corpus/sample/notes.jsonl"), help="Labeled corpus JSONL."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Validate the labeled corpus and print its coverage per family, style and split."""
+    from dermcoder.training.corpus import check_corpus, render_coverage
+
+    result = check_corpus(path)
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        render_coverage(result, out)
+    for p in result.problems:
+        eprint(f"error: {p}")
+    if result.problems:
+        fail(f"{path}: {len(result.problems)} problem(s)")
+
+
+@corpus_app.command("split")
+def corpus_split(
+    path: Path = typer.Argument(Path("corpus/sample/notes.jsonl"), help="Labeled corpus JSONL (rewritten in place)."),
+    seed: int = typer.Option(13, help="Random seed for the stratified assignment."),
+    test_share: float = typer.Option(0.3, help="Share of written notes that go to test."),
+    dev_share: float = typer.Option(0.2, help="Share of written notes that go to dev."),
+) -> None:
+    """Assign train/dev/test to notes without a split, stratified by family (existing splits are kept)."""
+    from dermcoder.training.corpus import assign_splits
+
+    counts = assign_splits(path, seed=seed, test_share=test_share, dev_share=dev_share)
+    out.print(f"splits: {counts}")
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Start the HTTP service."""
+    import uvicorn
+
+    uvicorn.run("dermcoder.service.app:create_app", factory=True, host=host, port=port, log_level="info")
+
+
+@app.command()
+def version() -> None:
+    """Print versions of DermCoder, its code sets and tables."""
+    from dermcoder.coding.icd import ICD_CODE_SET
+    from dermcoder.coding.tables import NCCI_QUARTER
+
+    out.print(f"dermcoder {__version__}; CPT 2025; {ICD_CODE_SET}; NCCI {NCCI_QUARTER}", highlight=False)
+
+
+def main() -> None:
+    """Console entry point: user errors are one line; unexpected errors never dump a traceback."""
+    try:
+        app()
+    except DermCoderError as exc:
+        eprint(f"error: {exc}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        eprint("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last line of defence for the user
+        if os.environ.get("DERMCODER_DEBUG"):
+            raise
+        eprint(f"error: internal error ({type(exc).__name__}); rerun with DERMCODER_DEBUG=1 for details")
+        sys.exit(1)

@@ -1,0 +1,1 @@
+"""spaCy/medspaCy pipeline: note text -> entities with context -> per-lesion frames."""

@@ -1,0 +1,1 @@
+"""FastAPI service: JSON API, CDS Hooks and the coder's page."""

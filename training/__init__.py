@@ -1,0 +1,1 @@
+"""Corpus IO, evaluation, features and training of the candidate classifier."""
