@@ -207,6 +207,24 @@ def corpus_split(
     out.print(f"splits: {counts}")
 
 
+@corpus_app.command("import")
+def corpus_import(
+    parts: list[Path] = typer.Argument(..., help="Marked-up note files ([[text|LABEL]] in a `marked` field)."),
+    output: Path = typer.Option(Path("corpus/sample/notes.jsonl"), "-o", "--output", help="Corpus file to append to."),
+) -> None:
+    """Convert marked-up notes to labeled notes with exact entity offsets and append them."""
+    from dermcoder.training.corpus import import_marked
+
+    for part in parts:
+        if not part.is_file():
+            fail(f"{part}: file not found")
+    try:
+        n = import_marked(parts, output)
+    except (ValueError, KeyError) as exc:
+        fail(str(exc))
+    out.print(f"imported {n} note(s) into {output}")
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),

@@ -18,6 +18,7 @@ from dermcoder.coding import icd
 from dermcoder.coding.tables import CodeTables, load_tables
 from dermcoder.contracts import LabeledNote
 from dermcoder.jsonl import iter_jsonl
+from dermcoder.training.markup import convert_record
 
 STYLES = (
     "ehr_template", "dictated", "terse", "abbreviation_heavy", "multi_procedure",
@@ -244,3 +245,27 @@ def assign_splits(path: str | Path, seed: int = 13, test_share: float = 0.3, dev
             records[i]["split"] = "test" if rank < n_test else "dev" if rank < n_test + n_dev else "train"
     Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     return dict(Counter(r["split"] for r in records))
+
+
+def import_marked(parts: list[Path], out_path: Path) -> int:
+    """Convert marked-up note files (`[[text|LABEL]]`) and append them to the corpus.
+
+    Ids already in the corpus are refused, so re-running an import cannot duplicate notes.
+    """
+    existing: set[str] = set()
+    if out_path.exists():
+        existing = {json.loads(line)["id"] for line in out_path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    new: list[dict] = []
+    for part in parts:
+        for number, line in enumerate(part.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            rec = convert_record(json.loads(line))
+            if rec["id"] in existing:
+                raise ValueError(f"{part}:{number}: id {rec['id']} is already in {out_path}")
+            existing.add(rec["id"])
+            new.append(rec)
+    with out_path.open("a", encoding="utf-8") as fh:
+        for rec in new:
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return len(new)
