@@ -1,0 +1,41 @@
+"""Every custom `Doc._` / `Span._` attribute DermCoder sets, declared in one place.
+
+Entities live in the span group `doc.spans["derm"]` (they may overlap: a SIZE inside a
+MARGIN phrase, a SITE inside a PROCEDURE phrase). spaCy spans are token-aligned, so
+each entity also keeps the exact character offsets it was matched at: evidence is cut
+from those, which guarantees `text == note[start:end]`.
+"""
+
+from __future__ import annotations
+
+from spacy.tokens import Doc, Span
+
+SPAN_GROUP = "derm"
+
+SPAN_EXTENSIONS = {
+    "char_start": None,  # exact start offset of the matched text in the note
+    "char_end": None,  # exact end offset
+    "canonical": None,  # normalized concept: "bcc", "nose", "biopsy_punch", "left", ...
+    "value": None,  # normalized number (cm, sq cm, count) or list of numbers (dimensions)
+    "role": None,  # what a measurement measures: lesion, margin, repair_length, defect, area, ...
+    "section": None,  # section category the mention sits in
+    "cue": None,  # the text of the context cue that modified it (why it is suppressed)
+    "context": None,  # list of context categories: negated, historical, hypothetical, ...
+}
+DOC_EXTENSIONS = {
+    "frames": None,  # list[LesionFrame] built by derm_frames
+    "derm_sections": None,  # list of (start_char, end_char, category)
+}
+
+
+def register_extensions() -> None:
+    """Declare the extensions (idempotent: spaCy keeps one registry per process)."""
+    for name, default in SPAN_EXTENSIONS.items():
+        if not Span.has_extension(name):
+            Span.set_extension(name, default=default)
+    for name, default in DOC_EXTENSIONS.items():
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, default=default)
+
+
+register_extensions()

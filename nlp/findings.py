@@ -1,0 +1,51 @@
+"""`derm_findings`: diagnoses/histology, procedures and techniques, repair classes.
+
+All three come from the findings lexicon (data). A HISTOLOGY span's `canonical` is a
+lexicon concept ("bcc", "ak", ...) and its `value` the concept's class (malignant,
+in_situ, premalignant, benign, ...).
+"""
+
+from __future__ import annotations
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from dermcoder.nlp.lexicons import load_lexicons
+from dermcoder.nlp.spans import add_span
+
+
+@Language.factory("derm_findings", assigns=["doc.spans"], default_config={})
+def make_findings(nlp: Language, name: str):
+    """Factory for the findings recognizer."""
+    return FindingsRecognizer()
+
+
+def _without_overlaps(matches: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Keep the longest of overlapping matches (case-sensitive and -insensitive lexicons overlap)."""
+    kept: list[tuple[int, int, str]] = []
+    for m in sorted(matches, key=lambda x: (x[0], -(x[1] - x[0]))):
+        if kept and m[0] < kept[-1][1]:
+            if m[1] - m[0] > kept[-1][1] - kept[-1][0]:
+                kept[-1] = m
+            continue
+        kept.append(m)
+    return kept
+
+
+class FindingsRecognizer:
+    """Adds HISTOLOGY, PROCEDURE and REPAIR spans."""
+
+    def __init__(self) -> None:
+        self.lex = load_lexicons()
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        hist = _without_overlaps(list(self.lex.histology.finditer(text)) + list(self.lex.histology_cs.finditer(text)))
+        for start, end, canonical in hist:
+            add_span(doc, start, end, "HISTOLOGY", canonical=canonical, value=self.lex.histology_info[canonical].cls)
+        procs = _without_overlaps(list(self.lex.procedures.finditer(text)) + list(self.lex.procedures_cs.finditer(text)))
+        for start, end, canonical in procs:
+            add_span(doc, start, end, "PROCEDURE", canonical=canonical)
+        for start, end, canonical in self.lex.repairs.finditer(text):
+            add_span(doc, start, end, "REPAIR", canonical=canonical)
+        return doc

@@ -1,0 +1,115 @@
+"""`derm_measurements`: sizes, margins, lengths and areas, normalized to cm / sq cm.
+
+Recognises "0.9 cm", "6 mm", "1.2 x 0.8 cm", "1.2 cm x 0.8 cm", "2-3 mm", "12 sq cm",
+"3.0 cm2". Each mention keeps its exact characters and gets a `role` read from the
+words around it (margin, repair length, defect, excised diameter, depth, ...), so
+the frame builder never mistakes an ellipse length or a Breslow depth for a lesion size.
+"""
+
+from __future__ import annotations
+
+import re
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from dermcoder.nlp._extensions import SPAN_GROUP
+from dermcoder.nlp.spans import add_span
+
+NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
+UNIT = r"(?:cm|mm|centimeters?|millimeters?)"
+AREA_UNIT = r"(?:sq\.?\s*cm|cm\s*2|cm²|square\s+centimeters?|square\s+cm|sq\.?\s*mm|mm²|mm2)"
+SEP = r"\s*(?:x|×|X|by|\*)\s*"
+MEASURE = re.compile(
+    rf"(?<![\w.])(?P<a>{NUM})\s*(?P<ua>{UNIT})?(?:{SEP}(?P<b>{NUM})\s*(?P<ub>{UNIT})?)?(?:{SEP}(?P<c>{NUM}))?"
+    rf"(?:\s*(?:-|–|to)\s*(?P<r>{NUM}))?\s*(?P<unit>{AREA_UNIT}|{UNIT})(?![\w])",
+    re.IGNORECASE,
+)
+# Roles, tested on the words just before (and after) the number, closest cue first.
+ROLE_BEFORE = [
+    ("excised_diameter", r"excis(?:ed|ion)\s+diameter|excisional diameter|total excised|diameter excised"),
+    ("depth", r"breslow|depth|thickness|deep\s+to|invasion|clark"),
+    ("path_margin", r"clear(?:ance)?\s+(?:by|of)|(?:margins?|clearance)\s+(?:is|are|of)\s+(?:clear|free)|closest margin|nearest margin|peripheral margin|deep margin"),
+    ("margin", r"margins?|rim\s+of\s+normal|around|circumferential|clinical\s+margin|peripheral|surgical\s+margin"),
+    ("area", r"area|sq|surface"),
+    ("defect", r"defect|wound\s+(?:size|measur)|final\s+defect|post[- ]?op(?:erative)?\s+defect|primary\s+defect|secondary\s+defect"),
+    ("repair_length", r"repair|closure|closed|sutured|length|linear|approximated|layered|intermediate|complex|simple"),
+    ("ellipse", r"ellipse|elliptical|fusiform|incision|long\s+axis|3:1|scar"),
+    ("lesion", r"lesion|measur|diameter|nodule|papule|plaque|macule|cyst|tumou?r|growth|mass|size|sized|nevus|mole|bcc|scc|keratosis|patch|spot"),
+]
+ROLE_AFTER = [
+    ("margin", r"^\s*(?:\w+\s+){0,2}(?:margins?|peripheral|circumferential|clinical margin|rim|border|all around|around)"),
+    ("area", r"^\s*(?:\w+\s+){0,1}(?:area|treated)"),
+    ("repair_length", r"^\s*(?:\w+\s+){0,3}(?:repair|closure|layered|linear|intermediate|complex|simple|wound\s+closure)"),
+    ("ellipse", r"^\s*(?:\w+\s+){0,2}(?:ellipse|elliptical|fusiform|long)"),
+    ("defect", r"^\s*(?:\w+\s+){0,2}(?:defect|wound)"),
+    ("lesion", r"^\s*(?:\w+\s+){0,3}(?:lesion|nodule|papule|plaque|macule|cyst|bcc|scc|nevus|tumou?r|growth|pink|brown|pearly|scaly|erythematous)"),
+]
+_BEFORE = [(role, re.compile(rf"(?:{pat})[^.;\n]{{0,60}}$", re.IGNORECASE)) for role, pat in ROLE_BEFORE]
+_AFTER = [(role, re.compile(pat, re.IGNORECASE)) for role, pat in ROLE_AFTER]
+
+
+def _cm(value: float, unit: str) -> float:
+    unit = unit.lower()
+    return value / 10.0 if unit.startswith("mm") or unit.startswith("milli") else value
+
+
+def _is_area(unit: str) -> bool:
+    u = unit.lower().replace(" ", "")
+    return "sq" in u or "2" in u or "²" in u or "square" in u
+
+
+def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
+    """Read the role of a measurement from the words around it (same clause)."""
+    if is_area:
+        return "area"
+    after = text[end : end + 40]
+    for role, rx in _AFTER:
+        if rx.search(after):
+            return role
+    before = text[max(0, start - 70) : start]
+    best: tuple[int, str] | None = None
+    for role, rx in _BEFORE:
+        m = rx.search(before)
+        if m and (best is None or m.start() > best[0]):
+            best = (m.start(), role)  # the cue closest to the number wins
+    return best[1] if best else "size"
+
+
+def parse_measure(m: re.Match) -> tuple[list[float], str, bool]:
+    """Dimensions in cm (or sq cm for areas) from a MEASURE match."""
+    unit = m.group("unit")
+    area = _is_area(unit)
+    base = "mm" if unit.lower().startswith("mm") or "mm" in unit.lower() else "cm"
+    dims = []
+    for g, ug in (("a", "ua"), ("b", "ub"), ("c", None)):
+        raw = m.group(g)
+        if raw is None:
+            continue
+        u = (m.group(ug) if ug and m.group(ug) else base) if not area else base
+        v = float(raw)
+        dims.append(v / 100.0 if area and base == "mm" else _cm(v, u) if not area else v)
+    if m.group("r") is not None:  # a range "2-3 mm": keep both ends, narrowest first
+        dims = [dims[0], _cm(float(m.group("r")), base)] if not area else [dims[0], float(m.group("r"))]
+    return dims, ("sq cm" if area else "cm"), area
+
+
+@Language.factory("derm_measurements", assigns=["doc.spans"], default_config={})
+def make_measurements(nlp: Language, name: str):
+    """Factory for the measurement recognizer."""
+    return MeasurementRecognizer()
+
+
+class MeasurementRecognizer:
+    """Adds SIZE / MARGIN / AREA spans with normalized values and a role."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        for m in MEASURE.finditer(text):
+            dims, unit, area = parse_measure(m)
+            if not dims or max(dims) <= 0:
+                continue
+            role = measurement_role(text, m.start(), m.end(), area)
+            label = "AREA" if area else "MARGIN" if role in ("margin", "path_margin") else "SIZE"
+            add_span(doc, m.start(), m.end(), label, canonical=unit, value=dims, role=role)
+        return doc

@@ -1,0 +1,66 @@
+"""`derm_sites`: anatomic sites (from the site lexicon) and laterality.
+
+A SITE span's `canonical` is one of the canonical sites of coding/tables/sites.json;
+its `value` carries an eyelid's upper/lower when the words say so. LATERALITY spans
+read left / right / bilateral, including the "L"/"R" shorthand when it stands next to
+a site ("R forearm", "nasal ala (L)").
+"""
+
+from __future__ import annotations
+
+import re
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from dermcoder.nlp.lexicons import load_lexicons
+from dermcoder.nlp.spans import add_span
+
+LATERALITY_WORDS = re.compile(r"(?<![\w/])(left|right|bilateral|bilaterally|bilat|both|lt|rt)(?![\w/])", re.IGNORECASE)
+LR_SHORT = re.compile(r"(?<![\w/.&])(L|R|LT|RT|Lt|Rt)(?![\w/&])")
+CANON_SIDE = {"left": "left", "lt": "left", "l": "left", "right": "right", "rt": "right", "r": "right",
+              "bilateral": "bilateral", "bilaterally": "bilateral", "bilat": "bilateral", "both": "bilateral"}  # fmt: skip
+UPPER_LOWER = re.compile(r"\b(upper|lower|superior|inferior)\b", re.IGNORECASE)
+
+
+@Language.factory("derm_sites", assigns=["doc.spans"], default_config={})
+def make_sites(nlp: Language, name: str):
+    """Factory for the site and laterality recognizer."""
+    return SiteRecognizer()
+
+
+class SiteRecognizer:
+    """Adds SITE and LATERALITY spans."""
+
+    def __init__(self) -> None:
+        self.lexicon = load_lexicons().sites
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        site_starts: list[int] = []
+        site_ends: list[int] = []
+        for start, end, canonical in self.lexicon.finditer(text):
+            value = None
+            if canonical == "eyelid":
+                m = UPPER_LOWER.search(text[max(0, start - 12) : end])
+                if m:
+                    value = "upper" if m.group(1).lower() in ("upper", "superior") else "lower"
+            add_span(doc, start, end, "SITE", canonical=canonical, value=value)
+            site_starts.append(start)
+            site_ends.append(end)
+        for m in LATERALITY_WORDS.finditer(text):
+            word = m.group(1).lower()
+            if word == "both" and not _near_site(m.end(), site_starts, after=True, reach=25):
+                continue
+            add_span(doc, m.start(), m.end(), "LATERALITY", canonical=CANON_SIDE[word])
+        for m in LR_SHORT.finditer(text):
+            # "L"/"R" alone are side marks only beside a site: "R forearm", "cheek (L)", "L ear".
+            if _near_site(m.end(), site_starts, after=True, reach=14) or _near_site(m.start(), site_ends, after=False, reach=4):
+                add_span(doc, m.start(), m.end(), "LATERALITY", canonical=CANON_SIDE[m.group(1).lower()])
+        return doc
+
+
+def _near_site(pos: int, anchors: list[int], after: bool, reach: int) -> bool:
+    if after:
+        return any(0 <= a - pos <= reach for a in anchors)
+    return any(0 <= pos - a <= reach for a in anchors)

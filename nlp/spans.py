@@ -1,0 +1,27 @@
+"""Adding entity spans to `doc.spans["derm"]` with their exact character offsets."""
+
+from __future__ import annotations
+
+from spacy.tokens import Doc, Span
+
+from dermcoder.nlp._extensions import SPAN_GROUP
+
+
+def add_span(doc: Doc, start: int, end: int, label: str, **attrs) -> Span | None:
+    """Add an entity for text[start:end]; token-aligned outward, exact offsets kept in `_`."""
+    span = doc.char_span(start, end, label=label, alignment_mode="expand")
+    if span is None or len(span) == 0:
+        return None
+    span._.char_start = start
+    span._.char_end = end
+    for key, value in attrs.items():
+        setattr(span._, key, value)
+    if SPAN_GROUP not in doc.spans:
+        doc.spans[SPAN_GROUP] = []
+    doc.spans[SPAN_GROUP].append(span)
+    return span
+
+
+def entity_text(doc: Doc, span: Span) -> str:
+    """The exact note text of an entity (never the token-expanded span text)."""
+    return doc.text[span._.char_start : span._.char_end]
