@@ -1,8 +1,9 @@
 """The one engine behind every surface: `suggest(text) -> Suggestion`.
 
-The CLI, the FastAPI app and the Spark job all call `get_engine()` and then
-`suggest` / `suggest_many`, so the pipeline, tables and model are built once per
-process and speed work happens in one place.
+note text -> nlp pipeline (entities, context, frames) -> coding rules (candidates,
+claim assembly) -> Suggestion. The CLI, the FastAPI app and the Spark job all call
+`get_engine()` and then `suggest` / `suggest_many`, so the pipeline, tables and rules
+are built once per process and speed work happens in one place.
 """
 
 from __future__ import annotations
@@ -10,38 +11,177 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Iterable, Iterator
 
+from spacy.tokens import Doc
+
 from dermcoder import __version__
+from dermcoder.coding import icd
+from dermcoder.coding.icd_map import load_icd_map
+from dermcoder.coding.rulebook import CodingContext, load_rules, run_rules
 from dermcoder.coding.tables import load_tables
-from dermcoder.contracts import ModelInfo, NoteIn, Suggestion, Warning
+from dermcoder.contracts import (
+    Alternative,
+    CptSuggestion,
+    Evidence,
+    IcdSuggestion,
+    LesionFrame,
+    ModelInfo,
+    NoteIn,
+    Query,
+    Suggestion,
+    Warning,
+)
 from dermcoder.errors import InputError
+from dermcoder.nlp.frames import Frame, Mention, mentions_from_doc
+from dermcoder.nlp.pipeline import PIPELINE_VERSION, build_pipeline
 from dermcoder.settings import get_settings
 
-PIPELINE_NAME = "none (coding engine not built yet)"
+# A note is billed straight through only when every line is at least this confident;
+# the classifier issue replaces this with a threshold tuned on dev.
+STRAIGHT_THROUGH = 0.85
+
+
+def _evidence(mentions: Iterable[Mention]) -> list[Evidence]:
+    out: list[Evidence] = []
+    seen: set[tuple[int, int]] = set()
+    for m in mentions:
+        if m is None or (m.start, m.end) in seen:
+            continue
+        seen.add((m.start, m.end))
+        out.append(Evidence(start=m.start, end=m.end, text=m.text, label=m.label))
+    return out
+
+
+def _frame_record(frame: Frame, ctx: CodingContext, index: int) -> LesionFrame:
+    from dermcoder.coding import facts
+
+    site = facts.site_fact(frame)
+    side = facts.side_fact(frame, site.evidence[0] if site else None)
+    hist, source = facts.histology(frame)
+    size = facts.lesion_size(frame)
+    margin = facts.narrowest_margin(frame)
+    rep = facts.repair_class(frame)
+    length = facts.repair_length(frame)
+    area = facts.defect_area(frame, ctx.text)
+    groups = {}
+    if site and site.value in ctx.tables.sites:
+        groups = dict(ctx.tables.sites[site.value].groups)
+    excised = None
+    arithmetic = None
+    if size and margin:
+        excised = round(size.value + 2 * margin.value, 2)
+        arithmetic = f"{size.value:g} + 2 x {margin.value:g} = {excised:g} cm"
+    mentions = frame.procedures + frame.sites + frame.laterality + frame.histology + frame.path_histology + frame.sizes + frame.margins
+    mentions += frame.areas + frame.repairs + frame.counts + frame.mohs_stages + frame.mohs_blocks
+    stages: dict[int, int] = {}
+    for m in frame.mohs_blocks:
+        if m.role is not None:
+            stages[int(m.role)] = int(m.value)
+    return LesionFrame(
+        label=frame.label or str(index + 1),
+        site=site.value if site else None,
+        laterality=side.value if side else None,
+        anatomic_groups=groups,
+        histology=hist.canonical if hist else None,
+        histology_source="pathology" if source == "pathology" else ("clinical" if hist else None),
+        procedure=frame.procedure,
+        lesion_size_cm=size.value if size else None,
+        margins_cm=[min(m.value) for m in frame.margins if m.active and m.value],
+        narrowest_margin_cm=margin.value if margin else None,
+        excised_diameter_cm=excised,
+        excised_diameter_arithmetic=arithmetic,
+        repair_type=rep.value if rep else None,
+        repair_length_cm=length.value if length else None,
+        area_sq_cm=area.value if area else None,
+        mohs_stages=[stages[k] for k in sorted(stages)],
+        count=None,
+        context=sorted({c for m in mentions for c in m.context}),
+        evidence=_evidence(sorted(mentions, key=lambda m: m.start)),
+    )
 
 
 class Engine:
-    """Holds what is expensive to build (tables, pipeline, model) for the life of a process."""
+    """Holds what is expensive to build (pipeline, tables, rules) for the life of a process."""
 
     def __init__(self) -> None:
         self.tables = load_tables()
-        self.model_info = ModelInfo(version=__version__, pipeline=PIPELINE_NAME)
+        load_icd_map()
+        load_rules()
+        self.nlp = build_pipeline()
+        self.model_info = ModelInfo(version=__version__, pipeline=PIPELINE_VERSION)
 
-    def suggest(self, text: str, note_id: str = "note") -> Suggestion:
-        """Code one note. Raises InputError for text that breaks a limit."""
+    def _check(self, text: str) -> None:
         limit = get_settings().max_note_chars
         if len(text) > limit:
             raise InputError(f"note is {len(text):,} characters; the limit is {limit:,} (DERMCODER_MAX_NOTE_CHARS)")
-        # Until the coding engine lands, say so rather than invent a code.
+
+    def suggest(self, text: str, note_id: str = "note") -> Suggestion:
+        """Code one note. Raises InputError for text that breaks a limit."""
+        self._check(text)
+        return self._from_doc(self.nlp(text), note_id)
+
+    def suggest_many(self, notes: Iterable[NoteIn], batch_size: int = 32) -> Iterator[Suggestion]:
+        """Code many notes in order, one Suggestion per note (nlp.pipe batching)."""
+        notes = list(notes)
+        for note in notes:
+            self._check(note.text)
+        for note, doc in zip(notes, self.nlp.pipe((n.text for n in notes), batch_size=batch_size)):
+            yield self._from_doc(doc, note.id)
+
+    def _from_doc(self, doc: Doc, note_id: str) -> Suggestion:
+        frames: list[Frame] = doc._.frames or []
+        ctx = run_rules(doc.text, frames, mentions_from_doc(doc), self.tables)
+        return self._suggestion(ctx, note_id)
+
+    def _suggestion(self, ctx: CodingContext, note_id: str) -> Suggestion:
+        penalty = 0.08 * len(ctx.queries)
+        cpt: list[CptSuggestion] = []
+        alternatives: list[Alternative] = []
+        accepted = set()
+        for cand in ctx.candidates:
+            rec = self.tables.cpt(cand.code)
+            evidence = _evidence(cand.evidence)
+            if not evidence:
+                continue  # contract: every accepted suggestion carries evidence
+            confidence = max(0.05, min(0.99, cand.confidence - penalty))
+            cpt.append(CptSuggestion(
+                code=cand.code, units=cand.units, modifiers=cand.modifiers, confidence=round(confidence, 3),
+                description=rec.description if rec else cand.code, diagnoses=cand.diagnoses, evidence=evidence,
+                rationale=cand.rationale, rule_id=cand.rule_id,
+            ))  # fmt: skip
+            accepted.add(cand.code)
+        for cand in ctx.candidates:
+            for code, conf, why in cand.alternatives:
+                if code not in accepted and all(a.code != code for a in alternatives):
+                    alternatives.append(Alternative(system="CPT", code=code, confidence=conf, rationale=why))
+        alternatives.sort(key=lambda a: -a.confidence)
+        icd_out: list[IcdSuggestion] = []
+        seen_icd: set[str] = set()
+        dx_sources = [d for i in sorted(ctx.frame_dx) for d in ctx.frame_dx[i]] + ctx.note_dx
+        linked = {d for c in cpt for d in c.diagnoses}
+        for code, mention, conf in dx_sources:
+            if code in seen_icd or code not in linked or not icd.is_billable(code):
+                continue
+            seen_icd.add(code)
+            evidence = _evidence([mention]) if mention is not None else []
+            if not evidence:
+                evidence = cpt[0].evidence[:1] if cpt else []
+            if not evidence:
+                continue
+            icd_out.append(IcdSuggestion(code=code, confidence=conf, description=icd.description(code), evidence=evidence,
+                                         rationale="final pathology" if conf >= 0.9 else "clinical diagnosis"))  # fmt: skip
+        note_conf = min([c.confidence for c in cpt], default=0.9 if not ctx.queries else 0.5)
         return Suggestion(
             id=note_id,
+            cpt=cpt,
+            icd10=icd_out,
+            alternatives=alternatives[:10],
+            queries=[Query(fact=q.fact, message=q.message, evidence=_evidence(q.evidence)) for q in ctx.queries],
+            warnings=[Warning(code=w.code, message=w.message, evidence=_evidence(w.evidence)) for w in ctx.warnings],
+            lesions=[_frame_record(f, ctx, i) for i, f in enumerate(ctx.frames)],
+            note_confidence=round(note_conf, 3),
+            straight_through=note_conf >= STRAIGHT_THROUGH and not ctx.queries,
             model=self.model_info,
-            warnings=[Warning(code="engine_unavailable", message="The coding engine is not built yet: no codes are suggested.")],
         )
-
-    def suggest_many(self, notes: Iterable[NoteIn]) -> Iterator[Suggestion]:
-        """Code many notes in order, one Suggestion per note."""
-        for note in notes:
-            yield self.suggest(note.text, note.id)
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from dermcoder.nlp.spans import add_span
 
 
 @Language.factory("derm_findings", assigns=["doc.spans"], default_config={})
-def make_findings(nlp: Language, name: str):
+def make_findings(nlp, name):  # untyped: spaCy validates factory signatures
     """Factory for the findings recognizer."""
     return FindingsRecognizer()
 

@@ -95,7 +95,7 @@ def parse_measure(m: re.Match) -> tuple[list[float], str, bool]:
 
 
 @Language.factory("derm_measurements", assigns=["doc.spans"], default_config={})
-def make_measurements(nlp: Language, name: str):
+def make_measurements(nlp, name):  # untyped: spaCy validates factory signatures
     """Factory for the measurement recognizer."""
     return MeasurementRecognizer()
 

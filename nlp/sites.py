@@ -24,7 +24,7 @@ UPPER_LOWER = re.compile(r"\b(upper|lower|superior|inferior)\b", re.IGNORECASE)
 
 
 @Language.factory("derm_sites", assigns=["doc.spans"], default_config={})
-def make_sites(nlp: Language, name: str):
+def make_sites(nlp, name):  # untyped: spaCy validates factory signatures
     """Factory for the site and laterality recognizer."""
     return SiteRecognizer()
 

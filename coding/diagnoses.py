@@ -1,0 +1,78 @@
+"""ICD-10-CM for each coded line: final pathology first, else the clinical diagnosis at the
+highest certainty documented (never rule-out/suspected), by site, side and eyelid part."""
+
+from __future__ import annotations
+
+import re
+
+from dermcoder.coding import facts
+from dermcoder.coding.icd_map import icd_code
+from dermcoder.coding.rulebook import CodingContext, RuleRecord, handler
+from dermcoder.nlp.frames import Frame, Mention
+
+SESSION_DX = {"ak": "l57_0"}
+GROWTH = re.compile(r"\b(growth|neoplasm|tumou?r|new lesion|lesion of uncertain)\b", re.IGNORECASE)
+HISTORY_DX = [
+    (re.compile(r"(?:history of|hx of|h/o|s/p)[^.\n]{0,40}melanoma in[- ]situ", re.IGNORECASE), "Z86.006"),
+    (re.compile(r"(?:history of|hx of|h/o|s/p)[^.\n]{0,40}melanoma", re.IGNORECASE), "Z85.820"),
+    (re.compile(r"(?:history of|hx of|h/o|s/p)[^.\n]{0,60}(?:bcc|scc|basal cell|squamous cell|nmsc|skin cancer)", re.IGNORECASE), "Z85.828"),
+]
+
+
+def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention | None, float]]:
+    """(code, evidence mention, confidence) for one frame; empty when nothing can be coded."""
+    hist, source = facts.histology(frame)
+    site = facts.site_fact(frame)
+    site_mention = site.evidence[0] if site else None
+    side = facts.side_fact(frame, site_mention)
+    eyelid = site_mention.value if site_mention is not None and site_mention.canonical == "eyelid" else None
+    if hist is not None:
+        key = facts.histology_key(hist)
+        code = icd_code(key, site.value if site else None, side.value if side else None, eyelid) if key else None
+        if code:
+            return [(code, hist, 0.9 if source == "pathology" else 0.75)]
+        return []
+    if frame.procedure and (frame.procedure.startswith("biopsy") or frame.procedure in ("shave_removal", "excision")):
+        region = ctx.text[frame.start : frame.end + 200]
+        code = "D49.2" if GROWTH.search(region) else "L98.9"
+        return [(code, frame.procedures[0], 0.5)]
+    return []
+
+
+@handler("diagnoses")
+def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Link each candidate line to the ICD codes of its frames; E/M lines get the other problems."""
+    cache: dict[int, list] = {}
+    for cand in ctx.candidates:
+        codes: list[str] = []
+        for i in cand.frames:
+            if i not in cache:
+                cache[i] = frame_diagnoses(ctx, ctx.frames[i])
+                ctx.frame_dx[i] = cache[i]
+            for code, _, _ in cache[i]:
+                if code not in codes:
+                    codes.append(code)
+        cand.diagnoses = codes
+    used = {code for dx in cache.values() for code, _, _ in dx}
+    em = [c for c in ctx.candidates if c.code.startswith("992")]
+    extra: list[tuple[str, Mention | None, float]] = []
+    if em or not ctx.candidates:
+        linked = {id(m) for dx in cache.values() for _, m, _ in dx if m is not None}
+        for m in ctx.mentions:
+            if m.label != "HISTOLOGY" or not m.active or "uncertain" in m.context or id(m) in linked:
+                continue
+            key = facts.histology_key(m)
+            if key in ("d49_2", "l98_9") or key is None:
+                continue
+            code = icd_code(key, None)
+            if code and code not in used and code not in [e[0] for e in extra]:
+                extra.append((code, m, 0.6))
+        if em and not extra:
+            for rx, code in HISTORY_DX:
+                if rx.search(ctx.text):
+                    extra.append((code, None, 0.6))
+                    break
+    for cand in em:
+        cand.diagnoses = [c for c, _, _ in extra] or cand.diagnoses
+    if em:
+        ctx.note_dx = extra

@@ -1,0 +1,210 @@
+"""Reading coding facts off a frame: site, side, lesion size, margins, repair, histology, counts.
+
+Each reader returns the value with the mentions it came from (evidence), or None when
+the note does not say: rules then query instead of guessing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from dermcoder.nlp.frames import Frame, Mention
+from dermcoder.nlp.lexicons import load_lexicons
+
+MALIGNANT = {"malignant", "in_situ"}
+HIST_SEVERITY = {"malignant": 5, "in_situ": 4, "uncertain": 3, "premalignant": 2, "benign": 1}
+# "prior"/"previous" cues on a diagnosis that was proven on an earlier biopsy describe today's lesion.
+PROVEN = re.compile(r"proven|confirmed|biops|path|bx|showed|shows|revealed|demonstrat|diagnosed|dx", re.IGNORECASE)
+
+
+@dataclass
+class Fact:
+    """A value read from the note, with its evidence mentions."""
+
+    value: object
+    evidence: list[Mention] = field(default_factory=list)
+    note: str = ""
+
+
+def usable(m: Mention) -> bool:
+    """A mention that describes today's facts (context-free, or only uncertain)."""
+    return m.active
+
+
+def site_fact(frame: Frame) -> Fact | None:
+    """The frame's site (first site that describes today), with its side and eyelid part."""
+    sites = [s for s in frame.sites if usable(s)] or frame.sites
+    if not sites:
+        return None
+    site = sites[0]
+    # a more specific site word in the same frame wins over "face"/"arm"/"leg"
+    generic = {"face", "arm", "leg"}
+    if site.canonical in generic:
+        specific = [s for s in sites if s.canonical not in generic]
+        if specific:
+            site = specific[0]
+    return Fact(site.canonical, [site])
+
+
+def side_fact(frame: Frame, site: Mention | None) -> Fact | None:
+    """The side written next to the site (or the only side of the frame)."""
+    sides = [m for m in frame.laterality if usable(m)] or frame.laterality
+    if not sides:
+        return None
+    if site is not None:
+        near = [m for m in sides if 0 <= site.start - m.end <= 25 or 0 <= m.start - site.end <= 6]
+        if near:
+            return Fact(near[-1].canonical if near[-1].start < site.start else near[0].canonical, [near[0]])
+    distinct = {m.canonical for m in sides}
+    if len(distinct) == 1:
+        return Fact(sides[0].canonical, [sides[0]])
+    return Fact(sides[0].canonical, [sides[0]])
+
+
+def _dims(m: Mention) -> list[float]:
+    return [float(v) for v in (m.value or [])]
+
+
+def lesion_size(frame: Frame, prefer_defect: bool = False) -> Fact | None:
+    """Greatest clinical diameter of the lesion (cm); the curetted defect when asked and stated."""
+    sizes = [m for m in frame.sizes if usable(m)]
+    if prefer_defect:
+        defects = [m for m in sizes if m.role == "defect"]
+        if defects:
+            m = defects[-1]
+            return Fact(max(_dims(m)), [m], "final defect")
+    lesions = [m for m in sizes if m.role in ("lesion", "size") and m.section != "pathology"]
+    if not lesions:
+        return None
+    m = lesions[0]
+    dims = _dims(m)
+    return Fact(max(dims), [m], f"{m.text}")
+
+
+def stated_excised_diameter(frame: Frame) -> Fact | None:
+    sizes = [m for m in frame.sizes if usable(m) and m.role == "excised_diameter"]
+    if not sizes:
+        return None
+    return Fact(max(_dims(sizes[0])), [sizes[0]])
+
+
+def narrowest_margin(frame: Frame) -> Fact | None:
+    """The narrowest documented surgical margin (cm); unequal margins keep all, use the smallest."""
+    margins = [m for m in frame.margins if usable(m) and m.role == "margin" and m.section != "pathology"]
+    if not margins:
+        return None
+    values = [min(_dims(m)) for m in margins]
+    smallest = min(values)
+    return Fact(smallest, [margins[values.index(smallest)]], ", ".join(m.text for m in margins))
+
+
+REPAIR_RANK = {"complex": 3, "intermediate": 2, "simple": 1}
+
+
+def repair_class(frame: Frame) -> Fact | None:
+    """The closure class the note documents for this frame (the most complex stated)."""
+    reps = [m for m in frame.repairs if usable(m) and m.canonical in REPAIR_RANK]
+    if not reps:
+        return None
+    best = max(reps, key=lambda m: REPAIR_RANK[m.canonical])
+    return Fact(best.canonical, [best])
+
+
+def repair_length(frame: Frame) -> Fact | None:
+    """The repaired wound length (cm): the measurement the note ties to the closure."""
+    lengths = [m for m in frame.sizes if usable(m) and m.role == "repair_length" and len(_dims(m)) == 1]
+    if not lengths:
+        return None
+    m = lengths[-1]
+    return Fact(_dims(m)[0], [m])
+
+
+def reconstruction(frame: Frame) -> Mention | None:
+    """A flap or graft mention of this frame, if any."""
+    recs = [m for m in frame.repairs if usable(m) and m.canonical in ("flap", "ftsg", "stsg")]
+    return recs[0] if recs else None
+
+
+TOTAL_BEFORE = re.compile(r"(total|combined|sum|=|overall|for a total of|totaling|totalling)\s*(?:\w+\s*){0,3}[:=]?\s*$", re.IGNORECASE)
+
+
+def defect_area(frame: Frame, text: str) -> Fact | None:
+    """Area in sq cm: a stated total, else primary + secondary (or all areas), else dimensions multiplied."""
+    areas = [m for m in frame.areas if usable(m)]
+    if areas:
+        totals = [m for m in areas if TOTAL_BEFORE.search(text[max(0, m.start - 40) : m.start])]
+        if totals:
+            m = totals[-1]
+            return Fact(_area_value(m), [m], "stated total")
+        value = sum(_area_value(m) for m in areas)
+        return Fact(round(value, 2), areas, " + ".join(m.text for m in areas))
+    dims = [m for m in frame.sizes if usable(m) and len(_dims(m)) >= 2 and m.role in ("defect", "size", "lesion", "area")]
+    defect_dims = [m for m in dims if m.role == "defect"] or dims
+    if defect_dims:
+        total = 0.0
+        for m in defect_dims:
+            d = _dims(m)
+            total += d[0] * d[1]
+        return Fact(round(total, 2), defect_dims, " + ".join(f"{m.text}" for m in defect_dims) + " (multiplied)")
+    return None
+
+
+def _area_value(m: Mention) -> float:
+    dims = _dims(m)
+    return dims[0] * dims[1] if len(dims) >= 2 and "x" in m.text.lower() else dims[0]
+
+
+def histology(frame: Frame) -> tuple[Mention | None, str]:
+    """The diagnosis to code for a frame and where it came from ('pathology', 'prior', 'clinical', '')."""
+    path = [m for m in frame.path_histology if m.active]
+    if path:
+        return max(path, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "pathology"
+    current = [m for m in frame.histology if m.active and "uncertain" not in m.context and m.canonical != "growth"]
+    prior = [
+        m for m in frame.histology
+        if "historical" in m.context and not (set(m.context) - {"historical", "uncertain"}) and m.cue
+        and PROVEN.search(m.cue + " " + m.text)
+    ]  # fmt: skip
+    if current:
+        return max(current, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "clinical"
+    if prior:
+        return prior[0], "prior"
+    return None, ""
+
+
+def histology_key(m: Mention | None) -> str | None:
+    """The ICD map key of a histology mention."""
+    if m is None:
+        return None
+    info = load_lexicons().histology_info.get(m.canonical or "")
+    return info.icd if info else None
+
+
+def count_fact(frame_or_mentions, nouns: tuple[str, ...] = ()) -> Fact | None:
+    """Lesion count: a stated total, else the sum of the item counts (e.g. 4 scalp + 3 forearm)."""
+    counts = frame_or_mentions.counts if isinstance(frame_or_mentions, Frame) else frame_or_mentions
+    counts = [m for m in counts if usable(m)]
+    if nouns:
+        counts = [m for m in counts if m.canonical is None or any(n in (m.canonical or "") for n in nouns)]
+    if not counts:
+        return None
+    totals = [m for m in counts if m.role == "total"]
+    if totals:
+        return Fact(int(totals[-1].value), [totals[-1]], "stated total")
+    items = []
+    seen: set[int] = set()
+    for m in counts:
+        if m.start in seen:
+            continue
+        seen.add(m.start)
+        items.append(m)
+    return Fact(sum(int(m.value) for m in items), items, " + ".join(m.text for m in items))
+
+
+def ceil_units(value: float, base: float, step: float) -> int:
+    """Add-on units for the part of `value` beyond `base`, per `step` or part of one."""
+    if value <= base:
+        return 0
+    return math.ceil(round((value - base) / step, 6))

@@ -1,0 +1,247 @@
+"""Per-lesion rules: biopsy, shave removal, excision (benign/malignant, hidradenitis),
+malignant destruction, and the biopsy/removal bundling rule."""
+
+from __future__ import annotations
+
+import re
+
+from dermcoder.coding import facts
+from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
+from dermcoder.nlp.frames import Frame
+
+BIOPSY_RANK = {"biopsy_incisional": 3, "biopsy_punch": 2, "biopsy_tangential": 1, "biopsy": 0}
+BIOPSY_CODES = {"biopsy_incisional": ("11106", "11107"), "biopsy_punch": ("11104", "11105"), "biopsy_tangential": ("11102", "11103")}
+REMOVALS = {"shave_removal", "excision", "ed_c", "destruction", "cryotherapy", "mohs", "skin_tag_removal"}
+DESTRUCTIONS = {"ed_c", "destruction", "cryotherapy"}
+
+
+def frames_with(ctx: CodingContext, *procedures: str) -> list[tuple[int, Frame]]:
+    """(index, frame) for frames whose procedure is one of `procedures`."""
+    return [(i, f) for i, f in enumerate(ctx.frames) if f.procedure in procedures]
+
+
+def lesion_group(ctx: CodingContext, site: str | None, scheme: str) -> str | None:
+    rec = ctx.tables.sites.get(site or "")
+    return rec.groups.get(scheme) if rec else None
+
+
+def _biopsy_lesions(frame: Frame) -> int:
+    """How many lesions one biopsy frame samples: a stated count, else distinct sites, else 1."""
+    count = facts.count_fact(frame, ("lesion", "site", "spot", "papule"))
+    return int(count.value) if count and 1 < count.value <= 10 else 1
+
+
+@handler("biopsy")
+def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
+    """One primary by technique hierarchy; further lesions take their own technique's add-on."""
+    lesions: list[tuple[str, int, Frame]] = []
+    for i, frame in frames_with(ctx, *BIOPSY_RANK):
+        technique = max((p.canonical for p in frame.procedures if p.canonical in BIOPSY_RANK), key=lambda c: BIOPSY_RANK[c])
+        if technique == "biopsy":
+            ctx.query("biopsy_technique", "Biopsy technique (tangential, punch or incisional) not documented",
+                      [frame.procedures[0]])  # fmt: skip
+            technique = "biopsy_tangential"
+        for _ in range(_biopsy_lesions(frame)):
+            lesions.append((technique, i, frame))
+    if not lesions:
+        return
+    lesions.sort(key=lambda x: -BIOPSY_RANK[x[0]])
+    primary_technique, first_index, first_frame = lesions[0]
+    primary, _ = BIOPSY_CODES[primary_technique]
+    site = facts.site_fact(first_frame)
+    ctx.add(Candidate(
+        primary, 1, rule.id, f"{rule.id}: primary biopsy by hierarchy ({primary_technique.removeprefix('biopsy_')})",
+        evidence=first_frame.procedures[:1] + (site.evidence if site else []), frames=[first_index],
+        site=site.value if site else None,
+        alternatives=[(BIOPSY_CODES[t][0], 0.05, "other biopsy technique") for t in BIOPSY_CODES if t != primary_technique],
+    ))  # fmt: skip
+    addons: dict[str, list[tuple[int, Frame]]] = {}
+    for technique, i, frame in lesions[1:]:
+        addons.setdefault(BIOPSY_CODES[technique][1], []).append((i, frame))
+    for code, items in addons.items():
+        ctx.add(Candidate(
+            code, len(items), rule.id, f"{rule.id}: {len(items)} further biopsied lesion(s) by their own technique",
+            evidence=[f.procedures[0] for _, f in items], frames=[i for i, _ in items],
+        ))  # fmt: skip
+
+
+@handler("bundling")
+def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
+    """A biopsy of a lesion removed at the same session is not coded (removal only)."""
+    removed_sites = {}
+    for i, frame in enumerate(ctx.frames):
+        if frame.procedure in REMOVALS:
+            site = facts.site_fact(frame)
+            if site:
+                removed_sites[site.value] = i
+    if not removed_sites:
+        return
+    frozen = re.search(r"frozen section", ctx.text, re.IGNORECASE) is not None
+    for cand in list(ctx.candidates):
+        if cand.code not in ("11102", "11104", "11106"):
+            continue
+        if cand.site in removed_sites and not (frozen and ctx.frames[removed_sites[cand.site]].procedure == "mohs"):
+            ctx.candidates.remove(cand)
+            ctx.warn("bundled_biopsy", f"{rule.id}: biopsy of the lesion removed at this session is included in the removal",
+                     cand.evidence)  # fmt: skip
+
+
+@handler("shave")
+def shave(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Shave removal per lesion by lesion diameter and site group."""
+    for i, frame in frames_with(ctx, "shave_removal"):
+        site = facts.site_fact(frame)
+        size = facts.lesion_size(frame)
+        group = lesion_group(ctx, site.value if site else None, "lesion")
+        if size is None:
+            ctx.query("lesion_size", "Shave removal: lesion diameter not documented", frame.procedures[:1])
+            continue
+        if group is None:
+            ctx.query("site", "Shave removal: anatomic site not documented", frame.procedures[:1])
+            continue
+        code = ctx.tables.band_code("shave_removal", size.value, group)
+        if code is None:
+            ctx.query("lesion_size", f"Shave removal: {size.value} cm falls between size bands", size.evidence)
+            continue
+        ctx.add(Candidate(
+            code.code, 1, rule.id, f"{rule.id}: lesion {size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
+            evidence=frame.procedures[:1] + size.evidence + (site.evidence if site else []), frames=[i], site=site.value,
+            alternatives=_neighbours(ctx, "shave_removal", code.code, group),
+        ))  # fmt: skip
+
+
+def _neighbours(ctx: CodingContext, family: str, code: str, group: str | None) -> list[tuple[str, float, str]]:
+    same = [c for c in ctx.tables.family_codes(family) if c.anatomic_group == group and not c.add_on]
+    codes = [c.code for c in same]
+    if code not in codes:
+        return []
+    i = codes.index(code)
+    out = []
+    for j in (i + 1, i - 1):
+        if 0 <= j < len(codes):
+            out.append((codes[j], 0.04, "neighbouring size band"))
+    return out
+
+
+def excised_diameter(ctx: CodingContext, frame: Frame) -> tuple[facts.Fact | None, str]:
+    """Excised diameter (cm) and its arithmetic; queries a missing margin or size."""
+    stated = facts.stated_excised_diameter(frame)
+    if stated is not None:
+        return stated, f"stated excised diameter {stated.value:g} cm"
+    size = facts.lesion_size(frame)
+    margin = facts.narrowest_margin(frame)
+    if size is None:
+        ctx.query("lesion_size", "Excision: lesion diameter (or excised diameter) not documented", frame.procedures[:1])
+        return None, ""
+    if margin is None:
+        ctx.query("margin", "Excision: margin not documented; coded by lesion size alone", size.evidence)
+        return facts.Fact(size.value, size.evidence), f"lesion {size.value:g} cm, margin not documented"
+    value = round(size.value + 2 * margin.value, 2)
+    arithmetic = f"{size.value:g} cm lesion + 2 x {margin.value:g} cm margin = {value:g} cm excised"
+    return facts.Fact(value, size.evidence + margin.evidence), arithmetic
+
+
+@handler("excision")
+def excision(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Benign or malignant excision by excised diameter, site group and final pathology."""
+    for i, frame in frames_with(ctx, "excision"):
+        if i in ctx.consumed:
+            continue
+        hist, source = facts.histology(frame)
+        if hist is not None and hist.canonical == "hidradenitis":
+            continue  # coded by the hidradenitis rule
+        site = facts.site_fact(frame)
+        group = lesion_group(ctx, site.value if site else None, "lesion")
+        diameter, arithmetic = excised_diameter(ctx, frame)
+        if diameter is None:
+            continue
+        if group is None:
+            ctx.query("site", "Excision: anatomic site not documented", frame.procedures[:1])
+            continue
+        malignant = hist is not None and hist.value in facts.MALIGNANT and source in ("pathology", "prior", "clinical")
+        if hist is not None and hist.value in facts.MALIGNANT and source == "clinical" and not _proven(ctx, frame):
+            malignant = False
+            ctx.query("pathology", "Excision: malignancy not confirmed by pathology in the note; benign codes used", [hist])
+        if hist is None:
+            ctx.query("pathology", "Excision: final pathology not in the note; benign codes used until it is", frame.procedures[:1])
+        family = "excision_malignant" if malignant else "excision_benign"
+        code = ctx.tables.band_code(family, diameter.value, group)
+        if code is None:
+            ctx.query("lesion_size", f"Excision: {diameter.value:g} cm falls between size bands", diameter.evidence)
+            continue
+        why = f"{'malignant' if malignant else 'benign'} ({source or 'no'} pathology: {hist.text if hist else 'none'})"
+        other = "excision_benign" if malignant else "excision_malignant"
+        other_code = ctx.tables.band_code(other, diameter.value, group)
+        alts = _neighbours(ctx, family, code.code, group)
+        if other_code:
+            alts.insert(0, (other_code.code, 0.05, f"{other.split('_')[1]} family if pathology differs"))
+        ctx.add(Candidate(
+            code.code, 1, rule.id, f"{rule.id}: {why}; {arithmetic} -> {code.code}",
+            evidence=frame.procedures[:1] + diameter.evidence + (site.evidence if site else []) + ([hist] if hist else []),
+            frames=[i], site=site.value if site else None, alternatives=alts,
+            confidence=0.9 if hist is not None else 0.6,
+        ))  # fmt: skip
+        if _band_edge(diameter.value):
+            ctx.warn("band_edge", f"Excised diameter {diameter.value:g} cm is on a size-band edge: check the measurements",
+                     diameter.evidence)  # fmt: skip
+
+
+def _band_edge(value: float) -> bool:
+    return any(abs(value - edge) < 1e-6 for edge in (0.5, 1.0, 2.0, 3.0, 4.0))
+
+
+def _proven(ctx: CodingContext, frame: Frame) -> bool:
+    """True when the note says the diagnosis was biopsy/pathology proven."""
+    return any(p.canonical == "prior_biopsy" for p in ctx.mentions if p.label == "PROCEDURE") or re.search(
+        r"proven|confirmed|path(?:ology)? (?:showed|shows|revealed|c/w|consistent)|bx (?:showed|shows|revealed)|biopsy (?:showed|shows|revealed|demonstrated)",
+        ctx.text, re.IGNORECASE) is not None  # fmt: skip
+
+
+HIDRADENITIS_REGIONS = {"axilla": ("11450", "11451"), "groin": ("11462", "11463"), "perianal": ("11470", "11471"),
+                        "abdomen": ("11470", "11471"), "genitalia": ("11462", "11463")}  # fmt: skip
+
+
+@handler("hidradenitis")
+def hidradenitis(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Hidradenitis excision by region; the repair class picks the code."""
+    for i, frame in frames_with(ctx, "excision"):
+        hist, _ = facts.histology(frame)
+        if hist is None or hist.canonical != "hidradenitis":
+            continue
+        site = facts.site_fact(frame)
+        codes = HIDRADENITIS_REGIONS.get(site.value if site else "")
+        if codes is None:
+            ctx.query("site", "Hidradenitis excision: region (axillary, inguinal, perianal/perineal/umbilical) not clear")
+            continue
+        rep = facts.repair_class(frame)
+        code = codes[1] if rep and rep.value == "complex" else codes[0]
+        ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: hidradenitis, {site.value}, repair {rep.value if rep else 'simple/intermediate'}",
+                          evidence=frame.procedures[:1] + site.evidence, frames=[i], site=site.value))  # fmt: skip
+        ctx.consumed.add(i)
+
+
+@handler("destruction_malignant")
+def destruction_malignant(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Malignant destruction (e.g. ED&C) per lesion by diameter and site group."""
+    for i, frame in frames_with(ctx, *DESTRUCTIONS):
+        hist, source = facts.histology(frame)
+        if hist is None or hist.value not in facts.MALIGNANT:
+            continue
+        site = facts.site_fact(frame)
+        group = lesion_group(ctx, site.value if site else None, "lesion")
+        size = facts.lesion_size(frame, prefer_defect=True)
+        if size is None:
+            ctx.query("lesion_size", "Malignant destruction: lesion diameter not documented", frame.procedures[:1])
+            continue
+        if group is None:
+            ctx.query("site", "Malignant destruction: site not documented", frame.procedures[:1])
+            continue
+        code = ctx.tables.band_code("destruction_malignant", size.value, group)
+        if code is None:
+            ctx.query("lesion_size", f"Malignant destruction: {size.value:g} cm falls between bands", size.evidence)
+            continue
+        ctx.add(Candidate(
+            code.code, 1, rule.id, f"{rule.id}: {hist.text} ({source}), {size.note or 'lesion'} {size.value:g} cm -> {code.code}",
+            evidence=frame.procedures[:1] + size.evidence + [hist] + (site.evidence if site else []), frames=[i],
+            site=site.value if site else None, alternatives=_neighbours(ctx, "destruction_malignant", code.code, group),
+        ))  # fmt: skip

@@ -1,0 +1,78 @@
+"""Mohs micrographic surgery: first stage per tumour, further stages, blocks beyond five."""
+
+from __future__ import annotations
+
+import re
+
+from dermcoder.coding import facts
+from dermcoder.coding.lesions import frames_with, lesion_group
+from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
+from dermcoder.nlp.frames import Frame
+
+DEEP = re.compile(r"\b(muscle|muscular|cartilage|perichondri\w*|bone|periosteum|cortex|tendon|paratenon|named nerve|major nerve|major vessel|artery|fascia\w*)\b", re.IGNORECASE)
+NOT_DEEP = re.compile(r"\b(not|no|without|spared|intact|superficial to|above|preserved|did not|short of|never)\b", re.IGNORECASE)
+OTHER_READER = re.compile(r"(sent|submitted|read|interpreted|reviewed)\b.{0,60}\b(dermatopatholog\w*|patholog(?:ist|y lab)|outside lab|separate pathologist|pathology department)", re.IGNORECASE)
+SINGLE_STAGE = re.compile(r"\b(single|one|1)[ -]stage\b|\bstage (?:I|1|one) (?:only|was clear|clear)\b|cleared (?:in|after) (?:one|1|a single) stage|clear after (?:the )?first stage", re.IGNORECASE)
+
+
+def _deep(ctx: CodingContext, frame: Frame) -> bool:
+    """True when a sentence of the frame says the surgery directly involved a deep structure."""
+    region = ctx.text[frame.start : frame.end + 400]
+    for sentence in re.split(r"(?<=[.;\n])", region):
+        if DEEP.search(sentence) and not NOT_DEEP.search(sentence):
+            return True
+    return False
+
+
+@handler("mohs")
+def mohs(ctx: CodingContext, rule: RuleRecord) -> None:
+    """17311/17313 per tumour, 17312/17314 per further stage, 17315 per block beyond 5 in a stage."""
+    for i, frame in frames_with(ctx, "mohs"):
+        if OTHER_READER.search(ctx.text) and not re.search(r"surgeon\W+(?:and|/)\W*(?:reading|interpreting|pathologist)|same physician|reads? (?:all|the) (?:frozen )?(?:sections|slides)", ctx.text, re.IGNORECASE):
+            ctx.warn("mohs_other_reader", f"{rule.id}: slides read by another pathologist: Mohs codes do not apply")
+            continue
+        stages: dict[int, int | None] = {}
+        for m in frame.mohs_stages:
+            if m.active or "hypothetical" not in m.context:
+                stages.setdefault(int(m.value), None)
+        for m in frame.mohs_blocks:
+            stage = int(m.role) if m.role is not None else None
+            if stage is not None:
+                stages[stage] = (stages.get(stage) or 0) + int(m.value) if stages.get(stage) and _split_row(ctx, m) else int(m.value)
+        if not stages:
+            if SINGLE_STAGE.search(ctx.text):
+                stages = {1: None}
+            else:
+                ctx.query("mohs_blocks", "Mohs: stages and blocks per stage not documented", frame.procedures[:1])
+                stages = {1: None}
+        n_stages = max(stages)
+        site = facts.site_fact(frame)
+        group = lesion_group(ctx, site.value if site else None, "mohs")
+        deep = _deep(ctx, frame)
+        if group is None:
+            ctx.query("site", "Mohs: tumour site not documented", frame.procedures[:1])
+            group = "head_neck_hands_feet_genitalia"
+        if group == "trunk_arms_legs" and deep:
+            group = "head_neck_hands_feet_genitalia"
+        first, addon = ("17311", "17312") if group == "head_neck_hands_feet_genitalia" else ("17313", "17314")
+        evidence = frame.procedures[:1] + (site.evidence if site else []) + frame.mohs_stages[:6] + frame.mohs_blocks[:6]
+        ctx.add(Candidate(first, 1, rule.id, f"{rule.id}: Mohs first stage, {group.replace('_', '/')}{' (deep structure involved)' if deep else ''}",
+                          evidence=evidence, frames=[i], site=site.value if site else None,
+                          alternatives=[("17313" if first == "17311" else "17311", 0.05, "other Mohs site group")]))  # fmt: skip
+        if n_stages > 1:
+            ctx.add(Candidate(addon, n_stages - 1, rule.id, f"{rule.id}: {n_stages} stages -> {n_stages - 1} additional stage(s)",
+                              evidence=frame.mohs_stages[:6], frames=[i]))  # fmt: skip
+        missing = [s for s in range(1, n_stages + 1) if stages.get(s) is None]
+        if missing and frame.mohs_stages:
+            ctx.query("mohs_blocks", f"Mohs: block count not documented for stage(s) {', '.join(map(str, missing))}",
+                      frame.mohs_stages[:1])  # fmt: skip
+        beyond = sum(max(0, (b or 0) - 5) for b in stages.values())
+        if beyond:
+            parts = ", ".join(f"stage {s}: {b}" for s, b in sorted(stages.items()) if b)
+            ctx.add(Candidate("17315", beyond, rule.id, f"{rule.id}: blocks ({parts}) beyond 5 per stage = {beyond}",
+                              evidence=frame.mohs_blocks[:6], frames=[i]))  # fmt: skip
+
+
+def _split_row(ctx: CodingContext, m) -> bool:
+    """Blocks of one stage written in two parts ("4 + 4 blocks") add up."""
+    return "+" in ctx.text[max(0, m.start - 6) : m.start]

@@ -1,0 +1,134 @@
+"""Closure rules: simple/intermediate/complex repairs, adjacent tissue transfer, grafts."""
+
+from __future__ import annotations
+
+from dermcoder.coding import facts
+from dermcoder.coding.lesions import frames_with, lesion_group
+from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
+
+SCHEME = {"simple": "repair_simple", "intermediate": "repair_intermediate", "complex": "repair_complex"}
+# Closure already paid for by the procedure of the same wound.
+SIMPLE_INCLUDED = {"excision", "shave_removal", "biopsy_punch", "biopsy_incisional", "biopsy_tangential", "biopsy"}
+COMPLEX_ADDON = {"13101": "13102", "13121": "13122", "13132": "13133", "13152": "13153"}
+
+
+@handler("repairs")
+def repairs(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Sum lengths per class and anatomic group; one code per (class, group)."""
+    sums: dict[tuple[str, str], list] = {}
+    for i, frame in enumerate(ctx.frames):
+        if facts.reconstruction(frame) is not None or i in ctx.consumed:
+            continue
+        rep = facts.repair_class(frame)
+        if rep is None:
+            continue
+        cls = rep.value
+        if cls == "simple" and frame.procedure in SIMPLE_INCLUDED:
+            continue
+        if cls == "simple" and facts.reconstruction(frame) is not None:
+            continue
+        length = facts.repair_length(frame)
+        if length is None:
+            ctx.query("repair_length", f"{cls.capitalize()} repair: length not documented", rep.evidence)
+            continue
+        if cls == "complex" and length.value <= 1.0:
+            cls = "intermediate"  # CPT: no complex code for 1.0 cm or less
+        site = facts.site_fact(frame)
+        group = lesion_group(ctx, site.value if site else None, SCHEME[cls])
+        if group is None:
+            ctx.query("site", f"{cls.capitalize()} repair: site (anatomic group) not documented", rep.evidence)
+            continue
+        sums.setdefault((cls, group), []).append((i, length, rep, site))
+    for (cls, group), items in sums.items():
+        total = round(sum(it[1].value for it in items), 2)
+        family = SCHEME[cls]
+        code = ctx.tables.band_code(family, min(total, 7.5) if cls == "complex" else total, group)
+        if code is None:
+            ctx.query("repair_length", f"{cls} repair total {total:g} cm falls between bands", [it[1].evidence[0] for it in items])
+            continue
+        parts = " + ".join(f"{it[1].value:g}" for it in items)
+        arithmetic = f"{parts} = {total:g} cm" if len(items) > 1 else f"{total:g} cm"
+        evidence = [m for it in items for m in it[2].evidence + it[1].evidence]
+        ctx.add(Candidate(code.code, 1, rule.id, f"{rule.id}: {cls} repair, {group.replace('_', '/')}: {arithmetic} -> {code.code}",
+                          evidence=evidence, frames=[it[0] for it in items], site=items[0][3].value if items[0][3] else None,
+                          alternatives=[(a, 0.04, b) for a, _, b in _ladder_neighbours(ctx, family, code.code, group)]))  # fmt: skip
+        if cls == "complex" and total > 7.5 and code.code in COMPLEX_ADDON:
+            units = facts.ceil_units(total, 7.5, 5.0)
+            ctx.add(Candidate(COMPLEX_ADDON[code.code], units, rule.id,
+                              f"{rule.id}: ({total:g} - 7.5) / 5 rounded up = {units} add-on unit(s)", evidence=evidence,
+                              frames=[it[0] for it in items]))  # fmt: skip
+
+
+def _ladder_neighbours(ctx, family, code, group):
+    codes = [c.code for c in ctx.tables.family_codes(family) if c.anatomic_group == group and not c.add_on]
+    if code not in codes:
+        return []
+    i = codes.index(code)
+    return [(codes[j], 0.04, "neighbouring length band") for j in (i + 1, i - 1) if 0 <= j < len(codes)]
+
+
+@handler("att")
+def att(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Adjacent tissue transfer by primary + secondary defect area; includes the excision."""
+    for i, frame in enumerate(ctx.frames):
+        rec = facts.reconstruction(frame)
+        if rec is None or rec.canonical != "flap":
+            continue
+        site = facts.site_fact(frame)
+        group = lesion_group(ctx, site.value if site else None, "att")
+        area = facts.defect_area(frame, ctx.text)
+        if area is None:
+            ctx.query("area", "Flap: primary and secondary defect area not documented", [rec])
+            continue
+        if group is None:
+            ctx.query("site", "Flap: site not documented", [rec])
+            continue
+        if area.value > 30.0:
+            code, addon_units = "14301", facts.ceil_units(area.value, 60.0, 30.0)
+        else:
+            found = ctx.tables.band_code("att", area.value, group)
+            if found is None:
+                ctx.query("area", f"Flap: {area.value:g} sq cm falls between bands", area.evidence)
+                continue
+            code, addon_units = found.code, 0
+        ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: flap defect {area.note} = {area.value:g} sq cm, {group.replace('_', '/')} -> {code}",
+                          evidence=[rec] + area.evidence + (site.evidence if site else []), frames=[i],
+                          site=site.value if site else None))  # fmt: skip
+        if addon_units:
+            ctx.add(Candidate("14302", addon_units, rule.id, f"{rule.id}: {area.value:g} sq cm beyond 60 -> {addon_units} add-on unit(s)",
+                              evidence=area.evidence, frames=[i]))  # fmt: skip
+        if frame.procedure == "excision":
+            ctx.consumed.add(i)
+            ctx.warn("att_includes_excision", f"{rule.id}: the excision at the flap site is included in the flap code", [rec])
+
+
+@handler("graft")
+def graft(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Free grafts by recipient area and site group."""
+    for i, frame in enumerate(ctx.frames):
+        rec = facts.reconstruction(frame)
+        if rec is None or rec.canonical not in ("ftsg", "stsg"):
+            continue
+        site = facts.site_fact(frame)
+        scheme = "ftsg" if rec.canonical == "ftsg" else "stsg"
+        family = "graft_ftsg" if scheme == "ftsg" else "graft_stsg"
+        group = lesion_group(ctx, site.value if site else None, scheme)
+        area = facts.defect_area(frame, ctx.text)
+        if area is None:
+            ctx.query("area", "Graft: recipient area not documented", [rec])
+            continue
+        if group is None:
+            ctx.query("site", "Graft: recipient site not documented", [rec])
+            continue
+        primary = next((c for c in ctx.tables.family_codes(family) if c.anatomic_group == group and not c.add_on), None)
+        addon = next((c for c in ctx.tables.family_codes(family) if c.anatomic_group == group and c.add_on), None)
+        if primary is None:
+            continue
+        step = 20.0 if scheme == "ftsg" else 100.0
+        units = facts.ceil_units(area.value, step, step)
+        ctx.add(Candidate(primary.code, 1, rule.id, f"{rule.id}: {rec.text}, recipient {area.value:g} sq cm -> {primary.code}",
+                          evidence=[rec] + area.evidence + (site.evidence if site else []), frames=[i],
+                          site=site.value if site else None))  # fmt: skip
+        if units and addon is not None:
+            ctx.add(Candidate(addon.code, units, rule.id, f"{rule.id}: {area.value:g} sq cm beyond {step:g} -> {units} unit(s)",
+                              evidence=area.evidence, frames=[i]))  # fmt: skip

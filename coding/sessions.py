@@ -1,0 +1,345 @@
+"""Per-session rules: destruction counts, skin tags, I&D, nails, intralesional injection,
+phototherapy and excimer, PDT, paring/acne surgery/peels, E/M, and drug supply."""
+
+from __future__ import annotations
+
+import math
+import re
+
+from dermcoder.coding import facts
+from dermcoder.coding.lesions import DESTRUCTIONS, frames_with, lesion_group
+from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
+from dermcoder.nlp.frames import Frame, Mention
+
+AK_NOUNS = ("ak", "actinic", "keratos", "lesion", "spot", "site", "hak")
+BENIGN_NOUNS = ("wart", "verruc", "lesion", "molluscum", "mollusca", "sk", "seborrheic", "milia", "papule", "keratos", "condylom", "spot", "growth")
+TAG_NOUNS = ("tag", "acrochord", "lesion", "papule", "growth")
+BENIGN_DESTRUCTION = {"common_wart", "plantar_wart", "anogenital_wart", "molluscum", "sk", "isk", "milia"}
+TAG_PROCS = DESTRUCTIONS | {"skin_tag_removal", "excision", "shave_removal"}
+
+
+def _active_hist(frame: Frame, canonicals: set[str]) -> list[Mention]:
+    return [m for m in frame.histology + frame.path_histology if m.active and "uncertain" not in m.context and m.canonical in canonicals]
+
+
+def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: tuple[str, ...], what: str) -> facts.Fact | None:
+    counts: list[Mention] = []
+    for _, f in frames:
+        counts += [m for m in f.counts if m.active]
+    return facts.count_fact(counts, nouns)
+
+
+@handler("destruction_premalignant")
+def destruction_premalignant(ctx: CodingContext, rule: RuleRecord) -> None:
+    """17000 / 17003 x (n-1) / 17004 by the number of premalignant lesions destroyed."""
+    frames = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if _active_hist(f, {"ak"})]
+    if not frames:
+        return
+    count = _session_count(ctx, frames, AK_NOUNS, "AK")
+    evidence = [f.procedures[0] for _, f in frames] + _active_hist(frames[0][1], {"ak"})[:1]
+    if count is None:
+        n = 1
+        ctx.query("lesion_count", "Premalignant destruction: number of lesions treated not documented; coded as one", evidence)
+    else:
+        n = int(count.value)
+        evidence += count.evidence
+    idx = [i for i, _ in frames]
+    how = f"{count.note} = {n} lesions" if count and len(count.evidence) > 1 else f"{n} lesion(s)"
+    if n >= 15:
+        ctx.add(Candidate("17004", 1, rule.id, f"{rule.id}: {how} (15 or more) -> 17004 alone", evidence=evidence, frames=idx))
+        return
+    ctx.add(Candidate("17000", 1, rule.id, f"{rule.id}: {how}: first lesion -> 17000", evidence=evidence, frames=idx,
+                      alternatives=[("17004", 0.03, "if 15 or more lesions")]))  # fmt: skip
+    if n > 1:
+        ctx.add(Candidate("17003", n - 1, rule.id, f"{rule.id}: lesions 2-{n} -> 17003 x {n - 1}", evidence=evidence, frames=idx))
+
+
+@handler("destruction_benign")
+def destruction_benign(ctx: CodingContext, rule: RuleRecord) -> None:
+    """17110 (up to 14) or 17111 (15 or more) benign lesions, one unit per session."""
+    frames = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if _active_hist(f, BENIGN_DESTRUCTION)
+              and not _active_hist(f, {"ak"})]  # fmt: skip
+    mixed = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if _active_hist(f, BENIGN_DESTRUCTION) and _active_hist(f, {"ak"})]
+    frames += mixed
+    if not frames:
+        return
+    if re.search(r"\bcosmetic\b|self[- ]pay|for appearance|not medically necessary", ctx.text, re.IGNORECASE):
+        ctx.warn("cosmetic", f"{rule.id}: destruction documented as cosmetic: not coded")
+        return
+    nouns = ("wart", "verruc", "molluscum", "mollusca", "sk", "seborrheic", "milia", "condylom") if mixed else BENIGN_NOUNS
+    count = _session_count(ctx, frames, nouns, "benign")
+    n = int(count.value) if count else 1
+    hist = _active_hist(frames[0][1], BENIGN_DESTRUCTION)[:1]
+    evidence = [f.procedures[0] for _, f in frames] + hist + (count.evidence if count else [])
+    code = "17111" if n >= 15 else "17110"
+    ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {n} benign lesion(s) ({hist[0].text if hist else ''}) -> {code}",
+                      evidence=evidence, frames=[i for i, _ in frames],
+                      alternatives=[("17111" if code == "17110" else "17110", 0.03, "other count band")]))  # fmt: skip
+
+
+@handler("destruction_vascular")
+def destruction_vascular(ctx: CodingContext, rule: RuleRecord) -> None:
+    """17106-17108 by treated area."""
+    for i, frame in frames_with(ctx, *DESTRUCTIONS):
+        if not _active_hist(frame, {"hemangioma", "port_wine"}):
+            continue
+        area = facts.defect_area(frame, ctx.text)
+        if area is None:
+            ctx.query("area", "Vascular lesion treatment: treated area not documented", frame.procedures[:1])
+            continue
+        code = "17106" if area.value < 10 else "17107" if area.value <= 50 else "17108"
+        ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: treated area {area.value:g} sq cm -> {code}", evidence=frame.procedures[:1] + area.evidence, frames=[i]))
+
+
+@handler("skin_tags")
+def skin_tags(ctx: CodingContext, rule: RuleRecord) -> None:
+    """11200 for up to 15 tags, + 11201 per further 10 or part."""
+    frames = [(i, f) for i, f in frames_with(ctx, *TAG_PROCS) if _active_hist(f, {"skin_tag"})]
+    if not frames:
+        return
+    if re.search(r"\bcosmetic\b|self[- ]pay|for appearance", ctx.text, re.IGNORECASE):
+        ctx.warn("cosmetic", f"{rule.id}: skin tag removal documented as cosmetic: not coded")
+        return
+    for i, _ in frames:
+        ctx.consumed.add(i)
+    count = _session_count(ctx, frames, TAG_NOUNS, "tags")
+    n = int(count.value) if count else 1
+    if count is None:
+        ctx.query("lesion_count", "Skin tags: number removed not documented; coded as up to 15", frames[0][1].procedures[:1])
+    evidence = [f.procedures[0] for _, f in frames] + (count.evidence if count else [])
+    ctx.add(Candidate("11200", 1, rule.id, f"{rule.id}: {n} tag(s): first 15 -> 11200", evidence=evidence, frames=[i for i, _ in frames]))
+    extra = facts.ceil_units(n, 15, 10)
+    if extra:
+        ctx.add(Candidate("11201", extra, rule.id, f"{rule.id}: ({n} - 15) / 10 rounded up = {extra}", evidence=evidence, frames=[i for i, _ in frames]))
+
+
+COMPLICATED = re.compile(r"loculat|packing|packed|pack(?:ed)? with|drain (?:placed|left)|penrose|wick|complicated|multiple abscess|extensive|counter[- ]?incision|septations", re.IGNORECASE)
+
+
+@handler("incision_drainage")
+def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
+    """10060 simple/single; 10061 complicated or multiple."""
+    frames = frames_with(ctx, "incision_drainage")
+    if not frames:
+        return
+    region = " ".join(ctx.text[f.start : f.end + 300] for _, f in frames)
+    complicated = COMPLICATED.search(region)
+    multiple = len({(facts.site_fact(f).value if facts.site_fact(f) else None) for _, f in frames}) > 1
+    code = "10061" if complicated or multiple else "10060"
+    why = f"complicated ({complicated.group(0)})" if complicated else "multiple sites" if multiple else "simple, single"
+    ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: I&D {why} -> {code}", evidence=[f.procedures[0] for _, f in frames],
+                      frames=[i for i, _ in frames], alternatives=[("10061" if code == "10060" else "10060", 0.1, "simple vs complicated")]))  # fmt: skip
+
+
+NAIL_WORDS = ("nail", "toenail", "fingernail", "lesion")
+
+
+@handler("nails")
+def nails(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Avulsion 11730 + 11732 per further nail; matrixectomy 11750 per nail; debridement 11720/11721; biopsy 11755."""
+    for proc, code_first in (("nail_avulsion", "11730"), ("matrixectomy", "11750"), ("nail_biopsy", "11755")):
+        frames = frames_with(ctx, proc)
+        if not frames:
+            continue
+        count = _session_count(ctx, frames, NAIL_WORDS, "nails")
+        n = int(count.value) if count and count.value <= 10 else len(frames)
+        evidence = [f.procedures[0] for _, f in frames] + (count.evidence if count else [])
+        idx = [i for i, _ in frames]
+        if proc == "nail_avulsion":
+            if frames_with(ctx, "matrixectomy") and n == 1:
+                continue  # the matrixectomy of the same nail includes its avulsion
+            ctx.add(Candidate("11730", 1, rule.id, f"{rule.id}: nail avulsion, first nail", evidence=evidence, frames=idx))
+            if n > 1:
+                ctx.add(Candidate("11732", n - 1, rule.id, f"{rule.id}: {n} nails -> {n - 1} further", evidence=evidence, frames=idx))
+        else:
+            ctx.add(Candidate(code_first, n, rule.id, f"{rule.id}: {proc.replace('_', ' ')} x {n}", evidence=evidence, frames=idx))
+    frames = frames_with(ctx, "nail_debridement")
+    if frames:
+        count = _session_count(ctx, frames, NAIL_WORDS, "nails")
+        n = int(count.value) if count else 1
+        code = "11721" if n >= 6 else "11720"
+        ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: debridement of {n} nail(s) -> {code}",
+                          evidence=[f.procedures[0] for _, f in frames] + (count.evidence if count else []),
+                          frames=[i for i, _ in frames]))  # fmt: skip
+
+
+MG = re.compile(r"(\d+(?:\.\d+)?)\s*mg(?!\s*/)", re.IGNORECASE)
+CONC = re.compile(r"(\d+(?:\.\d+)?)\s*mg\s*/\s*m[lL]", re.IGNORECASE)
+ML = re.compile(r"(\d+(?:\.\d+)?)\s*(?:m[lL]|cc)\b(?!\s*/)", re.IGNORECASE)
+PATIENT_SUPPLIED = re.compile(r"patient[- ]supplied|supplied by (?:the )?patient|pt[- ]supplied|patient'?s own|brought (?:in )?(?:her|his|their) own|pharmacy[- ]supplied|from (?:her|his) pharmacy", re.IGNORECASE)
+
+
+@handler("intralesional")
+def intralesional(ctx: CodingContext, rule: RuleRecord) -> None:
+    """11900 (up to 7 lesions) / 11901 (more than 7); J3301 per 10 mg when the clinic supplied it."""
+    frames = frames_with(ctx, "intralesional")
+    if not frames:
+        return
+    count = _session_count(ctx, frames, ("lesion", "keloid", "scar", "cyst", "plaque", "papule", "patch", "site", "area", "nodule"), "lesions")
+    n = int(count.value) if count else 1
+    if count is None:
+        ctx.query("lesion_count", "Intralesional injection: number of lesions not documented; coded as up to 7", frames[0][1].procedures[:1])
+    code = "11901" if n > 7 else "11900"
+    evidence = [f.procedures[0] for _, f in frames] + (count.evidence if count else [])
+    ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {n} lesion(s) injected -> {code}", evidence=evidence, frames=[i for i, _ in frames],
+                      alternatives=[("11901" if code == "11900" else "11900", 0.05, "other lesion-count band")]))  # fmt: skip
+    if not re.search(r"triamcinolone|kenalog|\bTAC\b|\bILK\b", ctx.text, re.IGNORECASE):
+        return
+    if PATIENT_SUPPLIED.search(ctx.text):
+        ctx.warn("drug_not_supplied", f"{rule.id}: the drug was supplied by the patient/pharmacy: no J-code")
+        return
+    mg = _triamcinolone_mg(ctx.text)
+    if mg is None:
+        ctx.query("other", "Triamcinolone dose (mg) not documented: J3301 units cannot be counted")
+        return
+    units = max(1, math.ceil(round(mg / 10.0, 6)))
+    ctx.add(Candidate("J3301", units, rule.id, f"{rule.id}: triamcinolone {mg:g} mg / 10 mg per unit rounded up = {units}",
+                      evidence=[f.procedures[0] for _, f in frames]))  # fmt: skip
+
+
+def _triamcinolone_mg(text: str) -> float | None:
+    total = re.search(r"(?:total(?: dose)?(?: of)?|totaling|totalling)\s*[:=]?\s*(\d+(?:\.\d+)?)\s*mg\b|(\d+(?:\.\d+)?)\s*mg\s*(?:total|in total)", text, re.IGNORECASE)
+    if total:
+        return float(total.group(1) or total.group(2))
+    conc = CONC.search(text)
+    if conc:
+        vol = re.search(r"(?:total(?: volume)?(?: of)?\s*[:=]?\s*(\d+(?:\.\d+)?)\s*(?:m[lL]|cc))|((\d+(?:\.\d+)?)\s*(?:m[lL]|cc)\s*(?:total|in total))", text, re.IGNORECASE)
+        if vol:
+            ml = float(vol.group(1) or vol.group(3))
+            return float(conc.group(1)) * ml
+        vols = [float(v) for v in ML.findall(text[conc.end() : conc.end() + 200])]
+        if vols:
+            return float(conc.group(1)) * vols[0]
+    return None
+
+
+@handler("phototherapy")
+def phototherapy(ctx: CodingContext, rule: RuleRecord) -> None:
+    """NB-UVB 96900, Goeckerman 96910, PUVA 96912; excimer for psoriasis by total area."""
+    for proc, code in (("puva", "96912"), ("goeckerman", "96910"), ("nbuvb", "96900")):
+        frames = frames_with(ctx, proc)
+        if frames:
+            ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {frames[0][1].procedures[0].text} session -> {code}",
+                              evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))  # fmt: skip
+            break
+    frames = frames_with(ctx, "excimer")
+    if not frames:
+        return
+    psoriasis = any(m.canonical == "psoriasis" and m.active for m in ctx.mentions if m.label == "HISTOLOGY")
+    if not psoriasis:
+        ctx.warn("excimer_not_psoriasis", f"{rule.id}: excimer codes 96920-96922 are for psoriasis only; not coded")
+        return
+    areas = [m for _, f in frames for m in f.areas if m.active]
+    total = facts.defect_area(frames[0][1], ctx.text) if len(frames) == 1 else None
+    value = total.value if total else sum(facts._area_value(m) for m in areas)
+    evidence = (total.evidence if total else areas)
+    if not value:
+        ctx.query("area", "Excimer: total treated area (sq cm) not documented", frames[0][1].procedures[:1])
+        return
+    code = "96920" if value < 250 else "96921" if value <= 500 else "96922"
+    ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: excimer total area {value:g} sq cm -> {code}",
+                      evidence=frames[0][1].procedures[:1] + evidence, frames=[i for i, _ in frames]))  # fmt: skip
+
+
+STAFF = re.compile(r"\b(?:by|per)\s+(?:the\s+)?(?:nurse|RN|LPN|MA|medical assistant|staff|tech(?:nician)?)\b|(?:nurse|RN|MA|medical assistant|staff)\s+(?:applied|illuminat|administered|performed)", re.IGNORECASE)
+DEBRIDE = re.compile(r"curett|debrid|abrad|abrasion|microderm", re.IGNORECASE)
+
+
+@handler("pdt")
+def pdt(ctx: CodingContext, rule: RuleRecord) -> None:
+    """One PDT code per day; ALA supplied by the clinic."""
+    frames = frames_with(ctx, "pdt")
+    if not frames:
+        return
+    region = ctx.text
+    debrided = DEBRIDE.search(region) and not re.search(r"no (?:curettage|debridement)|without (?:curettage|debridement)|acetone", region, re.IGNORECASE)
+    code = "96574" if debrided else "96567" if STAFF.search(region) else "96573"
+    ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: PDT {'with targeted debridement' if debrided else 'applied by staff' if code == '96567' else 'applied by the physician/QHP'} -> {code}",
+                      evidence=[f.procedures[0] for _, f in frames], frames=[i for i, _ in frames],
+                      alternatives=[(c, 0.05, "other PDT code") for c in ("96567", "96573", "96574") if c != code]))  # fmt: skip
+    if PATIENT_SUPPLIED.search(region):
+        return
+    sticks = re.search(r"(\d+|one|two)\s*(?:kerastick|stick|applicator)s?", region, re.IGNORECASE)
+    if re.search(r"levulan|kerastick|aminolevulinic acid[^.]{0,30}20\s*%", region, re.IGNORECASE):
+        n = 1 if not sticks else {"one": 1, "two": 2}.get(sticks.group(1).lower(), None) or int(sticks.group(1))
+        ctx.add(Candidate("J7308", n, rule.id, f"{rule.id}: ALA 20% supplied, {n} unit(s)", evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))
+    elif re.search(r"ameluz|10\s*%\s*gel", region, re.IGNORECASE):
+        grams = re.search(r"(\d+(?:\.\d+)?)\s*(?:g|gram)s?\b", region)
+        if grams:
+            units = max(1, math.ceil(float(grams.group(1)) * 1000 * 0.10 / 10))
+            ctx.add(Candidate("J7345", units, rule.id, f"{rule.id}: ALA 10% gel {grams.group(1)} g = {float(grams.group(1)) * 100:g} mg ALA / 10 mg = {units}",
+                              evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))  # fmt: skip
+
+
+@handler("other_procedures")
+def other_procedures(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Paring by count; acne surgery; chemical peel by region and depth (not when cosmetic)."""
+    frames = frames_with(ctx, "paring")
+    if frames:
+        count = _session_count(ctx, frames, ("corn", "callus", "lesion", "clav", "keratos"), "lesions")
+        n = int(count.value) if count else 1
+        code = "11055" if n == 1 else "11056" if n <= 4 else "11057"
+        ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: paring of {n} lesion(s) -> {code}", evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))
+    frames = frames_with(ctx, "acne_surgery")
+    if frames:
+        ctx.add(Candidate("10040", 1, rule.id, f"{rule.id}: acne surgery", evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))
+    frames = frames_with(ctx, "chemical_peel")
+    if frames and not re.search(r"\bcosmetic|self[- ]pay|aesthetic", ctx.text, re.IGNORECASE):
+        site = facts.site_fact(frames[0][1])
+        facial = site is not None and ctx.tables.sites.get(site.value) and ctx.tables.sites[site.value].groups.get("lesion") == "face_ears_eyelids_nose_lips"
+        dermal = re.search(r"\bdermal\b|medium[- ]depth|deep peel", ctx.text, re.IGNORECASE) is not None
+        code = ("15789" if dermal else "15788") if facial else ("15793" if dermal else "15792")
+        ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: chemical peel, {'facial' if facial else 'non-facial'}, {'dermal' if dermal else 'epidermal'}",
+                          evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))  # fmt: skip
+
+
+EM_SEPARATE = re.compile(
+    r"separately identifiable|separate (?:and distinct |significant )?(?:e/?&?m|problem|issue|evaluation|visit|service)|significant(?:,| and) separate"
+    r"|modifier[- ]25|\b-25\b|\bE/?&?M\b[^.\n]{0,40}(?:separate|25)|in addition(?: to the procedure)?,? (?:we |i )?(?:also )?(?:evaluated|addressed|managed|discussed)"
+    r"|also (?:evaluated|addressed|managed)|additional(?:ly)? (?:evaluated|addressed|managed)|separate(?:ly)? (?:evaluated|addressed|managed)|decision (?:for|to proceed with) (?:surgery|flap|the flap)",
+    re.IGNORECASE,
+)
+EM_ONLY = re.compile(r"surveillance|full[- ]body skin exam|total body skin exam|\bFBSE\b|\bTBSE\b|skin (?:cancer )?check|follow[- ]up (?:visit|exam)", re.IGNORECASE)
+NOT_SEPARATE = re.compile(r"no separate (?:e/?&?m|evaluation)|e/?&?m (?:is )?not (?:separately )?(?:billed|billable|reported)|not separately (?:billable|identifiable)|no e/?&?m", re.IGNORECASE)
+MDM = re.compile(r"\b(straightforward|low|moderate|high)\b(?:[- ]complexity)?\s*(?:mdm|medical decision|decision[- ]making|complexity)|\bmdm\s*[:=-]?\s*(straightforward|low|moderate|high)", re.IGNORECASE)
+TIME = re.compile(r"(?:total time|spent|time)\D{0,25}(\d{2,3})\s*(?:min|minutes)", re.IGNORECASE)
+NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the )?(?:practice|clinic)|\bNP\b", re.IGNORECASE)
+ESTABLISHED = re.compile(r"\bestablished\b|\best\.? pt\b|\best\.? patient\b|\breturning patient\b|\bf/u\b|\bfollow[- ]up\b", re.IGNORECASE)
+LEVELS = {"new": {"straightforward": "99202", "low": "99203", "moderate": "99204", "high": "99205"},
+          "established": {"straightforward": "99212", "low": "99213", "moderate": "99214", "high": "99215"}}  # fmt: skip
+TIME_LEVELS = {"new": [(60, "99205"), (45, "99204"), (30, "99203"), (15, "99202")],
+               "established": [(40, "99215"), (30, "99214"), (20, "99213"), (10, "99212")]}  # fmt: skip
+MAJOR = {"14000", "14001", "14020", "14021", "14040", "14041", "14060", "14061", "14301", "15100", "15120", "15200", "15220", "15240", "15260"}
+
+
+@handler("em")
+def em(ctx: CodingContext, rule: RuleRecord) -> None:
+    """An office E/M only for work beyond the procedure decision, with its modifier."""
+    procedures = [c for c in ctx.candidates if not c.code.startswith("J")]
+    separate = EM_SEPARATE.search(ctx.text)
+    if NOT_SEPARATE.search(ctx.text):
+        ctx.warn("em_not_separate", f"{rule.id}: the note says the E/M is not separate from the procedure")
+        return
+    if procedures and not separate:
+        return
+    if not procedures and not (separate or EM_ONLY.search(ctx.text)):
+        return
+    patient = "new" if NEW.search(ctx.text) else "established" if ESTABLISHED.search(ctx.text) else None
+    mdm = MDM.search(ctx.text)
+    minutes = TIME.search(ctx.text)
+    code = None
+    if patient and mdm:
+        code = LEVELS[patient][(mdm.group(1) or mdm.group(2)).lower()]
+    elif patient and minutes:
+        t = int(minutes.group(1))
+        code = next((c for limit, c in TIME_LEVELS[patient] if t >= limit), None)
+    if code is None:
+        if separate or not procedures:
+            ctx.query("other", "E/M: patient type and decision-making level or total time not documented")
+        return
+    modifiers = []
+    if procedures:
+        modifiers = ["57"] if any(c.code in MAJOR for c in procedures) and re.search(r"decision", ctx.text, re.IGNORECASE) else ["25"]
+    ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {patient} patient, {'MDM ' + (mdm.group(1) or mdm.group(2)) if mdm else minutes.group(1) + ' min'}"
+                      f"{'; separately identifiable from the procedure' if procedures else ''} -> {code}",
+                      modifiers=modifiers, confidence=0.7))  # fmt: skip

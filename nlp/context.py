@@ -1,0 +1,99 @@
+"""`derm_context`: negated, historical, hypothetical/planned, uncertain, family, declined,
+cancelled and copied-forward mentions.
+
+medspaCy ConText runs over the entity span group with our rules
+(nlp/resources/context_rules.json, medspaCy's format, each rule a readable literal).
+Section defaults follow: a mention in a history section is historical, one in a plan
+section hypothetical, unless its sentence says the thing was done today. Every
+modified entity keeps `span._.context` (categories) and `span._.cue` (the cue text), so
+the UI can show why a mention produced no code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from medspacy.context import ConText, ConTextRule
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+
+from dermcoder.nlp._extensions import SPAN_GROUP
+from dermcoder.nlp.lexicons import resources_dir
+
+CATEGORY_NAMES = {
+    "NEGATED_EXISTENCE": "negated",
+    "POSSIBLE_EXISTENCE": "uncertain",
+    "HISTORICAL": "historical",
+    "HYPOTHETICAL": "hypothetical",
+    "FAMILY": "family",
+    "DECLINED": "declined",
+    "CANCELLED": "cancelled",
+    "STALE": "copied_forward",
+}
+SPAN_ATTRS = {cat: {f"ctx_{name}": True} for cat, name in CATEGORY_NAMES.items()}
+DONE_TODAY = re.compile(r"\b(today|performed|was done|were done|done|completed|treated|underwent|removed|excised|obtained|taken|applied)\b", re.IGNORECASE)
+SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
+# Labels whose mentions context applies to: facts about what was done and found.
+TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
+
+
+def load_context_rules() -> list[ConTextRule]:
+    """Our ConText rules, in medspaCy's JSON format."""
+    data = json.loads((resources_dir() / "context_rules.json").read_text(encoding="utf-8"))
+    return [ConTextRule.from_dict(rule) for rule in data["context_rules"]]
+
+
+@Language.factory("derm_context", assigns=["span._.context", "span._.cue"], default_config={})
+def make_context(nlp, name):  # untyped: spaCy validates factory signatures
+    """Factory: medspaCy ConText loaded with DermCoder's rules, over doc.spans['derm']."""
+    return ContextTagger(nlp)
+
+
+class ContextTagger:
+    """Runs ConText on the entity group and records categories and cues per entity."""
+
+    def __init__(self, nlp: Language) -> None:
+        for attrs in SPAN_ATTRS.values():
+            for attr in attrs:
+                if not Span.has_extension(attr):
+                    Span.set_extension(attr, default=False)
+        self.context = ConText(
+            nlp,
+            name="derm_medspacy_context",
+            rules=None,
+            span_attrs=SPAN_ATTRS,
+            input_span_type="group",
+            span_group_name=SPAN_GROUP,
+            max_scope=12,
+        )
+        self.context.add(load_context_rules())
+
+    def __call__(self, doc: Doc) -> Doc:
+        spans = doc.spans.get(SPAN_GROUP)
+        if not spans:
+            return doc
+        doc = self.context(doc)
+        graph = doc._.context_graph
+        cues: dict[tuple[int, int, str], tuple[list[str], list[str]]] = {}
+        if graph is not None:
+            for target, modifier in graph.edges:
+                key = (target.start_char, target.end_char, target.label_)
+                cats, texts = cues.setdefault(key, ([], []))
+                name = CATEGORY_NAMES.get(modifier.category)
+                if name and name not in cats:
+                    cats.append(name)
+                    s, e = modifier.modifier_span
+                    texts.append(doc[s:e].text)
+        for span in spans:
+            cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
+            cats, texts = list(cats), list(texts)
+            default = SECTION_DEFAULTS.get(span._.section or "")
+            if default and default not in cats and span.label_ in TARGET_LABELS:
+                sentence = span.sent.text if span.has_extension("sent") or True else ""
+                if not DONE_TODAY.search(sentence):
+                    cats.append(default)
+                    texts.append(f"[{span._.section} section]")
+            span._.context = cats
+            span._.cue = "; ".join(texts) if texts else None
+        return doc

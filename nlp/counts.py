@@ -1,0 +1,55 @@
+"""`derm_counts`: how many lesions, tags, nails or warts were treated.
+
+"18 AKs", "six warts", "AKs x 14", "(n=18)", "4 on the scalp, 3 on the forearm"
+(each number is its own COUNT; frames sum them). Freeze-thaw cycles are not lesions:
+"2 FTC", "double freeze", "x2 cycles" are never counted.
+"""
+
+from __future__ import annotations
+
+import re
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from dermcoder.nlp.numbers import WORD_PATTERN, to_int
+from dermcoder.nlp.spans import add_span
+
+NOUNS = (
+    r"(?:actinic keratos[ie]s|aks?|hyperkeratotic aks?|lesions?|warts?|verrucae?|tags?|skin tags?|acrochordons?|"
+    r"keratos[ie]s|sks?|isks?|nails?|toenails?|fingernails?|papules?|spots?|sites?|keloids?|growths?|molluscum|"
+    r"mollusca|milia|cysts?|plaques?|calluses|corns?|seborrheic keratos[ie]s|condylomata?|scars?|areas?|lesion sites?)"
+)
+NUM = rf"(\d{{1,3}}|{WORD_PATTERN})"
+# number, up to three modifier words, then a counted noun: "18 hypertrophic AKs", "six small warts"
+BEFORE_NOUN = re.compile(rf"(?<![\w.#-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\b)", re.IGNORECASE)
+# noun then "x 18" / "(18)" / "#18" / "n=18" / ": 18" / "total 18"
+AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*)(\d{{1,3}})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
+TOTAL = re.compile(rf"\b(?:total(?: of)?|totaling|totalling|for a total of|=)\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?))", re.IGNORECASE)
+NOT_A_COUNT = re.compile(r"^\s*(?:x\s*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o)", re.IGNORECASE)
+
+
+@Language.factory("derm_counts", assigns=["doc.spans"], default_config={})
+def make_counts(nlp, name):  # untyped: spaCy validates factory signatures
+    """Factory for the lesion-count recognizer."""
+    return CountRecognizer()
+
+
+class CountRecognizer:
+    """Adds COUNT spans (value = the integer; role 'total' for a stated total)."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        text = doc.text
+        seen: set[int] = set()
+        for rx, group, role in ((BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (TOTAL, 1, "total")):
+            for m in rx.finditer(text):
+                start, end = m.start(group), m.end(group)
+                if start in seen or NOT_A_COUNT.match(text[end : end + 12]):
+                    continue
+                value = to_int(m.group(group))
+                if value is None or value == 0 or value > 200:
+                    continue
+                noun = re.search(NOUNS, text[end : end + 40], re.IGNORECASE) if role != "after" else re.search(NOUNS, m.group(0), re.IGNORECASE)
+                seen.add(start)
+                add_span(doc, start, end, "COUNT", value=value, role=("item" if role == "after" else role), canonical=(noun.group(0).lower() if noun else None))
+        return doc

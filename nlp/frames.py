@@ -1,0 +1,269 @@
+"""`derm_frames`: group entities into one frame per lesion / procedure, as a coder reads.
+
+How a note is cut into frames:
+1. Lesion labels at line starts ("A.", "#2", "1)", "Lesion B:", "SITE 1 -") cut the note
+   into blocks when there are at least two of them; facts never cross a block.
+2. Within a block, each sentence with an active (not negated/historical/planned/...)
+   procedure mention opens a frame, unless it repeats the procedure of the current
+   frame at the same (or no) site, in which case it adds to it.
+3. Facts (site, side, sizes, margins, histology, repair, counts, Mohs stages) attach to
+   the frame of their sentence, else to the frame before them in the block; facts
+   written before the first procedure (the "Lesion: 0.9 cm pearly papule" line) go to
+   the first frame of their block.
+4. Pathology-section diagnoses are matched back to a frame by label, then by site, then
+   (one lesion frame only) to that frame.
+
+Every frame field keeps the mentions it came from, so each fact has evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from dermcoder.nlp._extensions import SPAN_GROUP
+
+SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
+LABEL_MARKER = re.compile(
+    r"(?im)^[ \t>*\-]*(?:(?:lesion|site|specimen|spec|part|tumou?r|procedure|proc|biopsy|bx)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b"
+    r"|\(?(?P<b>[A-H])[).:](?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t]))"
+)
+PATH_LABEL = re.compile(r"(?<![\w])(?:\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s)", re.IGNORECASE)
+
+
+@dataclass
+class Mention:
+    """A plain-Python view of one entity span (what the coding rules read)."""
+
+    label: str
+    start: int
+    end: int
+    text: str
+    canonical: str | None = None
+    value: object = None
+    role: object = None
+    section: str | None = None
+    context: list[str] = field(default_factory=list)
+    cue: str | None = None
+    sentence: int = 0
+    block: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when no suppressing context applies (it describes something done/found today)."""
+        return not (set(self.context) & SUPPRESSING)
+
+    def evidence(self) -> dict:
+        return {"start": self.start, "end": self.end, "text": self.text, "label": self.label}
+
+
+@dataclass
+class Frame:
+    """One lesion or procedure, with the mentions behind each fact."""
+
+    label: str | None = None
+    block: str | None = None
+    procedures: list[Mention] = field(default_factory=list)
+    sites: list[Mention] = field(default_factory=list)
+    laterality: list[Mention] = field(default_factory=list)
+    histology: list[Mention] = field(default_factory=list)
+    path_histology: list[Mention] = field(default_factory=list)
+    sizes: list[Mention] = field(default_factory=list)
+    margins: list[Mention] = field(default_factory=list)
+    areas: list[Mention] = field(default_factory=list)
+    repairs: list[Mention] = field(default_factory=list)
+    counts: list[Mention] = field(default_factory=list)
+    mohs_stages: list[Mention] = field(default_factory=list)
+    mohs_blocks: list[Mention] = field(default_factory=list)
+    start: int = 0
+    end: int = 0
+    sentences: set[int] = field(default_factory=set)
+
+    @property
+    def procedure(self) -> str | None:
+        return self.procedures[0].canonical if self.procedures else None
+
+    @property
+    def site(self) -> Mention | None:
+        return self.sites[0] if self.sites else None
+
+    def add(self, m: Mention) -> None:
+        slot = {
+            "SITE": self.sites, "LATERALITY": self.laterality, "HISTOLOGY": self.histology,
+            "SIZE": self.sizes, "MARGIN": self.margins, "AREA": self.areas, "REPAIR": self.repairs,
+            "COUNT": self.counts, "MOHS_STAGE": self.mohs_stages, "MOHS_BLOCKS": self.mohs_blocks,
+            "PROCEDURE": self.procedures,
+        }.get(m.label)  # fmt: skip
+        if slot is not None and m not in slot:
+            slot.append(m)
+            self.end = max(self.end, m.end)
+
+
+def mentions_from_doc(doc: Doc) -> list[Mention]:
+    """Entity spans -> Mentions with sentence index, in text order (duplicates dropped)."""
+    sent_starts = [s.start_char for s in doc.sents] if doc.has_annotation("SENT_START") else [0]
+    import bisect
+
+    out: dict[tuple, Mention] = {}
+    for span in doc.spans.get(SPAN_GROUP, []):
+        start, end = span._.char_start, span._.char_end
+        key = (span.label_, start, end)
+        if key in out:
+            continue
+        out[key] = Mention(
+            label=span.label_, start=start, end=end, text=doc.text[start:end], canonical=span._.canonical,
+            value=span._.value, role=span._.role, section=span._.section, context=list(span._.context or []),
+            cue=span._.cue, sentence=bisect.bisect_right(sent_starts, start) - 1,
+        )  # fmt: skip
+    return sorted(out.values(), key=lambda m: (m.start, -m.end))
+
+
+def find_blocks(text: str) -> list[tuple[int, str]]:
+    """Lesion-label markers at line starts, if the note has at least two distinct ones."""
+    markers = []
+    for m in LABEL_MARKER.finditer(text):
+        label = next(g for g in m.groups() if g)
+        markers.append((m.start(), label.upper()))
+    labels = {lab for _, lab in markers}
+    return markers if len(labels) >= 2 else []
+
+
+def _block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
+    label = None
+    for start, lab in blocks:
+        if start <= pos:
+            label = lab
+        else:
+            break
+    return label
+
+
+NON_LESION_PROCS = {"em", "prior_biopsy"}
+
+
+def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
+    """Group mentions into frames (see the module docstring for the rules)."""
+    blocks = find_blocks(text)
+    for m in mentions:
+        m.block = _block_of(m.start, blocks)
+    # Pathology sections are matched back later; they never open frames.
+    body = [m for m in mentions if m.section != "pathology"]
+    path = [m for m in mentions if m.section == "pathology"]
+
+    frames: list[Frame] = []
+    current: dict[str | None, Frame] = {}
+    preamble: dict[str | None, list[Mention]] = {}
+    by_sentence: dict[int, list[Mention]] = {}
+    for m in body:
+        by_sentence.setdefault(m.sentence, []).append(m)
+
+    for sent in sorted(by_sentence):
+        items = by_sentence[sent]
+        procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS]
+        for m in items:
+            if m.label == "PROCEDURE" and m not in procs:
+                continue
+            block = m.block
+            frame = current.get(block)
+            if m in procs:
+                new_site = _first_site_after(items, m)
+                if frame is None or _opens_new_frame(frame, m, new_site):
+                    frame = Frame(label=block, block=block, start=m.start, end=m.end)
+                    frames.append(frame)
+                    current[block] = frame
+                    for early in preamble.pop(block, []):
+                        frame.add(early)
+                frame.add(m)
+                frame.sentences.add(sent)
+                continue
+            if frame is None or (sent not in frame.sentences and _sentence_opens_frame(items, frame)):
+                preamble.setdefault(block, []).append(m)
+            else:
+                frame.add(m)
+                frame.sentences.add(sent)
+    # Facts after the last frame of a block but never attached stay with the first frame of the block.
+    for block, early in preamble.items():
+        target = next((f for f in frames if f.block == block), None)
+        if target is None and frames and block is not None:
+            continue
+        if target is not None:
+            for m in early:
+                target.add(m)
+    _attach_pathology(text, frames, path)
+    return frames
+
+
+def _first_site_after(items: list[Mention], proc: Mention) -> Mention | None:
+    sites = [m for m in items if m.label == "SITE" and m.active]
+    after = [s for s in sites if s.start >= proc.start]
+    return after[0] if after else (sites[-1] if sites else None)
+
+
+def _family(canonical: str | None) -> str | None:
+    if canonical is None:
+        return None
+    return "biopsy" if canonical.startswith("biopsy") else canonical
+
+
+def _opens_new_frame(frame: Frame, proc: Mention, site: Mention | None) -> bool:
+    if _family(frame.procedure) != _family(proc.canonical):
+        # a biopsy word inside an excision/Mohs frame is usually "biopsy-proven", handled by context
+        return True
+    if site is not None and frame.sites and site.canonical != frame.sites[0].canonical:
+        return True
+    return False
+
+
+def _sentence_opens_frame(items: list[Mention], frame: Frame) -> bool:
+    return False
+
+
+def _path_label(text: str, pos: int) -> str | None:
+    """The specimen label written before a diagnosis on its line: "(2) BCC", "B. SK", "Specimen A:"."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    found = None
+    for m in PATH_LABEL.finditer(text, line_start, pos):
+        found = next(g for g in m.groups() if g).upper()
+    return found
+
+
+def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> None:
+    hist = [m for m in path if m.label == "HISTOLOGY" and m.active and "uncertain" not in m.context]
+    if not hist or not frames:
+        return
+    lesion_frames = [f for f in frames if f.procedure not in ("em",)]
+    path_sites = [m for m in path if m.label == "SITE"]
+    for h in hist:
+        target = None
+        label = _path_label(text, h.start) or h.block
+        if label is not None:
+            target = next((f for f in lesion_frames if f.block == label), None)
+        if target is None:
+            # the site mentioned closest before the diagnosis in the pathology text
+            before = [s for s in path_sites if s.start <= h.start and h.start - s.end < 160]
+            if before:
+                site = before[-1].canonical
+                matches = [f for f in lesion_frames if f.site is not None and f.site.canonical == site]
+                if len(matches) >= 1:
+                    target = matches[0]
+        if target is None and len(lesion_frames) == 1:
+            target = lesion_frames[0]
+        if target is not None and h not in target.path_histology:
+            target.path_histology.append(h)
+
+
+@Language.factory("derm_frames", assigns=["doc._.frames"], default_config={})
+def make_frames(nlp, name):  # untyped: spaCy validates factory signatures
+    """Factory for the frame builder."""
+    return FrameBuilder()
+
+
+class FrameBuilder:
+    """Stores `doc._.frames` (list[Frame]) built from the entity group."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc._.frames = build_frames(doc.text, mentions_from_doc(doc))
+        return doc

@@ -1,0 +1,56 @@
+"""`derm_sections`: which part of the note a mention sits in.
+
+medspaCy's sectionizer with our header patterns (nlp/resources/section_patterns.json,
+in medspaCy's own rule format). Each entity gets `span._.section`: procedure, findings,
+pathology, assessment_plan, assessment, history, medications, boilerplate, or None
+before the first header. The context step reads it: plan and history sections make
+mentions hypothetical and historical by default.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+
+from medspacy.section_detection import Sectionizer, SectionRule
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from dermcoder.nlp._extensions import SPAN_GROUP
+from dermcoder.nlp.lexicons import resources_dir
+
+
+def load_section_rules() -> list[SectionRule]:
+    """Our section header rules, in medspaCy's JSON format."""
+    data = json.loads((resources_dir() / "section_patterns.json").read_text(encoding="utf-8"))
+    return [SectionRule(**rule) for rule in data["section_rules"]]
+
+
+@Language.factory("derm_sections", assigns=["doc._.derm_sections"], default_config={})
+def make_sections(nlp, name):  # untyped: spaCy validates factory signatures
+    """Factory: medspaCy Sectionizer loaded with DermCoder's header patterns."""
+    return SectionTagger(nlp)
+
+
+class SectionTagger:
+    """Runs the sectionizer and stamps each entity with its section category."""
+
+    def __init__(self, nlp: Language) -> None:
+        self.sectionizer = Sectionizer(nlp, name="derm_sectionizer", rules=None, input_span_type=None, span_attrs=None)
+        self.sectionizer.add(load_section_rules())
+
+    def __call__(self, doc: Doc) -> Doc:
+        doc = self.sectionizer(doc)
+        sections = []
+        for section in doc._.sections:
+            # Sections hold token indices; the frame builder works in characters.
+            first = min(section.title_start, section.body_start)
+            start = doc[first].idx if first < len(doc) else len(doc.text)
+            end = doc[section.body_end - 1].idx + len(doc[section.body_end - 1]) if section.body_end > 0 else start
+            sections.append((start, end, section.category))
+        doc._.derm_sections = sections
+        starts = [s[0] for s in sections]
+        for span in doc.spans.get(SPAN_GROUP, []):
+            i = bisect.bisect_right(starts, span._.char_start) - 1
+            span._.section = sections[i][2] if i >= 0 else None
+        return doc
