@@ -104,10 +104,20 @@ REPAIR_RANK = {"complex": 3, "intermediate": 2, "simple": 1}
 
 
 def repair_class(frame: Frame) -> Fact | None:
-    """The closure class the note documents for this frame (the most complex stated)."""
+    """The closure class the note documents for this frame.
+
+    The class written with the repair length ("Layered closure length 5.5 cm") wins over a
+    template header; otherwise the most complex class stated.
+    """
     reps = [m for m in frame.repairs if usable(m) and m.canonical in REPAIR_RANK]
     if not reps:
         return None
+    length = repair_length(frame)
+    if length is not None:
+        same = [m for m in reps if m.sentence == length.evidence[0].sentence]
+        if same:
+            best = max(same, key=lambda m: REPAIR_RANK[m.canonical])
+            return Fact(best.canonical, [best])
     best = max(reps, key=lambda m: REPAIR_RANK[m.canonical])
     return Fact(best.canonical, [best])
 
@@ -208,3 +218,38 @@ def ceil_units(value: float, base: float, step: float) -> int:
     if value <= base:
         return 0
     return math.ceil(round((value - base) / step, 6))
+
+
+@dataclass
+class Lesion:
+    """One lesion inside a frame: its site mention and its size (a frame may list several)."""
+
+    site: Mention | None
+    size: Fact | None
+    margin: Fact | None = None
+
+
+def lesion_instances(frame: Frame) -> list[Lesion]:
+    """Split a frame that lists several sized lesions at different sites ("Lesion one, on
+    the scalp, 7 mm ... Lesion two, on the neck, 4 mm") into one Lesion each."""
+    sizes = [m for m in frame.sizes if usable(m) and m.role in ("lesion", "size") and m.section != "pathology"]
+    site = site_fact(frame)
+    single = [Lesion(site.evidence[0] if site else None, lesion_size(frame), narrowest_margin(frame))]
+    if len(sizes) <= 1:
+        return single
+    sites = [s for s in frame.sites if usable(s)]
+    margins = [m for m in frame.margins if usable(m) and m.role == "margin" and m.section != "pathology"]
+    out: list[Lesion] = []
+    used: set[int] = set()
+    for sz in sizes:
+        before = [s for s in sites if s.end <= sz.start]
+        s = before[-1] if before else None
+        if s is None or id(s) in used:
+            continue
+        used.add(id(s))
+        nxt = [m for m in margins if m.start > sz.start]
+        margin = Fact(min(_dims(nxt[0])), [nxt[0]]) if nxt else None
+        out.append(Lesion(s, Fact(max(_dims(sz)), [sz], sz.text), margin))
+    if len({(l.site.canonical if l.site else None) for l in out}) <= 1 and len(out) <= 1:
+        return single
+    return out or single

@@ -90,24 +90,25 @@ def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
 def shave(ctx: CodingContext, rule: RuleRecord) -> None:
     """Shave removal per lesion by lesion diameter and site group."""
     for i, frame in frames_with(ctx, "shave_removal"):
-        site = facts.site_fact(frame)
-        size = facts.lesion_size(frame)
-        group = lesion_group(ctx, site.value if site else None, "lesion")
-        if size is None:
-            ctx.query("lesion_size", "Shave removal: lesion diameter not documented", frame.procedures[:1])
-            continue
-        if group is None:
-            ctx.query("site", "Shave removal: anatomic site not documented", frame.procedures[:1])
-            continue
-        code = ctx.tables.band_code("shave_removal", size.value, group)
-        if code is None:
-            ctx.query("lesion_size", f"Shave removal: {size.value} cm falls between size bands", size.evidence)
-            continue
-        ctx.add(Candidate(
-            code.code, 1, rule.id, f"{rule.id}: lesion {size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
-            evidence=frame.procedures[:1] + size.evidence + (site.evidence if site else []), frames=[i], site=site.value,
-            alternatives=_neighbours(ctx, "shave_removal", code.code, group),
-        ))  # fmt: skip
+        for lesion in facts.lesion_instances(frame):
+            site = lesion.site.canonical if lesion.site else None
+            size = lesion.size
+            group = lesion_group(ctx, site, "lesion")
+            if size is None:
+                ctx.query("lesion_size", "Shave removal: lesion diameter not documented", frame.procedures[:1])
+                continue
+            if group is None:
+                ctx.query("site", "Shave removal: anatomic site not documented", frame.procedures[:1])
+                continue
+            code = ctx.tables.band_code("shave_removal", size.value, group)
+            if code is None:
+                ctx.query("lesion_size", f"Shave removal: {size.value} cm falls between size bands", size.evidence)
+                continue
+            ctx.add(Candidate(
+                code.code, 1, rule.id, f"{rule.id}: lesion {size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
+                evidence=frame.procedures[:1] + size.evidence + ([lesion.site] if lesion.site else []), frames=[i], site=site,
+                alternatives=_neighbours(ctx, "shave_removal", code.code, group),
+            ))  # fmt: skip
 
 
 def _neighbours(ctx: CodingContext, family: str, code: str, group: str | None) -> list[tuple[str, float, str]]:

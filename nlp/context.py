@@ -32,7 +32,7 @@ CATEGORY_NAMES = {
     "STALE": "copied_forward",
 }
 SPAN_ATTRS = {cat: {f"ctx_{name}": True} for cat, name in CATEGORY_NAMES.items()}
-DONE_TODAY = re.compile(r"\b(today|performed|was done|were done|done|completed|treated|underwent|removed|excised|obtained|taken|applied)\b", re.IGNORECASE)
+DONE_TODAY = re.compile(r"\b(today|this visit|this session|now performed|performed today|done today)\b", re.IGNORECASE)
 SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 # Labels whose mentions context applies to: facts about what was done and found.
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
@@ -78,6 +78,10 @@ class ContextTagger:
         cues: dict[tuple[int, int, str], tuple[list[str], list[str]]] = {}
         if graph is not None:
             for target, modifier in graph.edges:
+                # medspaCy's token window (max_scope) can cross a sentence end; a cue
+                # never reaches into another sentence here.
+                if doc[modifier.modifier_span[0]].sent.start != target.sent.start:
+                    continue
                 key = (target.start_char, target.end_char, target.label_)
                 cats, texts = cues.setdefault(key, ([], []))
                 name = CATEGORY_NAMES.get(modifier.category)

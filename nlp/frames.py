@@ -170,12 +170,19 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
             frame = current.get(block)
             if m in procs:
                 new_site = _first_site_after(items, m)
+                if frame is not None and _absorbed(frame, m, frames, block):
+                    frame.sentences.add(sent)
+                    continue
                 if frame is None or _opens_new_frame(frame, m, new_site):
-                    frame = Frame(label=block, block=block, start=m.start, end=m.end)
-                    frames.append(frame)
-                    current[block] = frame
-                    for early in preamble.pop(block, []):
-                        frame.add(early)
+                    same = _matching_frame(frames, m, new_site, block)
+                    if same is not None:
+                        frame = current[block] = same
+                    else:
+                        frame = Frame(label=block, block=block, start=m.start, end=m.end)
+                        frames.append(frame)
+                        current[block] = frame
+                        for early in preamble.pop(block, []):
+                            frame.add(early)
                 frame.add(m)
                 frame.sentences.add(sent)
                 continue
@@ -214,6 +221,28 @@ def _opens_new_frame(frame: Frame, proc: Mention, site: Mention | None) -> bool:
         return True
     if site is not None and frame.sites and site.canonical != frame.sites[0].canonical:
         return True
+    return False
+
+
+def _matching_frame(frames: list[Frame], proc: Mention, site: Mention | None, block: str | None) -> Frame | None:
+    """An earlier frame of the block with the same procedure family and a compatible site."""
+    for f in frames:
+        if f.block != block or _family(f.procedure) != _family(proc.canonical):
+            continue
+        if site is None or not f.sites or f.sites[0].canonical == site.canonical:
+            return f
+    return None
+
+
+# Words that describe part of a larger procedure when that procedure is in the note:
+# Mohs notes say "excision" and "frozen sections" for the Mohs layers.
+ABSORBED_BY = {"mohs": {"excision", "biopsy", "destruction", "ed_c"}}
+
+
+def _absorbed(frame: Frame, proc: Mention, frames: list[Frame], block: str | None) -> bool:
+    for f in frames:
+        if f.block == block and f.procedure in ABSORBED_BY and _family(proc.canonical) in ABSORBED_BY[f.procedure]:
+            return True
     return False
 
 

@@ -93,7 +93,8 @@ class Lexicons:
     repairs: Lexicon
 
 
-_CS_PROCEDURES = {"WLE", "MMS", "LN2", "LN-2", "EDC", "TCA", "PDL", "PDT", "PUVA", "ILK", "XTRAC", "FTSG", "STSG"}
+_CS_PROCEDURES = {"WLE", "MMS", "LN2", "LN-2", "EDC", "TCA", "PDL", "PDT", "PUVA", "ILK", "XTRAC", "FTSG", "STSG",
+                  "SR(?=\\s+(?:w/|with|x\\s?\\d|of)|,)"}
 
 
 def validate_lexicons(directory: Path | None = None) -> tuple[Lexicons | None, list[str]]:

@@ -30,15 +30,15 @@ ROLE_BEFORE = [
     ("excised_diameter", r"excis(?:ed|ion)\s+diameter|excisional diameter|total excised|diameter excised"),
     ("depth", r"breslow|depth|thickness|deep\s+to|invasion|clark"),
     ("path_margin", r"clear(?:ance)?\s+(?:by|of)|(?:margins?|clearance)\s+(?:is|are|of)\s+(?:clear|free)|closest margin|nearest margin|peripheral margin|deep margin"),
-    ("margin", r"margins?|rim\s+of\s+normal|around|circumferential|clinical\s+margin|peripheral|surgical\s+margin"),
+    ("margin", r"margins?|\bmarg\b|\bmgn\b|rim\s+of\s+normal|around|circumferential|clinical\s+margin|peripheral|surgical\s+margin"),
     ("area", r"area|sq|surface"),
     ("defect", r"defect|wound\s+(?:size|measur)|final\s+defect|post[- ]?op(?:erative)?\s+defect|primary\s+defect|secondary\s+defect"),
     ("repair_length", r"repair|closure|closed|sutured|length|linear|approximated|layered|intermediate|complex|simple"),
-    ("ellipse", r"ellipse|elliptical|fusiform|incision|long\s+axis|3:1|scar"),
-    ("lesion", r"lesion|measur|diameter|nodule|papule|plaque|macule|cyst|tumou?r|growth|mass|size|sized|nevus|mole|bcc|scc|keratosis|patch|spot"),
+    ("ellipse", r"ellipse|elliptical|fusiform|incision|long\s+axis|3:1"),
+    ("lesion", r"lesion|measur|diameter|nodule|papule|plaque|macule|cyst|tumou?r|growth|mass|size|sized|nevus|mole|bcc|scc|keratosis|patch|spot|scar|\bles\b|\bsz\b"),
 ]
 ROLE_AFTER = [
-    ("margin", r"^\s*(?:\w+\s+){0,2}(?:margins?|peripheral|circumferential|clinical margin|rim|border|all around|around)"),
+    ("margin", r"^\s*(?:\w+\s+){0,2}(?:margins?|marg\b|mgns?\b|peripheral|circumferential|clinical margin|rim|border|all around|around)"),
     ("area", r"^\s*(?:\w+\s+){0,1}(?:area|treated)"),
     ("repair_length", r"^\s*(?:\w+\s+){0,3}(?:repair|closure|layered|linear|intermediate|complex|simple|wound\s+closure)"),
     ("ellipse", r"^\s*(?:\w+\s+){0,2}(?:ellipse|elliptical|fusiform|long)"),
@@ -63,7 +63,7 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     """Read the role of a measurement from the words around it (same clause)."""
     if is_area:
         return "area"
-    after = text[end : end + 40]
+    after = re.split(r"[\n.;]", text[end : end + 40], maxsplit=1)[0]
     for role, rx in _AFTER:
         if rx.search(after):
             return role
