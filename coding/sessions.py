@@ -18,6 +18,20 @@ BENIGN_DESTRUCTION = {"common_wart", "plantar_wart", "anogenital_wart", "mollusc
 TAG_PROCS = DESTRUCTIONS | {"skin_tag_removal", "excision", "shave_removal"}
 
 
+COSMETIC = re.compile(r"(?<!not )(?<!non-)(?<!non )(?<!no )\bcosmetic\b|self[- ]pay|for appearance(?! only)|not medically necessary", re.IGNORECASE)
+NOT_COSMETIC = re.compile(r"not (?:for )?(?:a )?cosmetic|non-?cosmetic|not (?:for )?appearance|medically necessary", re.IGNORECASE)
+
+
+def is_cosmetic(text: str) -> bool:
+    """The note documents a cosmetic-only service (and does not deny it)."""
+    return COSMETIC.search(text) is not None and NOT_COSMETIC.search(text) is None
+
+
+def note_has(ctx: CodingContext, canonicals: set[str]) -> list[Mention]:
+    """Active, certain diagnosis mentions of these kinds anywhere in the note."""
+    return [m for m in ctx.mentions if m.label == "HISTOLOGY" and m.active and "uncertain" not in m.context and m.canonical in canonicals]
+
+
 def _active_hist(frame: Frame, canonicals: set[str]) -> list[Mention]:
     return [m for m in frame.histology + frame.path_histology if m.active and "uncertain" not in m.context and m.canonical in canonicals]
 
@@ -29,10 +43,17 @@ def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: t
     return facts.count_fact(counts, nouns)
 
 
+def facts_malignant() -> set[str]:
+    return {"bcc", "scc", "sccis", "mis", "melanoma", "merkel", "other_skin_cancer"}
+
+
 @handler("destruction_premalignant")
 def destruction_premalignant(ctx: CodingContext, rule: RuleRecord) -> None:
     """17000 / 17003 x (n-1) / 17004 by the number of premalignant lesions destroyed."""
     frames = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if _active_hist(f, {"ak"})]
+    if not frames and note_has(ctx, {"ak"}) and not note_has(ctx, BENIGN_DESTRUCTION | {"skin_tag"}):
+        # diagnosis and method on different lines ("Dx: AKs" ... "Method: cryosurgery")
+        frames = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if not _active_hist(f, facts_malignant())]
     if not frames:
         return
     count = _session_count(ctx, frames, AK_NOUNS, "AK")
@@ -63,7 +84,7 @@ def destruction_benign(ctx: CodingContext, rule: RuleRecord) -> None:
     frames += mixed
     if not frames:
         return
-    if re.search(r"\bcosmetic\b|self[- ]pay|for appearance|not medically necessary", ctx.text, re.IGNORECASE):
+    if is_cosmetic(ctx.text):
         ctx.warn("cosmetic", f"{rule.id}: destruction documented as cosmetic: not coded")
         return
     nouns = ("wart", "verruc", "molluscum", "mollusca", "sk", "seborrheic", "milia", "condylom") if mixed else BENIGN_NOUNS
@@ -95,9 +116,11 @@ def destruction_vascular(ctx: CodingContext, rule: RuleRecord) -> None:
 def skin_tags(ctx: CodingContext, rule: RuleRecord) -> None:
     """11200 for up to 15 tags, + 11201 per further 10 or part."""
     frames = [(i, f) for i, f in frames_with(ctx, *TAG_PROCS) if _active_hist(f, {"skin_tag"})]
+    if not frames and note_has(ctx, {"skin_tag"}):
+        frames = [(i, f) for i, f in frames_with(ctx, *TAG_PROCS) if not _active_hist(f, BENIGN_DESTRUCTION | {"ak"})]
     if not frames:
         return
-    if re.search(r"\bcosmetic\b|self[- ]pay|for appearance", ctx.text, re.IGNORECASE):
+    if is_cosmetic(ctx.text):
         ctx.warn("cosmetic", f"{rule.id}: skin tag removal documented as cosmetic: not coded")
         return
     for i, _ in frames:
@@ -123,7 +146,12 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
     if not frames:
         return
     region = " ".join(ctx.text[f.start : f.end + 300] for _, f in frames)
-    complicated = COMPLICATED.search(region)
+    complicated = None
+    for sentence in re.split(r"(?<=[.;\n])", region):
+        hit = COMPLICATED.search(sentence)
+        if hit and not re.search(r"\b(no|not|without|none|nor)\b", sentence, re.IGNORECASE):
+            complicated = hit
+            break
     multiple = len({(facts.site_fact(f).value if facts.site_fact(f) else None) for _, f in frames}) > 1
     code = "10061" if complicated or multiple else "10060"
     why = f"complicated ({complicated.group(0)})" if complicated else "multiple sites" if multiple else "simple, single"
@@ -175,7 +203,7 @@ def intralesional(ctx: CodingContext, rule: RuleRecord) -> None:
     frames = frames_with(ctx, "intralesional")
     if not frames:
         return
-    count = _session_count(ctx, frames, ("lesion", "keloid", "scar", "cyst", "plaque", "papule", "patch", "site", "area", "nodule"), "lesions")
+    count = _session_count(ctx, frames, ("lesion", "keloid", "scar", "cyst", "plaque", "papule", "patch", "site", "area", "nodule", "spot"), "lesions")
     n = int(count.value) if count else 1
     if count is None:
         ctx.query("lesion_count", "Intralesional injection: number of lesions not documented; coded as up to 7", frames[0][1].procedures[:1])
@@ -198,6 +226,9 @@ def intralesional(ctx: CodingContext, rule: RuleRecord) -> None:
 
 
 def _triamcinolone_mg(text: str) -> float | None:
+    text = re.sub(r"milligrams?", "mg", text, flags=re.IGNORECASE)
+    text = re.sub(r"milliliters?|millilitres?", "mL", text, flags=re.IGNORECASE)
+    text = re.sub(r"mg\s+per\s+mL", "mg/mL", text, flags=re.IGNORECASE)
     total = re.search(r"(?:total(?: dose)?(?: of)?|totaling|totalling)\s*[:=]?\s*(\d+(?:\.\d+)?)\s*mg\b|(\d+(?:\.\d+)?)\s*mg\s*(?:total|in total)", text, re.IGNORECASE)
     if total:
         return float(total.group(1) or total.group(2))
@@ -275,7 +306,7 @@ def pdt(ctx: CodingContext, rule: RuleRecord) -> None:
 def other_procedures(ctx: CodingContext, rule: RuleRecord) -> None:
     """Paring by count; acne surgery; chemical peel by region and depth (not when cosmetic)."""
     frames = frames_with(ctx, "paring")
-    if frames:
+    if frames and note_has(ctx, {"corn_callus"}):
         count = _session_count(ctx, frames, ("corn", "callus", "lesion", "clav", "keratos"), "lesions")
         n = int(count.value) if count else 1
         code = "11055" if n == 1 else "11056" if n <= 4 else "11057"
@@ -337,9 +368,10 @@ def em(ctx: CodingContext, rule: RuleRecord) -> None:
         if separate or not procedures:
             ctx.query("other", "E/M: patient type and decision-making level or total time not documented")
         return
+    evidence = [Mention("EM", m.start(), m.end(), m.group(0)) for m in (mdm or minutes, NEW.search(ctx.text) or ESTABLISHED.search(ctx.text), separate) if m]
     modifiers = []
     if procedures:
         modifiers = ["57"] if any(c.code in MAJOR for c in procedures) and re.search(r"decision", ctx.text, re.IGNORECASE) else ["25"]
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {patient} patient, {'MDM ' + (mdm.group(1) or mdm.group(2)) if mdm else minutes.group(1) + ' min'}"
                       f"{'; separately identifiable from the procedure' if procedures else ''} -> {code}",
-                      modifiers=modifiers, confidence=0.7))  # fmt: skip
+                      modifiers=modifiers, confidence=0.7, evidence=evidence))  # fmt: skip

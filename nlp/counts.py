@@ -18,14 +18,21 @@ from dermcoder.nlp.spans import add_span
 NOUNS = (
     r"(?:actinic keratos[ie]s|aks?|hyperkeratotic aks?|lesions?|warts?|verrucae?|tags?|skin tags?|acrochordons?|"
     r"keratos[ie]s|sks?|isks?|nails?|toenails?|fingernails?|papules?|spots?|sites?|keloids?|growths?|molluscum|"
-    r"mollusca|milia|cysts?|plaques?|calluses|corns?|seborrheic keratos[ie]s|condylomata?|scars?|areas?|lesion sites?)"
+    r"mollusca|milia|cysts?|plaques?|patch(?:es)?|nodules?|calluses|corns?|seborrheic keratos[ie]s|condylomata?|scars?|areas?|lesion sites?)"
 )
 NUM = rf"(\d{{1,3}}|{WORD_PATTERN})"
 # number, up to three modifier words, then a counted noun: "18 hypertrophic AKs", "six small warts"
 BEFORE_NOUN = re.compile(rf"(?<![\w.#-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\b)", re.IGNORECASE)
 # noun then "x 18" / "(18)" / "#18" / "n=18" / ": 18" / "total 18"
 AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*)(\d{{1,3}})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
-TOTAL = re.compile(rf"\b(?:total(?: of)?|totaling|totalling|for a total of|=)\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?))", re.IGNORECASE)
+TOTAL = re.compile(
+    rf"(?:\b(?:total(?: of)?|totaling|totalling|for a total of|=|all)\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
+    rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s+){{0,3}}[:=]\s*{NUM}\b)",
+    re.IGNORECASE,
+)
+TOTAL_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:total|in total|altogether|overall)\b", re.IGNORECASE)
+# "Scalp: 7", "R axilla: five." - a site line listing how many were treated there
+SITE_COUNT = re.compile(rf"(?im)(?:^|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:\s*{NUM}\s*(?=$|[.;,)])")
 NOT_A_COUNT = re.compile(r"^\s*(?:x\s*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o)", re.IGNORECASE)
 
 
@@ -41,15 +48,20 @@ class CountRecognizer:
     def __call__(self, doc: Doc) -> Doc:
         text = doc.text
         seen: set[int] = set()
-        for rx, group, role in ((BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (TOTAL, 1, "total")):
+        for rx, group, role in ((TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (SITE_COUNT, 1, "item")):
             for m in rx.finditer(text):
-                start, end = m.start(group), m.end(group)
+                g = group or next(i for i in range(1, (m.lastindex or 1) + 1) if m.group(i))  # TOTAL has two alternatives
+                start, end = m.start(g), m.end(g)
                 if start in seen or NOT_A_COUNT.match(text[end : end + 12]):
                     continue
-                value = to_int(m.group(group))
+                value = to_int(m.group(g))
                 if value is None or value == 0 or value > 200:
                     continue
-                noun = re.search(NOUNS, text[end : end + 40], re.IGNORECASE) if role != "after" else re.search(NOUNS, m.group(0), re.IGNORECASE)
+                if role == "after":
+                    noun = re.search(NOUNS, m.group(0), re.IGNORECASE)
+                else:
+                    noun = re.search(NOUNS, text[end : end + 40], re.IGNORECASE)
                 seen.add(start)
-                add_span(doc, start, end, "COUNT", value=value, role=("item" if role == "after" else role), canonical=(noun.group(0).lower() if noun else None))
+                add_span(doc, start, end, "COUNT", value=value, role=("item" if role == "after" else role),
+                         canonical=(noun.group(0).lower() if noun else None))  # fmt: skip
         return doc
