@@ -114,7 +114,7 @@ def repair_class(frame: Frame) -> Fact | None:
         return None
     length = repair_length(frame)
     if length is not None:
-        same = [m for m in reps if m.sentence == length.evidence[0].sentence]
+        same = [m for m in reps if m.line == length.evidence[0].line]
         if same:
             best = max(same, key=lambda m: REPAIR_RANK[m.canonical])
             return Fact(best.canonical, [best])
@@ -182,6 +182,20 @@ def histology(frame: Frame) -> tuple[Mention | None, str]:
     if prior:
         return prior[0], "prior"
     return None, ""
+
+
+RE_EXCISION = re.compile(r"re-?excis|wide local excision|\bWLE\b|excision of (?:the )?(?:biopsy )?scar|(?:positive|involved|\+) (?:\w+ )?margins?|margins? (?:were |was )?(?:positive|involved)|residual", re.IGNORECASE)
+
+
+def prior_malignancy(mentions: list[Mention], text: str) -> Mention | None:
+    """For a re-excision: the malignancy treated before (kept even if no residual tumour is found)."""
+    if not RE_EXCISION.search(text):
+        return None
+    for m in mentions:
+        if m.label == "HISTOLOGY" and m.value in MALIGNANT and "family" not in m.context and "uncertain" not in m.context:
+            if not m.active:
+                return m
+    return None
 
 
 def histology_key(m: Mention | None) -> str | None:

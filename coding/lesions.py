@@ -26,8 +26,10 @@ def lesion_group(ctx: CodingContext, site: str | None, scheme: str) -> str | Non
 
 
 def _biopsy_lesions(frame: Frame) -> int:
-    """How many lesions one biopsy frame samples: a stated count, else distinct sites, else 1."""
-    count = facts.count_fact(frame, ("lesion", "site", "spot", "papule"))
+    """How many lesions one biopsy frame samples: a count stated in the biopsy's own sentence, else 1."""
+    sentences = {p.sentence for p in frame.procedures}
+    counts = [m for m in frame.counts if m.active and m.sentence in sentences]
+    count = facts.count_fact(counts, ("lesion", "site", "spot", "papule"))
     return int(count.value) if count and 1 < count.value <= 10 else 1
 
 
@@ -151,6 +153,10 @@ def excision(ctx: CodingContext, rule: RuleRecord) -> None:
         hist, source = facts.histology(frame)
         if hist is not None and hist.canonical == "hidradenitis":
             continue  # coded by the hidradenitis rule
+        if hist is None or hist.value not in facts.MALIGNANT:
+            earlier = facts.prior_malignancy(ctx.mentions, ctx.text)
+            if earlier is not None:
+                hist, source = earlier, "prior"
         site = facts.site_fact(frame)
         group = lesion_group(ctx, site.value if site else None, "lesion")
         diameter, arithmetic = excised_diameter(ctx, frame)

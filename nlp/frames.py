@@ -50,6 +50,7 @@ class Mention:
     cue: str | None = None
     sentence: int = 0
     block: str | None = None
+    line: int = 0
 
     @property
     def active(self) -> bool:
@@ -116,7 +117,7 @@ def mentions_from_doc(doc: Doc) -> list[Mention]:
         out[key] = Mention(
             label=span.label_, start=start, end=end, text=doc.text[start:end], canonical=span._.canonical,
             value=span._.value, role=span._.role, section=span._.section, context=list(span._.context or []),
-            cue=span._.cue, sentence=bisect.bisect_right(sent_starts, start) - 1,
+            cue=span._.cue, sentence=bisect.bisect_right(sent_starts, start) - 1, line=doc.text.count("\n", 0, start),
         )  # fmt: skip
     return sorted(out.values(), key=lambda m: (m.start, -m.end))
 
@@ -199,6 +200,11 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
         if target is not None:
             for m in early:
                 target.add(m)
+    if blocks:
+        # A title line ("MOHS REPORT - two tumors") is not a lesion of its own when the
+        # labeled blocks below carry the same procedure.
+        labeled = {_family(f.procedure) for f in frames if f.block is not None}
+        frames = [f for f in frames if not (f.block is None and _family(f.procedure) in labeled and not f.sites and not f.sizes)]
     _attach_pathology(text, frames, path)
     return frames
 

@@ -48,6 +48,16 @@ class SectionTagger:
             start = doc[first].idx if first < len(doc) else len(doc.text)
             end = doc[section.body_end - 1].idx + len(doc[section.body_end - 1]) if section.body_end > 0 else start
             sections.append((start, end, section.category))
+        # A pathology report keeps its own "Dx:"/"Diagnosis:"/"Findings:" sub-headers: they stay
+        # pathology until a plan, procedure or history section starts.
+        in_path = False
+        for k, (start, end, category) in enumerate(sections):
+            if category == "pathology":
+                in_path = True
+            elif category in ("assessment_plan", "procedure", "history", "medications"):
+                in_path = False
+            elif in_path:
+                sections[k] = (start, end, "pathology")
         doc._.derm_sections = sections
         starts = [s[0] for s in sections]
         for span in doc.spans.get(SPAN_GROUP, []):
