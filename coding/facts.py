@@ -35,7 +35,7 @@ def usable(m: Mention) -> bool:
 
 def site_fact(frame: Frame) -> Fact | None:
     """The frame's site (first site that describes today), with its side and eyelid part."""
-    sites = [s for s in frame.sites if usable(s)] or frame.sites
+    sites = [s for s in frame.sites if usable(s) and s.role != "donor"] or [s for s in frame.sites if s.role != "donor"]
     if not sites:
         return None
     site = sites[0]

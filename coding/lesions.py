@@ -70,6 +70,18 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
 @handler("bundling")
 def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
     """A biopsy of a lesion removed at the same session is not coded (removal only)."""
+    frozen = re.search(r"frozen section", ctx.text, re.IGNORECASE) is not None
+    mohs_today = any(f.procedure == "mohs" for f in ctx.frames)
+    if frozen and mohs_today:
+        biopsies = [c for c in ctx.candidates if c.code in ("11102", "11104", "11106")]
+        if biopsies:
+            # same-day diagnostic biopsy read on frozen section before Mohs: separately reportable
+            ctx.add(Candidate("88331", 1, rule.id, f"{rule.id}: frozen section of the same-day diagnostic biopsy before Mohs",
+                              evidence=biopsies[0].evidence, frames=biopsies[0].frames, modifiers=["XS"]))  # fmt: skip
+            for b in biopsies:
+                if "XS" not in b.modifiers:
+                    b.modifiers.append("XS")
+            return
     removed_sites = {}
     for i, frame in enumerate(ctx.frames):
         if frame.procedure in REMOVALS:
@@ -78,7 +90,6 @@ def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
                 removed_sites[site.value] = i
     if not removed_sites:
         return
-    frozen = re.search(r"frozen section", ctx.text, re.IGNORECASE) is not None
     for cand in list(ctx.candidates):
         if cand.code not in ("11102", "11104", "11106"):
             continue

@@ -195,12 +195,15 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
     # Facts after the last frame of a block but never attached stay with the first frame of the block.
     for block, early in preamble.items():
         target = next((f for f in frames if f.block == block), None)
-        if target is None and frames and block is not None:
-            continue
+        if target is None and frames and early:
+            # a block with facts but no procedure ("3) Repair: FTSG ...") continues the frame before it
+            before = [f for f in frames if f.start < early[0].start]
+            target = before[-1] if before else frames[0]
         if target is not None:
             for m in early:
                 target.add(m)
     if blocks:
+        frames = _merge_steps(frames)
         # A title line ("MOHS REPORT - two tumors") is not a lesion of its own when the
         # labeled blocks below carry the same procedure.
         labeled = {_family(f.procedure) for f in frames if f.block is not None}
@@ -242,7 +245,7 @@ def _matching_frame(frames: list[Frame], proc: Mention, site: Mention | None, bl
 
 # Words that describe part of a larger procedure when that procedure is in the note:
 # Mohs notes say "excision" and "frozen sections" for the Mohs layers.
-ABSORBED_BY = {"mohs": {"excision", "biopsy", "destruction", "ed_c"}}
+ABSORBED_BY = {"mohs": {"excision", "destruction", "ed_c"}}
 
 
 def _absorbed(frame: Frame, proc: Mention, frames: list[Frame], block: str | None) -> bool:
@@ -254,6 +257,31 @@ def _absorbed(frame: Frame, proc: Mention, frames: list[Frame], block: str | Non
 
 def _sentence_opens_frame(items: list[Mention], frame: Frame) -> bool:
     return False
+
+
+def _own_sites(frame: Frame) -> list[Mention]:
+    return [s for s in frame.sites if s.active and s.role != "donor"]
+
+
+def _merge_steps(frames: list[Frame]) -> list[Frame]:
+    """Numbered steps of one procedure ("1) biopsy ... 2) Mohs ... 3) repair") are not lesions:
+    a labeled frame with no site of its own joins the earlier frame of the same procedure."""
+    kept: list[Frame] = []
+    for f in frames:
+        host = None
+        if f.block is not None and not _own_sites(f):
+            host = next((g for g in kept if _family(g.procedure) == _family(f.procedure)), None)
+        if host is None:
+            kept.append(f)
+            continue
+        for slot in ("procedures", "sites", "laterality", "histology", "path_histology", "sizes", "margins", "areas",
+                     "repairs", "counts", "mohs_stages", "mohs_blocks"):  # fmt: skip
+            for m in getattr(f, slot):
+                if m not in getattr(host, slot):
+                    getattr(host, slot).append(m)
+        host.end = max(host.end, f.end)
+        host.sentences |= f.sentences
+    return kept
 
 
 def _path_label(text: str, pos: int) -> str | None:

@@ -21,6 +21,9 @@ LR_SHORT = re.compile(r"(?<![\w/.&])(L|R|LT|RT|Lt|Rt)(?![\w/&])")
 CANON_SIDE = {"left": "left", "lt": "left", "l": "left", "right": "right", "rt": "right", "r": "right",
               "bilateral": "bilateral", "bilaterally": "bilateral", "bilat": "bilateral", "both": "bilateral"}  # fmt: skip
 UPPER_LOWER = re.compile(r"\b(upper|lower|superior|inferior)\b", re.IGNORECASE)
+# "graft harvested from the right preauricular skin", "flap designed off the nasal sidewall":
+# the site tissue came from, not the lesion's site.
+DONOR = re.compile(r"(?:harvest\w*|donor(?: site)?|taken|borrowed|recruited|designed|based|raised|elevated|rotated|transposed|advanced)\s+(?:\w+\s+){0,3}(?:from|off|on|of)\s+(?:the\s+)?(?:\w+\s+){0,2}$|donor(?: site)?\s*[:=-]?\s*(?:\w+\s+){0,2}$", re.IGNORECASE)
 
 
 @Language.factory("derm_sites", assigns=["doc.spans"], default_config={})
@@ -45,7 +48,8 @@ class SiteRecognizer:
                 m = UPPER_LOWER.search(text[max(0, start - 12) : end])
                 if m:
                     value = "upper" if m.group(1).lower() in ("upper", "superior") else "lower"
-            add_span(doc, start, end, "SITE", canonical=canonical, value=value)
+            role = "donor" if DONOR.search(text[max(0, start - 60) : start]) else None
+            add_span(doc, start, end, "SITE", canonical=canonical, value=value, role=role)
             site_starts.append(start)
             site_ends.append(end)
         for m in LATERALITY_WORDS.finditer(text):
