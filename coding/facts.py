@@ -243,12 +243,15 @@ class Lesion:
     margin: Fact | None = None
 
 
-def lesion_instances(frame: Frame) -> list[Lesion]:
+def lesion_instances(frame: Frame, prefer_defect: bool = False) -> list[Lesion]:
     """Split a frame that lists several sized lesions at different sites ("Lesion one, on
     the scalp, 7 mm ... Lesion two, on the neck, 4 mm") into one Lesion each."""
-    sizes = [m for m in frame.sizes if usable(m) and m.role in ("lesion", "size") and m.section != "pathology"]
+    roles = ("lesion", "size")
+    if prefer_defect and any(m.role == "defect" for m in frame.sizes if usable(m)):
+        roles = ("defect",)
+    sizes = [m for m in frame.sizes if usable(m) and m.role in roles and m.section != "pathology"]
     site = site_fact(frame)
-    single = [Lesion(site.evidence[0] if site else None, lesion_size(frame), narrowest_margin(frame))]
+    single = [Lesion(site.evidence[0] if site else None, lesion_size(frame, prefer_defect), narrowest_margin(frame))]
     if len(sizes) <= 1:
         return single
     sites = [s for s in frame.sites if usable(s)]

@@ -245,21 +245,22 @@ def destruction_malignant(ctx: CodingContext, rule: RuleRecord) -> None:
         hist, source = facts.histology(frame)
         if hist is None or hist.value not in facts.MALIGNANT:
             continue
-        site = facts.site_fact(frame)
-        group = lesion_group(ctx, site.value if site else None, "lesion")
-        size = facts.lesion_size(frame, prefer_defect=True)
-        if size is None:
-            ctx.query("lesion_size", "Malignant destruction: lesion diameter not documented", frame.procedures[:1])
-            continue
-        if group is None:
-            ctx.query("site", "Malignant destruction: site not documented", frame.procedures[:1])
-            continue
-        code = ctx.tables.band_code("destruction_malignant", size.value, group)
-        if code is None:
-            ctx.query("lesion_size", f"Malignant destruction: {size.value:g} cm falls between bands", size.evidence)
-            continue
-        ctx.add(Candidate(
-            code.code, 1, rule.id, f"{rule.id}: {hist.text} ({source}), {size.note or 'lesion'} {size.value:g} cm -> {code.code}",
-            evidence=frame.procedures[:1] + size.evidence + [hist] + (site.evidence if site else []), frames=[i],
-            site=site.value if site else None, alternatives=_neighbours(ctx, "destruction_malignant", code.code, group),
-        ))  # fmt: skip
+        for lesion in facts.lesion_instances(frame, prefer_defect=True):
+            site = lesion.site.canonical if lesion.site else None
+            group = lesion_group(ctx, site, "lesion")
+            size = lesion.size
+            if size is None:
+                ctx.query("lesion_size", "Malignant destruction: lesion diameter not documented", frame.procedures[:1])
+                continue
+            if group is None:
+                ctx.query("site", "Malignant destruction: site not documented", frame.procedures[:1])
+                continue
+            code = ctx.tables.band_code("destruction_malignant", size.value, group)
+            if code is None:
+                ctx.query("lesion_size", f"Malignant destruction: {size.value:g} cm falls between bands", size.evidence)
+                continue
+            ctx.add(Candidate(
+                code.code, 1, rule.id, f"{rule.id}: {hist.text} ({source}), {size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
+                evidence=frame.procedures[:1] + size.evidence + [hist] + ([lesion.site] if lesion.site else []), frames=[i],
+                site=site, alternatives=_neighbours(ctx, "destruction_malignant", code.code, group),
+            ))  # fmt: skip

@@ -249,6 +249,9 @@ def phototherapy(ctx: CodingContext, rule: RuleRecord) -> None:
     """NB-UVB 96900, Goeckerman 96910, PUVA 96912; excimer for psoriasis by total area."""
     for proc, code in (("puva", "96912"), ("goeckerman", "96910"), ("nbuvb", "96900")):
         frames = frames_with(ctx, proc)
+        if proc == "nbuvb" and frames_with(ctx, "excimer"):
+            # "targeted phototherapy" describes the excimer session itself
+            frames = [(i, f) for i, f in frames if re.search(r"narrow|NB|UVB", f.procedures[0].text, re.IGNORECASE)]
         if frames:
             ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {frames[0][1].procedures[0].text} session -> {code}",
                               evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))  # fmt: skip
@@ -261,9 +264,16 @@ def phototherapy(ctx: CodingContext, rule: RuleRecord) -> None:
         ctx.warn("excimer_not_psoriasis", f"{rule.id}: excimer codes 96920-96922 are for psoriasis only; not coded")
         return
     areas = [m for _, f in frames for m in f.areas if m.active]
+    value = 0.0
+    for m in areas:
+        line = ctx.text[ctx.text.rfind("\n", 0, m.start) + 1 : ctx.text.find("\n", m.end) if "\n" in ctx.text[m.end:] else len(ctx.text)]
+        each = re.match(r"\s*(?:each|apiece|per side|x\s?2)", ctx.text[m.end : m.end + 12], re.IGNORECASE)
+        both = re.search(r"bilateral|\bboth\b|\bb/l\b|\bbilat\b", line, re.IGNORECASE)
+        value += facts._area_value(m) * (2 if each and both else 1)
     total = facts.defect_area(frames[0][1], ctx.text) if len(frames) == 1 else None
-    value = total.value if total else sum(facts._area_value(m) for m in areas)
-    evidence = (total.evidence if total else areas)
+    if total is not None and total.note == "stated total":
+        value = total.value
+    evidence = areas
     if not value:
         ctx.query("area", "Excimer: total treated area (sq cm) not documented", frames[0][1].procedures[:1])
         return
