@@ -33,6 +33,10 @@ CATEGORY_NAMES = {
 }
 SPAN_ATTRS = {cat: {f"ctx_{name}": True} for cat, name in CATEGORY_NAMES.items()}
 DONE_TODAY = re.compile(r"\b(today|this visit|this session|now performed|performed today|done today)\b", re.IGNORECASE)
+# In a plan section a mention is planned unless its sentence records it as done.
+DONE = re.compile(r"\b(today|performed|done|completed|treated|tolerated|tol|removed|excised|injected|applied|destroyed|frozen|"
+                  r"consent\w*|sent to path\w*|given|administered|drained|avulsed|curetted)\b|->|→", re.IGNORECASE)
+FUTURE = re.compile(r"\b(will|plan(?:s|ned)?|schedul\w*|next|return|rtc|f/u|follow[- ]?up|consider\w*|recommend\w*|if|may|prn|refer\w*)\b", re.IGNORECASE)
 SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 # Labels whose mentions context applies to: facts about what was done and found.
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
@@ -94,8 +98,12 @@ class ContextTagger:
             cats, texts = list(cats), list(texts)
             default = SECTION_DEFAULTS.get(span._.section or "")
             if default and default not in cats and span.label_ in TARGET_LABELS:
-                sentence = span.sent.text if span.has_extension("sent") or True else ""
-                if not DONE_TODAY.search(sentence):
+                sentence = span.sent.text
+                if default == "historical":
+                    applies = not DONE_TODAY.search(sentence)
+                else:
+                    applies = FUTURE.search(sentence) is not None or DONE.search(sentence) is None
+                if applies:
                     cats.append(default)
                     texts.append(f"[{span._.section} section]")
             span._.context = cats
