@@ -172,10 +172,11 @@ def histology(frame: Frame) -> tuple[Mention | None, str]:
     if path:
         return max(path, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "pathology"
     current = [m for m in frame.histology if m.active and "uncertain" not in m.context and m.canonical != "growth"]
+    proven_sentences = {p.sentence for p in frame.priors}
     prior = [
         m for m in frame.histology
-        if "historical" in m.context and not (set(m.context) - {"historical", "uncertain"}) and m.cue
-        and PROVEN.search(m.cue + " " + m.text)
+        if "historical" in m.context and not (set(m.context) - {"historical", "uncertain"})
+        and (m.sentence in proven_sentences or (m.cue and PROVEN.search(m.cue + " " + m.text)))
     ]  # fmt: skip
     if current:
         return max(current, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "clinical"
@@ -184,7 +185,7 @@ def histology(frame: Frame) -> tuple[Mention | None, str]:
     return None, ""
 
 
-RE_EXCISION = re.compile(r"re-?excis|wide local excision|\bWLE\b|excision of (?:the )?(?:biopsy )?scar|(?:positive|involved|\+) (?:\w+ )?margins?|margins? (?:were |was )?(?:positive|involved)|residual", re.IGNORECASE)
+RE_EXCISION = re.compile(r"(?<!no )re-?excis|wide local excision|\bWLE\b|excision of (?:the )?(?:biopsy )?scar|(?:positive|involved|\+) (?:\w+ )?margins?|margins? (?:were |was )?(?:positive|involved)|residual", re.IGNORECASE)
 
 
 def prior_malignancy(mentions: list[Mention], text: str) -> Mention | None:
@@ -192,8 +193,8 @@ def prior_malignancy(mentions: list[Mention], text: str) -> Mention | None:
     if not RE_EXCISION.search(text):
         return None
     for m in mentions:
-        if m.label == "HISTOLOGY" and m.value in MALIGNANT and "family" not in m.context and "uncertain" not in m.context:
-            if not m.active:
+        if m.label == "HISTOLOGY" and m.value in MALIGNANT and "historical" in m.context:
+            if not set(m.context) & {"family", "uncertain", "negated", "hypothetical"}:
                 return m
     return None
 

@@ -164,7 +164,7 @@ def excision(ctx: CodingContext, rule: RuleRecord) -> None:
         hist, source = facts.histology(frame)
         if hist is not None and hist.canonical == "hidradenitis":
             continue  # coded by the hidradenitis rule
-        if hist is None or hist.value not in facts.MALIGNANT:
+        if (hist is None or hist.value not in facts.MALIGNANT) and source != "pathology":
             earlier = facts.prior_malignancy(ctx.mentions, ctx.text)
             if earlier is not None:
                 hist, source = earlier, "prior"

@@ -79,6 +79,7 @@ class Frame:
     counts: list[Mention] = field(default_factory=list)
     mohs_stages: list[Mention] = field(default_factory=list)
     mohs_blocks: list[Mention] = field(default_factory=list)
+    priors: list[Mention] = field(default_factory=list)  # "biopsy-proven", "bx 4/2/25": earlier procedures
     start: int = 0
     end: int = 0
     sentences: set[int] = field(default_factory=set)
@@ -92,6 +93,10 @@ class Frame:
         return self.sites[0] if self.sites else None
 
     def add(self, m: Mention) -> None:
+        if m.label == "PROCEDURE" and m.canonical == "prior_biopsy":
+            if m not in self.priors:
+                self.priors.append(m)
+            return
         slot = {
             "SITE": self.sites, "LATERALITY": self.laterality, "HISTOLOGY": self.histology,
             "SIZE": self.sizes, "MARGIN": self.margins, "AREA": self.areas, "REPAIR": self.repairs,
@@ -165,6 +170,13 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
         items = by_sentence[sent]
         procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS]
         for m in items:
+            if m.label == "PROCEDURE" and m.canonical == "prior_biopsy":
+                frame = current.get(m.block)
+                if frame is not None:
+                    frame.priors.append(m)
+                else:
+                    preamble.setdefault(m.block, []).append(m)
+                continue
             if m.label == "PROCEDURE" and m not in procs:
                 continue
             block = m.block

@@ -73,7 +73,16 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
         m = rx.search(before)
         if m and (best is None or m.start() > best[0]):
             best = (m.start(), role)  # the cue closest to the number wins
+    if best and best[1] == "lesion" and GENERIC.search(before[best[0]:]):
+        # "complex repair measuring 6.5 cm": a generic verb takes the role of the noun before it
+        head = REPAIR_HEAD.search(before[max(0, best[0] - 40) : best[0]])
+        if head:
+            return "repair_length" if head.group(1).lower() not in ("defect", "wound") else "defect"
     return best[1] if best else "size"
+
+
+GENERIC = re.compile(r"^(?:measur\w*|sized?|diameter)", re.IGNORECASE)
+REPAIR_HEAD = re.compile(r"(repair|closure|closed|suture line|incision line|defect|wound)\s*(?:\w+\s*){0,2}$", re.IGNORECASE)
 
 
 def parse_measure(m: re.Match) -> tuple[list[float], str, bool]:
