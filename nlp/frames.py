@@ -28,7 +28,7 @@ from dermcoder.nlp._extensions import SPAN_GROUP
 
 SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
 LABEL_MARKER = re.compile(
-    r"(?im)^[ \t>*\-]*(?:(?:lesion|site|specimen|spec|part|tumou?r|procedure|proc|biopsy|bx)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b"
+    r"(?im)^[ \t>*\-]*(?:(?:lesion|site|specimen|spec|part|tumou?r|procedure|proc|biopsy|bx)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%))"
     r"|\(?(?P<b>[A-H])[).:](?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t]))"
 )
 PATH_LABEL = re.compile(r"(?<![\w])(?:\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s)", re.IGNORECASE)
@@ -282,7 +282,7 @@ def _merge_steps(frames: list[Frame]) -> list[Frame]:
     for f in frames:
         host = None
         if f.block is not None and not _own_sites(f):
-            host = next((g for g in kept if _family(g.procedure) == _family(f.procedure)), None)
+            host = next((g for g in reversed(kept) if _family(g.procedure) == _family(f.procedure)), None)
         if host is None:
             kept.append(f)
             continue

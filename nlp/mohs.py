@@ -18,10 +18,11 @@ from dermcoder.nlp.spans import add_span
 
 STAGE_NUM = rf"(?:#?\d|i{{1,3}}|iv|vi?|{WORD_PATTERN})"
 STAGE = re.compile(
-    rf"(?<![\w])(?:(?:stage|layer)\s*(?P<n>{STAGE_NUM})(?![\w])|(?P<o>first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th)\s+(?:mohs\s+)?(?:stage|layer))",
+    rf"(?<![\w])(?:(?:stage|layer)\s*(?P<n>{STAGE_NUM})(?![\w])(?!\s*[-–]\s*0)|(?P<o>first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th)\s+(?:mohs\s+)?(?:stage|layer)"
+    rf"|(?m:^[ \t]*)S(?P<s>[1-9])(?=\s*[:\-–—]))",
     re.IGNORECASE,
 )
-BLOCKS = re.compile(rf"(?<![\w.])(?P<b>\d{{1,2}}|{WORD_PATTERN})\s*(?:tissue\s+|frozen\s+)?(?:blocks?|sections?|pieces?|specimens?|tissue blocks?)\b", re.IGNORECASE)
+BLOCKS = re.compile(rf"(?<![\w.])(?P<b>\d{{1,2}}|{WORD_PATTERN})\s*(?:tissue\s+|frozen\s+)?(?:blocks?|blks?|sections?|pieces?|specimens?|tissue blocks?)\b", re.IGNORECASE)
 BLOCKS_AFTER_WORD = re.compile(r"\bblocks?\s*[:=]\s*(?P<b>\d{1,2})\b", re.IGNORECASE)
 # A table row whose first cell is a stage number and second cell a block count.
 ROW = re.compile(r"(?im)^[ \t]*(?:stage[ \t]*)?(?P<n>\d|I{1,3}|IV|VI?)[ \t]*(?:[|/:.)–—-][ \t]*|[ \t]{2,}|\t)(?P<b>\d{1,2})(?![\d.])(?![ \t]*(?:mm|cm|o'?clock|%))")
@@ -53,7 +54,7 @@ class MohsRecognizer:
         for m in STAGE.finditer(text):
             if m.start() in taken:
                 continue
-            stage = to_int(m.group("n") or m.group("o"))
+            stage = to_int(m.group("n") or m.group("o") or m.group("s"))
             if stage is None or stage > 9:
                 continue
             add_span(doc, m.start(), m.end(), "MOHS_STAGE", value=stage)

@@ -43,6 +43,8 @@ class SiteRecognizer:
         site_starts: list[int] = []
         site_ends: list[int] = []
         for start, end, canonical in self.lexicon.finditer(text):
+            if re.search(r"crow'?s[- ]?$", text[max(0, start - 7) : start], re.IGNORECASE):
+                continue  # "crow's-feet lines" are facial wrinkles, not the foot
             value = None
             if canonical == "eyelid":
                 m = UPPER_LOWER.search(text[max(0, start - 12) : end])
