@@ -340,10 +340,10 @@ EM_SEPARATE = re.compile(
     r"|also (?:evaluated|addressed|managed)|additional(?:ly)? (?:evaluated|addressed|managed)|separate(?:ly)? (?:evaluated|addressed|managed)|decision (?:for|to proceed with) (?:surgery|flap|the flap)",
     re.IGNORECASE,
 )
-EM_ONLY = re.compile(r"surveillance|full[- ]body skin exam|total body skin exam|\bFBSE\b|\bTBSE\b|skin (?:cancer )?check|follow[- ]up (?:visit|exam)", re.IGNORECASE)
+EM_ONLY = re.compile(r"surveillance|full[- ]?(?:body )?skin exam\w*|total[- ]body skin exam\w*|\bFBSE\b|\bTBSE\b|\bFSE\b|skin (?:cancer )?check|follow[- ]up|office visit|new patient visit|consult", re.IGNORECASE)
 NOT_SEPARATE = re.compile(r"no separate (?:e/?&?m|evaluation)|e/?&?m (?:is )?not (?:separately )?(?:billed|billable|reported)|not separately (?:billable|identifiable)|no e/?&?m", re.IGNORECASE)
 MDM = re.compile(r"\b(straightforward|low|moderate|high)\b(?:[- ]complexity)?\s*(?:mdm|medical decision|decision[- ]making|complexity)|\bmdm\s*[:=-]?\s*(straightforward|low|moderate|high)", re.IGNORECASE)
-TIME = re.compile(r"(?:total time|spent|time)\D{0,25}(\d{2,3})\s*(?:min|minutes)", re.IGNORECASE)
+TIME = re.compile(r"(?:total time|spent|time)[^\d\n]{0,80}(\d{2,3})\s*(?:min|minutes)\b", re.IGNORECASE)
 NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the )?(?:practice|clinic)|\bNP\b", re.IGNORECASE)
 ESTABLISHED = re.compile(r"\bestablished\b|\best\.? pt\b|\best\.? patient\b|\breturning patient\b|\bf/u\b|\bfollow[- ]up\b", re.IGNORECASE)
 LEVELS = {"new": {"straightforward": "99202", "low": "99203", "moderate": "99204", "high": "99205"},
@@ -357,7 +357,8 @@ MAJOR = {"14000", "14001", "14020", "14021", "14040", "14041", "14060", "14061",
 def em(ctx: CodingContext, rule: RuleRecord) -> None:
     """An office E/M only for work beyond the procedure decision, with its modifier."""
     procedures = [c for c in ctx.candidates if not c.code.startswith("J")]
-    separate = EM_SEPARATE.search(ctx.text)
+    # A stated level of decision making in a procedure note documents a visit of its own.
+    separate = EM_SEPARATE.search(ctx.text) or MDM.search(ctx.text)
     if NOT_SEPARATE.search(ctx.text):
         ctx.warn("em_not_separate", f"{rule.id}: the note says the E/M is not separate from the procedure")
         return
