@@ -158,6 +158,83 @@ def evaluate(
     _print_report(run_evaluate(gold, predictions), as_json)
 
 
+@app.command()
+def extract(
+    source: str = typer.Argument("-", metavar="[NOTE|-]", help="Note text file, or - for standard input."),
+    as_json: bool = typer.Option(False, "--json", help="Print the frames as JSON."),
+    show_entities: bool = typer.Option(False, "--entities", help="Also list every entity with its context."),
+) -> None:
+    """Show what the pipeline read: per-lesion frames (and, with --entities, every mention)."""
+    from dermcoder.engine import get_engine
+    from dermcoder.nlp.frames import mentions_from_doc
+
+    text = _read_text(source)
+    engine = get_engine()
+    suggestion = engine.suggest(text, "note")
+    if as_json:
+        print(json.dumps([f.model_dump(exclude_none=True) for f in suggestion.lesions], indent=2, ensure_ascii=False))
+    else:
+        table = Table(title="Lesion frames")
+        for col in ("#", "procedure", "site", "side", "histology", "size cm", "margin cm", "excised cm", "repair", "area sq cm"):
+            table.add_column(col)
+        for f in suggestion.lesions:
+            table.add_row(f.label or "", f.procedure or "", f.site or "", f.laterality or "", f.histology or "",
+                          _num(f.lesion_size_cm), _num(f.narrowest_margin_cm), f.excised_diameter_arithmetic or "",
+                          " ".join(x for x in (f.repair_type, _num(f.repair_length_cm)) if x), _num(f.area_sq_cm))  # fmt: skip
+        out.print(table)
+    if show_entities:
+        table = Table(title="Entities")
+        for col in ("label", "text", "normalized", "section", "context (cue)"):
+            table.add_column(col)
+        for m in mentions_from_doc(engine.nlp(text)):
+            cue = f"{', '.join(m.context)} ({m.cue})" if m.context else ""
+            table.add_row(m.label, m.text, str(m.canonical if m.canonical not in ("cm", "sq cm") else m.value), m.section or "", cue)
+        out.print(table)
+
+
+def _num(value) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+@app.command()
+def spans(
+    gold_path: Path = typer.Argument(Path("corpus/sample/notes.jsonl"), metavar="GOLD.jsonl", help="Span-annotated notes."),
+    split: Optional[str] = typer.Option(None, "--split", help="Only notes of this split (train/dev/test)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Entity span precision / recall / F1 per label against the corpus annotations."""
+    from dermcoder.contracts import LabeledNote
+    from dermcoder.engine import get_engine
+    from dermcoder.jsonl import read_jsonl
+    from dermcoder.training.spans import evaluate_spans
+
+    notes, problems = read_jsonl(gold_path, LabeledNote)
+    if problems:
+        for p in problems:
+            eprint(f"error: {p}")
+        fail(f"{gold_path}: {len(problems)} unreadable line(s)")
+    if split:
+        notes = [n for n in notes if n.split == split]
+    report = evaluate_spans(notes, get_engine().nlp)
+    if report.notes == 0:
+        fail(f"{gold_path}: no span-annotated notes{' in split ' + split if split else ''}")
+    rows = report.rows()
+    micro = report.micro()
+    if as_json:
+        print(json.dumps({"notes": report.notes, "labels": rows, "micro": micro.as_dict(),
+                          "micro_lenient": report.micro("lenient").as_dict()}, indent=2))  # fmt: skip
+        return
+    table = Table(title=f"Entity spans, {report.notes} notes{' (' + split + ')' if split else ''}")
+    for col in ("label", "gold", "predicted", "precision", "recall", "F1 (strict)", "F1 (overlap)"):
+        table.add_column(col, justify="right" if col != "label" else "left")
+    for r in rows:
+        table.add_row(r["label"], str(r["gold"]), str(r["predicted"]), f"{r['precision']:.3f}", f"{r['recall']:.3f}",
+                      f"{r['f1']:.3f}", f"{r['lenient_f1']:.3f}")  # fmt: skip
+    table.add_row("micro", str(micro.n_gold), str(micro.n_pred), f"{micro.precision:.3f}", f"{micro.recall:.3f}",
+                  f"{micro.f1:.3f}", f"{report.micro('lenient').f1:.3f}")  # fmt: skip
+    out.print(table)
+
+
 @tables_app.command("check")
 def tables_check() -> None:
     """Validate every code table and print what was loaded."""

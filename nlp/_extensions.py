@@ -22,6 +22,9 @@ SPAN_EXTENSIONS = {
     "cue": None,  # the text of the context cue that modified it (why it is suppressed)
     "context": None,  # list of context categories: negated, historical, hypothetical, ...
 }
+# One boolean per context category, set by medspaCy ConText (nlp/context.py).
+CONTEXT_FLAGS = ("ctx_negated", "ctx_uncertain", "ctx_historical", "ctx_hypothetical", "ctx_family", "ctx_declined",
+                 "ctx_cancelled", "ctx_copied_forward")  # fmt: skip
 DOC_EXTENSIONS = {
     "frames": None,  # list[LesionFrame] built by derm_frames
     "derm_sections": None,  # list of (start_char, end_char, category)
@@ -33,6 +36,9 @@ def register_extensions() -> None:
     for name, default in SPAN_EXTENSIONS.items():
         if not Span.has_extension(name):
             Span.set_extension(name, default=default)
+    for name in CONTEXT_FLAGS:
+        if not Span.has_extension(name):
+            Span.set_extension(name, default=False)
     for name, default in DOC_EXTENSIONS.items():
         if not Doc.has_extension(name):
             Doc.set_extension(name, default=default)

@@ -20,6 +20,7 @@ from spacy.tokens import Doc, Span
 
 from dermcoder.nlp._extensions import SPAN_GROUP
 from dermcoder.nlp.lexicons import resources_dir
+from dermcoder.nlp.resource_io import ResourceBacked
 
 CATEGORY_NAMES = {
     "NEGATED_EXISTENCE": "negated",
@@ -31,7 +32,7 @@ CATEGORY_NAMES = {
     "CANCELLED": "cancelled",
     "STALE": "copied_forward",
 }
-SPAN_ATTRS = {cat: {f"ctx_{name}": True} for cat, name in CATEGORY_NAMES.items()}
+SPAN_ATTRS = {cat: {f"ctx_{name}": True} for cat, name in CATEGORY_NAMES.items()}  # declared in _extensions
 DONE_TODAY = re.compile(r"\b(today|this visit|this session|now performed|performed today|done today)\b", re.IGNORECASE)
 # In a plan section a mention is planned unless its sentence records it as done.
 DONE = re.compile(r"\b(today|performed|done|completed|treated|tolerated|tol|removed|excised|injected|applied|destroyed|frozen|"
@@ -42,9 +43,9 @@ SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
 
 
-def load_context_rules() -> list[ConTextRule]:
+def load_context_rules(directory=None) -> list[ConTextRule]:
     """Our ConText rules, in medspaCy's JSON format."""
-    data = json.loads((resources_dir() / "context_rules.json").read_text(encoding="utf-8"))
+    data = json.loads(((directory or resources_dir()) / "context_rules.json").read_text(encoding="utf-8"))
     return [ConTextRule.from_dict(rule) for rule in data["context_rules"]]
 
 
@@ -54,16 +55,18 @@ def make_context(nlp, name):  # untyped: spaCy validates factory signatures
     return ContextTagger(nlp)
 
 
-class ContextTagger:
+class ContextTagger(ResourceBacked):
     """Runs ConText on the entity group and records categories and cues per entity."""
 
+    resource_files = ("context_rules.json",)
+
     def __init__(self, nlp: Language) -> None:
-        for attrs in SPAN_ATTRS.values():
-            for attr in attrs:
-                if not Span.has_extension(attr):
-                    Span.set_extension(attr, default=False)
+        self.nlp = nlp
+        self.init_resources()
+
+    def load_resources(self) -> None:
         self.context = ConText(
-            nlp,
+            self.nlp,
             name="derm_medspacy_context",
             rules=None,
             span_attrs=SPAN_ATTRS,
@@ -71,7 +74,7 @@ class ContextTagger:
             span_group_name=SPAN_GROUP,
             max_scope=12,
         )
-        self.context.add(load_context_rules())
+        self.context.add(load_context_rules(self.resource_dir))
 
     def __call__(self, doc: Doc) -> Doc:
         spans = doc.spans.get(SPAN_GROUP)

@@ -11,6 +11,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from dermcoder.nlp.lexicons import load_lexicons
+from dermcoder.nlp.resource_io import ResourceBacked
 from dermcoder.nlp.spans import add_span
 
 
@@ -32,11 +33,16 @@ def _without_overlaps(matches: list[tuple[int, int, str]]) -> list[tuple[int, in
     return kept
 
 
-class FindingsRecognizer:
+class FindingsRecognizer(ResourceBacked):
     """Adds HISTOLOGY, PROCEDURE and REPAIR spans."""
 
+    resource_files = ("site_lexicon.json", "findings_lexicon.json")
+
     def __init__(self) -> None:
-        self.lex = load_lexicons()
+        self.init_resources()
+
+    def load_resources(self) -> None:
+        self.lex = load_lexicons(self.resource_dir)
 
     def __call__(self, doc: Doc) -> Doc:
         text = doc.text

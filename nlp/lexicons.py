@@ -128,10 +128,10 @@ def validate_lexicons(directory: Path | None = None) -> tuple[Lexicons | None, l
     return Lexicons(site_lex, hist_lex, hist_cs, info, proc_lex, proc_cs_lex, rep_lex), []
 
 
-@lru_cache(maxsize=1)
-def load_lexicons() -> Lexicons:
-    """The packaged lexicons, compiled once per process; raises TableError listing every problem."""
-    lex, problems = validate_lexicons()
+@lru_cache(maxsize=4)
+def load_lexicons(directory: Path | None = None) -> Lexicons:
+    """The lexicons (packaged by default), compiled once per directory; raises TableError listing every problem."""
+    lex, problems = validate_lexicons(directory)
     if lex is None:
-        raise TableError(str(resources_dir()), problems)
+        raise TableError(str(directory or resources_dir()), problems)
     return lex

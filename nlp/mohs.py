@@ -25,7 +25,7 @@ STAGE = re.compile(
 BLOCKS = re.compile(rf"(?<![\w.])(?P<b>\d{{1,2}}|{WORD_PATTERN})\s*(?:tissue\s+|frozen\s+)?(?:blocks?|blks?|sections?|pieces?|specimens?|tissue blocks?)\b", re.IGNORECASE)
 BLOCKS_AFTER_WORD = re.compile(r"\bblocks?\s*[:=]\s*(?P<b>\d{1,2})\b", re.IGNORECASE)
 # A table row whose first cell is a stage number and second cell a block count.
-ROW = re.compile(r"(?im)^[ \t]*(?:stage[ \t]*)?(?P<n>\d|I{1,3}|IV|VI?)[ \t]*(?:[|/:.)–—-][ \t]*|[ \t]{2,}|\t)(?P<b>\d{1,2})(?![\d.])(?![ \t]*(?:mm|cm|o'?clock|%))")
+ROW = re.compile(r"(?im)^[ \t]*(?P<st>(?:stage[ \t]*)?(?P<n>\d|I{1,3}|IV|VI?))[ \t]*(?:[|/:.)–—-][ \t]*|[ \t]{2,}|\t)(?P<b>\d{1,2})(?![\d.])(?![ \t]*(?:mm|cm|o'?clock|%))")
 
 
 @Language.factory("derm_mohs", assigns=["doc.spans"], default_config={})
@@ -48,8 +48,10 @@ class MohsRecognizer:
                 stage, blocks = to_int(m.group("n")), to_int(m.group("b"))
                 if stage is None or blocks is None or blocks == 0:
                     continue
-                add_span(doc, m.start("n"), m.end("n"), "MOHS_STAGE", value=stage)
-                add_span(doc, m.start("b"), m.end("b"), "MOHS_BLOCKS", value=blocks, role=stage)
+                add_span(doc, m.start("st"), m.end("st"), "MOHS_STAGE", value=stage)
+                b_end = m.end("b")
+                word = re.match(r"\s*(?:tissue\s+)?(?:blocks?|blks?)\b", text[b_end:], re.IGNORECASE)
+                add_span(doc, m.start("b"), b_end + (word.end() if word else 0), "MOHS_BLOCKS", value=blocks, role=stage)
                 taken.update(range(m.start(), m.end()))
         for m in STAGE.finditer(text):
             if m.start() in taken:
@@ -69,5 +71,5 @@ class MohsRecognizer:
                 blocks = to_int(b.group("b"))
                 if blocks:
                     s = m.end() + b.start("b")
-                    add_span(doc, s, s + len(b.group("b")), "MOHS_BLOCKS", value=blocks, role=stage)
+                    add_span(doc, s, m.end() + b.end(), "MOHS_BLOCKS", value=blocks, role=stage)
         return doc

@@ -37,3 +37,9 @@ def build_pipeline() -> Language:
     for name in PIPE_NAMES:
         nlp.add_pipe(name)
     return nlp
+
+
+def load_pipeline(path) -> Language:
+    """Load a pipeline saved with `nlp.to_disk(path)` (our factories are registered by this module)."""
+    quiet_third_party_logs()
+    return spacy.load(path)

@@ -18,11 +18,12 @@ from spacy.tokens import Doc
 
 from dermcoder.nlp._extensions import SPAN_GROUP
 from dermcoder.nlp.lexicons import resources_dir
+from dermcoder.nlp.resource_io import ResourceBacked
 
 
-def load_section_rules() -> list[SectionRule]:
+def load_section_rules(directory=None) -> list[SectionRule]:
     """Our section header rules, in medspaCy's JSON format."""
-    data = json.loads((resources_dir() / "section_patterns.json").read_text(encoding="utf-8"))
+    data = json.loads(((directory or resources_dir()) / "section_patterns.json").read_text(encoding="utf-8"))
     return [SectionRule(**rule) for rule in data["section_rules"]]
 
 
@@ -32,12 +33,18 @@ def make_sections(nlp, name):  # untyped: spaCy validates factory signatures
     return SectionTagger(nlp)
 
 
-class SectionTagger:
+class SectionTagger(ResourceBacked):
     """Runs the sectionizer and stamps each entity with its section category."""
 
+    resource_files = ("section_patterns.json",)
+
     def __init__(self, nlp: Language) -> None:
-        self.sectionizer = Sectionizer(nlp, name="derm_sectionizer", rules=None, input_span_type=None, span_attrs=None)
-        self.sectionizer.add(load_section_rules())
+        self.nlp = nlp
+        self.init_resources()
+
+    def load_resources(self) -> None:
+        self.sectionizer = Sectionizer(self.nlp, name="derm_sectionizer", rules=None, input_span_type=None, span_attrs=None)
+        self.sectionizer.add(load_section_rules(self.resource_dir))
 
     def __call__(self, doc: Doc) -> Doc:
         doc = self.sectionizer(doc)

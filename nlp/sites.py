@@ -14,6 +14,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from dermcoder.nlp.lexicons import load_lexicons
+from dermcoder.nlp.resource_io import ResourceBacked
 from dermcoder.nlp.spans import add_span
 
 LATERALITY_WORDS = re.compile(r"(?<![\w/])(left|right|bilateral|bilaterally|bilat|both|lt|rt)(?![\w/])", re.IGNORECASE)
@@ -32,11 +33,16 @@ def make_sites(nlp, name):  # untyped: spaCy validates factory signatures
     return SiteRecognizer()
 
 
-class SiteRecognizer:
+class SiteRecognizer(ResourceBacked):
     """Adds SITE and LATERALITY spans."""
 
+    resource_files = ("site_lexicon.json", "findings_lexicon.json")
+
     def __init__(self) -> None:
-        self.lexicon = load_lexicons().sites
+        self.init_resources()
+
+    def load_resources(self) -> None:
+        self.lexicon = load_lexicons(self.resource_dir).sites
 
     def __call__(self, doc: Doc) -> Doc:
         text = doc.text
