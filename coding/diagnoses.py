@@ -44,6 +44,8 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
     """Link each candidate line to the ICD codes of its frames; E/M lines get the other problems."""
     cache: dict[int, list] = {}
     for cand in ctx.candidates:
+        if cand.diagnoses:
+            continue  # the rule that proposed the line already knows its diagnoses
         codes: list[str] = []
         for i in cand.frames:
             if i not in cache:
@@ -75,4 +77,4 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
     for cand in em:
         cand.diagnoses = [c for c, _, _ in extra] or cand.diagnoses
     if em:
-        ctx.note_dx = extra
+        ctx.note_dx = ctx.note_dx + extra

@@ -43,6 +43,20 @@ def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: t
     return facts.count_fact(counts, nouns)
 
 
+def _dx(ctx: CodingContext, mentions: list[Mention]) -> list[str]:
+    """ICD codes of these diagnosis mentions (by their own site), registered for the claim."""
+    from dermcoder.coding.icd_map import icd_code
+
+    codes: list[str] = []
+    for m in mentions:
+        key = facts.histology_key(m)
+        code = icd_code(key, None) if key else None
+        if code and code not in codes:
+            codes.append(code)
+            ctx.note_dx.append((code, m, 0.8))
+    return codes
+
+
 def facts_malignant() -> set[str]:
     return {"bcc", "scc", "sccis", "mis", "melanoma", "merkel", "other_skin_cancer"}
 
@@ -66,13 +80,17 @@ def destruction_premalignant(ctx: CodingContext, rule: RuleRecord) -> None:
         evidence += count.evidence
     idx = [i for i, _ in frames]
     how = f"{count.note} = {n} lesions" if count and len(count.evidence) > 1 else f"{n} lesion(s)"
+    # The lesion class keeps AK lines apart from benign-destruction lines of the same frame.
+    dx = _dx(ctx, note_has(ctx, {"ak"}))
     if n >= 15:
-        ctx.add(Candidate("17004", 1, rule.id, f"{rule.id}: {how} (15 or more) -> 17004 alone", evidence=evidence, frames=idx))
+        ctx.add(Candidate("17004", 1, rule.id, f"{rule.id}: {how} (15 or more) -> 17004 alone", evidence=evidence, frames=idx,
+                          site="premalignant lesions", diagnoses=dx))  # fmt: skip
         return
     ctx.add(Candidate("17000", 1, rule.id, f"{rule.id}: {how}: first lesion -> 17000", evidence=evidence, frames=idx,
-                      alternatives=[("17004", 0.03, "if 15 or more lesions")]))  # fmt: skip
+                      alternatives=[("17004", 0.03, "if 15 or more lesions")], site="premalignant lesions", diagnoses=dx))  # fmt: skip
     if n > 1:
-        ctx.add(Candidate("17003", n - 1, rule.id, f"{rule.id}: lesions 2-{n} -> 17003 x {n - 1}", evidence=evidence, frames=idx))
+        ctx.add(Candidate("17003", n - 1, rule.id, f"{rule.id}: lesions 2-{n} -> 17003 x {n - 1}", evidence=evidence, frames=idx,
+                          site="premalignant lesions", diagnoses=dx))  # fmt: skip
 
 
 @handler("destruction_benign")
@@ -93,8 +111,9 @@ def destruction_benign(ctx: CodingContext, rule: RuleRecord) -> None:
     hist = _active_hist(frames[0][1], BENIGN_DESTRUCTION)[:1]
     evidence = [f.procedures[0] for _, f in frames] + hist + (count.evidence if count else [])
     code = "17111" if n >= 15 else "17110"
+    kinds = [m for _, f in frames for m in _active_hist(f, BENIGN_DESTRUCTION)] or note_has(ctx, BENIGN_DESTRUCTION)
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {n} benign lesion(s) ({hist[0].text if hist else ''}) -> {code}",
-                      evidence=evidence, frames=[i for i, _ in frames],
+                      evidence=evidence, frames=[i for i, _ in frames], site="benign lesions", diagnoses=_dx(ctx, kinds),
                       alternatives=[("17111" if code == "17110" else "17110", 0.03, "other count band")]))  # fmt: skip
 
 

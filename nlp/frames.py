@@ -196,6 +196,12 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                         current[block] = frame
                         for early in preamble.pop(block, []):
                             frame.add(early)
+                        if not [x for x in items if x.label == "SITE" and x.start > m.start]:
+                            # "shave biopsy of the left upper back ..., then the lesion was excised":
+                            # the site named earlier in the sentence is this procedure's site too
+                            for x in items:
+                                if x.label in ("SITE", "LATERALITY") and x.start < m.start:
+                                    frame.add(x)
                 frame.add(m)
                 frame.sentences.add(sent)
                 continue
