@@ -46,15 +46,27 @@ class FindingsFile(BaseModel):
 
 @dataclass(frozen=True)
 class Lexicon:
-    """A compiled alternation: match -> canonical concept (longest surface form wins)."""
+    """Compiled surface forms -> canonical concept. Where matches overlap, the longest wins
+    ("squamous cell carcinoma in situ" over "squamous cell carcinoma")."""
 
-    regex: re.Pattern
-    groups: dict[str, str]  # regex group name -> canonical
+    regexes: tuple[tuple[str, re.Pattern], ...]  # (canonical, alternation of its surface forms)
 
     def finditer(self, text: str):
-        """Yield (start, end, canonical) for every non-overlapping match."""
-        for m in self.regex.finditer(text):
-            yield m.start(), m.end(), self.groups[m.lastgroup]
+        """Yield (start, end, canonical) for the longest non-overlapping matches, in text order."""
+        found = []
+        for canonical, rx in self.regexes:
+            for m in rx.finditer(text):
+                if m.end() > m.start():
+                    found.append((m.start(), m.end(), canonical))
+        found.sort(key=lambda x: (-(x[1] - x[0]), x[0]))
+        taken: list[tuple[int, int]] = []
+        kept = []
+        for start, end, canonical in found:
+            if any(start < e and s < end for s, e in taken):
+                continue
+            taken.append((start, end))
+            kept.append((start, end, canonical))
+        return iter(sorted(kept))
 
 
 def resources_dir() -> Path:
@@ -62,24 +74,21 @@ def resources_dir() -> Path:
 
 
 def _compile(entries: dict[str, list[str]], flags: int, problems: list[str], where: str) -> Lexicon | None:
-    alternatives: list[tuple[int, str, str]] = []
-    groups: dict[str, str] = {}
-    for i, (canonical, patterns) in enumerate(entries.items()):
+    regexes = []
+    for canonical, patterns in entries.items():
+        good = []
         for j, pattern in enumerate(patterns):
             try:
                 re.compile(pattern)
             except re.error as exc:
                 problems.append(f"{where}.{canonical}[{j}]: bad pattern {pattern!r}: {exc}")
                 continue
-            name = f"g{i}_{j}"
-            groups[name] = canonical
-            alternatives.append((len(pattern), name, pattern))
-    if not alternatives:
-        return None
-    # Longer surface forms first, so "shave biopsy" beats "biopsy" at the same position.
-    alternatives.sort(key=lambda a: -a[0])
-    body = "|".join(f"(?P<{name}>{pattern})" for _, name, pattern in alternatives)
-    return Lexicon(re.compile(rf"(?<![\w/&]){'(?:' + body + ')'}(?![\w&])", flags), groups)
+            good.append(pattern)
+        # One regex per surface form: alternation would stop at the first alternative that
+        # matches, and the longest match must win.
+        for p in good:
+            regexes.append((canonical, re.compile(rf"(?<![\w/&])(?:{p})(?![\w&])", flags)))
+    return Lexicon(tuple(regexes)) if regexes else None
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,8 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
         if rx.search(after):
             return role
     before = text[max(0, start - 70) : start]
+    if _BEFORE[0][1].search(before):
+        return "excised_diameter"  # "excised diameter 1.6 cm": stated, wins over the word "diameter"
     best: tuple[int, str] | None = None
     for role, rx in _BEFORE:
         m = rx.search(before)

@@ -48,3 +48,25 @@ def run_cli(*args: str, stdin: bytes | None = None, env: dict | None = None) -> 
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def nlp():
+    """The pipeline, built once per test session."""
+    from dermcoder.nlp.pipeline import build_pipeline
+
+    return build_pipeline()
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from dermcoder.engine import get_engine
+
+    return get_engine()
+
+
+def mentions(nlp, text: str):
+    """The pipeline's mentions of a text, as plain records."""
+    from dermcoder.nlp.frames import mentions_from_doc
+
+    return mentions_from_doc(nlp(text))

@@ -1,0 +1,37 @@
+"""Rule records are data: every record has a handler, ids are unique, each names its code-set year."""
+
+import json
+import shutil
+
+import pytest
+
+from dermcoder.coding import rulebook
+from dermcoder.errors import TableError
+
+
+def test_rules_records_load_and_cover_handlers():
+    rules = rulebook.load_rules()
+    assert len({r.id for r in rules}) == len(rules)
+    assert {r.handler for r in rules} == set(rulebook.HANDLERS)
+    assert all(2019 <= r.code_set_year <= 2030 and r.description and r.reads for r in rules)
+
+
+def test_rules_unknown_handler_is_reported(tmp_path, monkeypatch):
+    import dermcoder.coding as pkg
+    from importlib import resources
+
+    src = resources.files(pkg) / "tables" / "rules.json"
+    data = json.loads(src.read_text())
+    data["rules"][0]["handler"] = "no_such_handler"
+    fake = tmp_path / "coding" / "tables"
+    fake.mkdir(parents=True)
+    (fake / "rules.json").write_text(json.dumps(data))
+    monkeypatch.setattr(rulebook.resources, "files", lambda _pkg: tmp_path / "coding")
+    rulebook.load_rules.cache_clear()
+    try:
+        with pytest.raises(TableError, match="no handler named 'no_such_handler'"):
+            rulebook.load_rules()
+    finally:
+        rulebook.load_rules.cache_clear()
+        monkeypatch.undo()
+        rulebook.load_rules()

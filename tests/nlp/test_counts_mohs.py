@@ -1,0 +1,40 @@
+"""Counts (not freeze-thaw cycles) and Mohs stages with their blocks."""
+
+import pytest
+
+from tests.conftest import mentions
+
+COUNTS = [
+    ("Cryotherapy to 18 AKs", [18]),
+    ("six warts on the hands", [6]),
+    ("AKs x 14 treated", [14]),
+    ("Number of lesions treated: 23", [23]),
+    ("R axilla: five. L axilla: four.", [5, 4]),
+    ("22 total removed", [22]),
+    ("LN2 to 3 AKs, 2 FTC each", [3]),
+    ("double freeze, 2 cycles", []),
+]
+
+
+@pytest.mark.parametrize("text,values", COUNTS, ids=[c[0] for c in COUNTS])
+def test_counts(nlp, text, values):
+    assert [m.value for m in mentions(nlp, text) if m.label == "COUNT"] == values
+
+
+MOHS = [
+    ("Mohs surgery.\nStage I: 4 blocks, clear.", {1: 4}),
+    ("Mohs.\nStage | Blocks | Result\n1 | 6 | positive\n2 | 2 | clear", {1: 6, 2: 2}),
+    ("Mohs.\nSTAGE   BLOCKS\nStage 1  6\nStage 2  2\nStage 3  1", {1: 6, 2: 2, 3: 1}),
+    ("MMS.\n S1: 3 blks, deep +\n S2: 2 blks, clear", {1: 3, 2: 2}),
+    ("Mohs micrographic surgery. Stage one, three blocks; stage two, two blocks.", {1: 3, 2: 2}),
+]
+
+
+@pytest.mark.parametrize("text,stages", MOHS, ids=[f"mohs-{i}" for i in range(len(MOHS))])
+def test_mohs_stages_and_blocks(nlp, text, stages):
+    got = {int(m.role): int(m.value) for m in mentions(nlp, text) if m.label == "MOHS_BLOCKS"}
+    assert got == stages
+
+
+def test_mohs_suture_size_is_not_a_stage(nlp):
+    assert not [m for m in mentions(nlp, "Mohs repair: deep layer 5-0 Vicryl") if m.label == "MOHS_STAGE"]

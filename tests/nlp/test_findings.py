@@ -1,0 +1,43 @@
+"""Diagnoses, procedures and repair classes from the findings lexicon."""
+
+import pytest
+
+from tests.conftest import mentions
+
+CASES = [
+    ("HISTOLOGY", "nodular basal cell carcinoma", "bcc"),
+    ("HISTOLOGY", "SCCIS", "sccis"),
+    ("HISTOLOGY", "squamous cell carcinoma in situ", "sccis"),
+    ("HISTOLOGY", "melanoma in situ", "mis"),
+    ("HISTOLOGY", "irritated seborrheic keratosis", "isk"),
+    ("HISTOLOGY", "6 AKs", "ak"),
+    ("HISTOLOGY", "verruca vulgaris", "common_wart"),
+    ("HISTOLOGY", "plantar wart", "plantar_wart"),
+    ("HISTOLOGY", "acrochordons", "skin_tag"),
+    ("HISTOLOGY", "dysplastic nevus", "atypical_nevus"),
+    ("HISTOLOGY", "epidermal inclusion cyst", "epidermoid_cyst"),
+    ("PROCEDURE", "shave biopsy", "biopsy_tangential"),
+    ("PROCEDURE", "punch bx", "biopsy_punch"),
+    ("PROCEDURE", "wedge biopsy", "biopsy_incisional"),
+    ("PROCEDURE", "shave removal", "shave_removal"),
+    ("PROCEDURE", "ED&C", "ed_c"),
+    ("PROCEDURE", "LN2", "cryotherapy"),
+    ("PROCEDURE", "Mohs micrographic surgery", "mohs"),
+    ("PROCEDURE", "incision and drainage", "incision_drainage"),
+    ("PROCEDURE", "biopsy-proven", "prior_biopsy"),
+    ("PROCEDURE", "confirmed on punch biopsy", "prior_biopsy"),
+    ("REPAIR", "intermediate layered closure", "intermediate"),
+    ("REPAIR", "complex repair", "complex"),
+    ("REPAIR", "bilobed flap", "flap"),
+    ("REPAIR", "FTSG", "ftsg"),
+]
+
+
+@pytest.mark.parametrize("label,text,canonical", CASES, ids=[c[1] for c in CASES])
+def test_findings_lexicon(nlp, label, text, canonical):
+    found = [m.canonical for m in mentions(nlp, f"Today: {text}.") if m.label == label]
+    assert canonical in found
+
+
+def test_findings_frozen_sections_are_not_cryotherapy(nlp):
+    assert not [m for m in mentions(nlp, "processed as horizontal frozen sections") if m.canonical == "cryotherapy"]

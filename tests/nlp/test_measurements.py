@@ -1,0 +1,33 @@
+"""Measurements: units normalized to cm / sq cm, the original span kept, the role read from context."""
+
+import pytest
+
+from tests.conftest import mentions
+
+CASES = [
+    ("lesion 0.9 cm, margins 0.3 cm", [("SIZE", "0.9 cm", [0.9], "lesion"), ("MARGIN", "0.3 cm", [0.3], "margin")]),
+    ("a 6 mm pink papule", [("SIZE", "6 mm", [0.6], "lesion")]),
+    ("Lesion (pre-op): 1.2 x 0.8 cm", [("SIZE", "1.2 x 0.8 cm", [1.2, 0.8], "lesion")]),
+    ("lesion 1.2 cm x 0.8 cm", [("SIZE", "1.2 cm x 0.8 cm", [1.2, 0.8], "lesion")]),
+    ("margins of 2-3 mm", [("MARGIN", "2-3 mm", [0.2, 0.3], "margin")]),
+    ("primary defect 1.4 sq cm", [("AREA", "1.4 sq cm", [1.4], "area")]),
+    ("treated area 12 cm2", [("AREA", "12 cm2", [12.0], "area")]),
+    ("Intermediate repair length 3.0 cm.", [("SIZE", "3.0 cm", [3.0], "repair_length")]),
+    ("The ellipse measured 6.5 cm long", [("SIZE", "6.5 cm", [6.5], "ellipse")]),
+    ("Breslow thickness 0.45 mm", [("SIZE", "0.45 mm", [0.045], "depth")]),
+    ("Final defect 1.3 x 1.1 cm", [("SIZE", "1.3 x 1.1 cm", [1.3, 1.1], "defect")]),
+    ("excised diameter 1.6 cm", [("SIZE", "1.6 cm", [1.6], "excised_diameter")]),
+    ("complex repair measuring 6.5 cm in final length", [("SIZE", "6.5 cm", [6.5], "repair_length")]),
+]
+
+
+@pytest.mark.parametrize("text,expected", CASES, ids=[c[0] for c in CASES])
+def test_measurements_normalized_with_role(nlp, text, expected):
+    got = [(m.label, m.text, [round(v, 4) for v in m.value], m.role) for m in mentions(nlp, text) if m.label in ("SIZE", "MARGIN", "AREA")]
+    assert got == [(label, span, [round(v, 4) for v in value], role) for label, span, value, role in expected]
+
+
+def test_measurements_keep_exact_offsets(nlp):
+    text = "Excision: lesion 1.0cm with 2mm margins."
+    for m in mentions(nlp, text):
+        assert text[m.start : m.end] == m.text
