@@ -82,12 +82,22 @@ class ContextTagger(ResourceBacked):
             return doc
         doc = self.context(doc)
         graph = doc._.context_graph
+        # sentence index per token, computed once (span.sent rescans the doc on every call)
+        sent_of: list[int] = []
+        sent_text: dict[int, tuple[int, int]] = {}
+        k = -1
+        for t in doc:
+            if t.is_sent_start or k < 0:
+                k += 1
+                sent_text[k] = (t.i, t.i)
+            sent_of.append(k)
+            sent_text[k] = (sent_text[k][0], t.i + 1)
         cues: dict[tuple[int, int, str], tuple[list[str], list[str]]] = {}
         if graph is not None:
             for target, modifier in graph.edges:
                 # medspaCy's token window (max_scope) can cross a sentence end; a cue
                 # never reaches into another sentence here.
-                if doc[modifier.modifier_span[0]].sent.start != target.sent.start:
+                if sent_of[modifier.modifier_span[0]] != sent_of[target.start]:
                     continue
                 key = (target.start_char, target.end_char, target.label_)
                 cats, texts = cues.setdefault(key, ([], []))
@@ -101,7 +111,8 @@ class ContextTagger(ResourceBacked):
             cats, texts = list(cats), list(texts)
             default = SECTION_DEFAULTS.get(span._.section or "")
             if default and default not in cats and span.label_ in TARGET_LABELS:
-                sentence = span.sent.text
+                first, last = sent_text[sent_of[span.start]]
+                sentence = doc[first:last].text
                 if default == "historical":
                     applies = not DONE_TODAY.search(sentence)
                 else:

@@ -110,9 +110,12 @@ class Frame:
 
 def mentions_from_doc(doc: Doc) -> list[Mention]:
     """Entity spans -> Mentions with sentence index, in text order (duplicates dropped)."""
-    sent_starts = [s.start_char for s in doc.sents] if doc.has_annotation("SENT_START") else [0]
     import bisect
 
+    # token.is_sent_start directly: doc.sents / has_annotation rescan the whole doc each call
+    sent_starts = [t.idx for t in doc if t.is_sent_start] or [0]
+
+    text = doc.text  # doc.text rebuilds the string on every access
     out: dict[tuple, Mention] = {}
     for span in doc.spans.get(SPAN_GROUP, []):
         start, end = span._.char_start, span._.char_end
@@ -120,7 +123,7 @@ def mentions_from_doc(doc: Doc) -> list[Mention]:
         if key in out:
             continue
         out[key] = Mention(
-            label=span.label_, start=start, end=end, text=doc.text[start:end], canonical=span._.canonical,
+            label=span.label_, start=start, end=end, text=text[start:end], canonical=span._.canonical,
             value=span._.value, role=span._.role, section=span._.section, context=list(span._.context or []),
             cue=span._.cue, sentence=bisect.bisect_right(sent_starts, start) - 1, line=doc.text.count("\n", 0, start),
         )  # fmt: skip

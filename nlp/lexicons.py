@@ -46,27 +46,29 @@ class FindingsFile(BaseModel):
 
 @dataclass(frozen=True)
 class Lexicon:
-    """Compiled surface forms -> canonical concept. Where matches overlap, the longest wins
-    ("squamous cell carcinoma in situ" over "squamous cell carcinoma")."""
+    """Compiled surface forms -> canonical concept. At each position the longest surface
+    form wins ("squamous cell carcinoma in situ" over "squamous cell carcinoma")."""
 
-    regexes: tuple[tuple[str, re.Pattern], ...]  # (canonical, alternation of its surface forms)
+    scanner: re.Pattern  # one alternation of every form: finds where a match starts, fast
+    forms: tuple[tuple[re.Pattern, str], ...]  # each form alone, with its canonical
 
     def finditer(self, text: str):
         """Yield (start, end, canonical) for the longest non-overlapping matches, in text order."""
-        found = []
-        for canonical, rx in self.regexes:
-            for m in rx.finditer(text):
-                if m.end() > m.start():
-                    found.append((m.start(), m.end(), canonical))
-        found.sort(key=lambda x: (-(x[1] - x[0]), x[0]))
-        taken: list[tuple[int, int]] = []
-        kept = []
-        for start, end, canonical in found:
-            if any(start < e and s < end for s, e in taken):
+        pos = 0
+        while True:
+            m = self.scanner.search(text, pos)
+            if m is None:
+                return
+            best_end, best = m.end(), None
+            for form, canonical in self.forms:
+                hit = form.match(text, m.start())
+                if hit and (best is None or hit.end() > best_end):
+                    best_end, best = hit.end(), canonical
+            if best is None or best_end <= m.start():
+                pos = m.end() if m.end() > m.start() else m.start() + 1
                 continue
-            taken.append((start, end))
-            kept.append((start, end, canonical))
-        return iter(sorted(kept))
+            yield m.start(), best_end, best
+            pos = best_end
 
 
 def resources_dir() -> Path:
@@ -74,21 +76,21 @@ def resources_dir() -> Path:
 
 
 def _compile(entries: dict[str, list[str]], flags: int, problems: list[str], where: str) -> Lexicon | None:
-    regexes = []
+    forms: list[tuple[str, str]] = []
     for canonical, patterns in entries.items():
-        good = []
         for j, pattern in enumerate(patterns):
             try:
                 re.compile(pattern)
             except re.error as exc:
                 problems.append(f"{where}.{canonical}[{j}]: bad pattern {pattern!r}: {exc}")
                 continue
-            good.append(pattern)
-        # One regex per surface form: alternation would stop at the first alternative that
-        # matches, and the longest match must win.
-        for p in good:
-            regexes.append((canonical, re.compile(rf"(?<![\w/&])(?:{p})(?![\w&])", flags)))
-    return Lexicon(tuple(regexes)) if regexes else None
+            forms.append((pattern, canonical))
+    if not forms:
+        return None
+    forms.sort(key=lambda f: -len(f[0]))
+    scanner = re.compile(rf"(?<![\w/&])(?:{'|'.join(f'(?:{p})' for p, _ in forms)})(?![\w&])", flags)
+    compiled = tuple((re.compile(rf"(?:{p})(?![\w&])", flags), c) for p, c in forms)
+    return Lexicon(scanner, compiled)
 
 
 @dataclass(frozen=True)
