@@ -361,7 +361,8 @@ EM_SEPARATE = re.compile(
 )
 EM_ONLY = re.compile(r"surveillance|full[- ]?(?:body )?skin exam\w*|total[- ]body skin exam\w*|\bFBSE\b|\bTBSE\b|\bFSE\b|skin (?:cancer )?check|follow[- ]up|office visit|new patient visit|consult", re.IGNORECASE)
 NOT_SEPARATE = re.compile(r"no separate (?:e/?&?m|evaluation)|e/?&?m (?:is )?not (?:separately )?(?:billed|billable|reported)|not separately (?:billable|identifiable)|no e/?&?m", re.IGNORECASE)
-MDM = re.compile(r"\b(straightforward|low|moderate|high)\b(?:[- ]complexity)?\s*(?:mdm|medical decision|decision[- ]making|complexity)|\bmdm\s*[:=-]?\s*(straightforward|low|moderate|high)", re.IGNORECASE)
+MDM = re.compile(r"\b(straightforward|low|moderate|high)\b(?:[- ]complexity)?\s*(?:mdm|medical decision|decision[- ]making|complexity)"
+                 r"|(?:\bmdm\b|medical decision[- ]making)[^.\n\d]{0,60}?\b(straightforward|low|moderate|high)\b", re.IGNORECASE)
 TIME = re.compile(r"(?:total time|spent|time)[^\d\n]{0,80}(\d{2,3})\s*(?:min|minutes)\b", re.IGNORECASE)
 NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the )?(?:practice|clinic)|\bNP\b", re.IGNORECASE)
 ESTABLISHED = re.compile(r"\bestablished\b|\best\.? pt\b|\best\.? patient\b|\breturning patient\b|\bf/u\b|\bfollow[- ]up\b", re.IGNORECASE)

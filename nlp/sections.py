@@ -37,13 +37,16 @@ class SectionTagger(ResourceBacked):
     """Runs the sectionizer and stamps each entity with its section category."""
 
     resource_files = ("section_patterns.json",)
+    # Headers start a line; "path rec'd" inside a history sentence is not a pathology section.
+    require_start_line = True
 
     def __init__(self, nlp: Language) -> None:
         self.nlp = nlp
         self.init_resources()
 
     def load_resources(self) -> None:
-        self.sectionizer = Sectionizer(self.nlp, name="derm_sectionizer", rules=None, input_span_type=None, span_attrs=None)
+        self.sectionizer = Sectionizer(self.nlp, name="derm_sectionizer", rules=None, input_span_type=None, span_attrs=None,
+                                       require_start_line=self.require_start_line)  # fmt: skip
         self.sectionizer.add(load_section_rules(self.resource_dir))
 
     def __call__(self, doc: Doc) -> Doc:
