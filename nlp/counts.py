@@ -26,7 +26,7 @@ BEFORE_NOUN = re.compile(rf"(?<![\w.#-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\
 # noun then "x 18" / "(18)" / "#18" / "n=18" / ": 18" / "total 18"
 AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*)(\d{{1,3}})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
 TOTAL = re.compile(
-    rf"(?:\b(?:total(?: of)?|totaling|totalling|for a total of|=|all)\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
+    rf"(?:\b(?:total(?: of)?|totaling|totalling|for a total of|=|all)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
     rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s+){{0,3}}[:=]\s*{NUM}\b)",
     re.IGNORECASE,
 )
