@@ -37,10 +37,15 @@ def _active_hist(frame: Frame, canonicals: set[str]) -> list[Mention]:
 
 
 def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: tuple[str, ...], what: str) -> facts.Fact | None:
+    """Lesions treated this session: counts written with the procedure itself ("the nine facial
+    lesions were treated with LN2") win over counts of what the exam found."""
     counts: list[Mention] = []
     for _, f in frames:
         counts += [m for m in f.counts if m.active]
-    return facts.count_fact(counts, nouns)
+    proc_sentences = {p.sentence for _, f in frames for p in f.procedures if p.active}
+    with_procedure = [m for m in counts if m.sentence in proc_sentences]
+    found = facts.count_fact(with_procedure, nouns) if with_procedure else None
+    return found or facts.count_fact(counts, nouns)
 
 
 def _dx(ctx: CodingContext, mentions: list[Mention]) -> list[str]:
