@@ -213,6 +213,18 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
             else:
                 frame.add(m)
                 frame.sentences.add(sent)
+    # "MOHS - 2 TUMORS" then "Tumor A: ... Stage 1: 4 blocks": a labeled block with Mohs stages
+    # but no procedure word of its own is one more tumour of that Mohs session.
+    mohs = next((f for f in frames if f.procedure == "mohs"), None)
+    if mohs is not None:
+        for block, early in list(preamble.items()):
+            if block is not None and not any(f.block == block for f in frames) and any(m.label == "MOHS_STAGE" for m in early):
+                tumour = Frame(label=block, block=block, start=early[0].start, end=early[-1].end, procedures=list(mohs.procedures[:1]))
+                for m in early:
+                    tumour.add(m)
+                frames.append(tumour)
+                del preamble[block]
+        frames.sort(key=lambda f: f.start)
     # Facts after the last frame of a block but never attached stay with the first frame of the block.
     for block, early in preamble.items():
         target = next((f for f in frames if f.block == block), None)
@@ -247,8 +259,11 @@ def _family(canonical: str | None) -> str | None:
 
 def _opens_new_frame(frame: Frame, proc: Mention, site: Mention | None) -> bool:
     if _family(frame.procedure) != _family(proc.canonical):
-        # a biopsy word inside an excision/Mohs frame is usually "biopsy-proven", handled by context
         return True
+    # Several tumours of one Mohs session are labeled (Tumor A/B); an unlabeled second "Mohs"
+    # with another site word ("under ankle-level infiltration") is the same tumour.
+    if proc.canonical == "mohs":
+        return False
     if site is not None and frame.sites and site.canonical != frame.sites[0].canonical:
         return True
     return False
