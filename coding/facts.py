@@ -92,7 +92,8 @@ def stated_excised_diameter(frame: Frame) -> Fact | None:
 
 def narrowest_margin(frame: Frame) -> Fact | None:
     """The narrowest documented surgical margin (cm); unequal margins keep all, use the smallest."""
-    margins = [m for m in frame.margins if usable(m) and m.role == "margin" and m.section != "pathology"]
+    # "planned 2.5 mm margins" / "margins marked": the planned margin is the one excised
+    margins = [m for m in frame.margins if (usable(m) or set(m.context) <= {"hypothetical"}) and m.role == "margin" and m.section != "pathology"]
     if not margins:
         return None
     values = [min(_dims(m)) for m in margins]
