@@ -28,8 +28,9 @@ def lesion_group(ctx: CodingContext, site: str | None, scheme: str) -> str | Non
 def _biopsy_lesions(frame: Frame) -> int:
     """How many lesions one biopsy frame samples: a count stated in the biopsy's own sentence, else 1."""
     sentences = {p.sentence for p in frame.procedures}
-    counts = [m for m in frame.counts if m.active and m.sentence in sentences]
-    count = facts.count_fact(counts, ("lesion", "site", "spot", "papule"))
+    nouns = ("lesion", "site", "spot", "papule", "biops", "specimen")
+    counts = [m for m in frame.counts if m.active and (m.sentence in sentences or m.role == "total")]
+    count = facts.count_fact(counts, nouns)
     return int(count.value) if count and 1 < count.value <= 10 else 1
 
 
@@ -37,7 +38,11 @@ def _biopsy_lesions(frame: Frame) -> int:
 def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
     """One primary by technique hierarchy; further lesions take their own technique's add-on."""
     lesions: list[tuple[str, int, Frame]] = []
-    for i, frame in frames_with(ctx, *BIOPSY_RANK):
+    biopsy_frames = frames_with(ctx, *BIOPSY_RANK)
+    specific = [f for _, f in biopsy_frames if f.procedure != "biopsy"]
+    for i, frame in biopsy_frames:
+        if frame.procedure == "biopsy" and specific and not [s for s in frame.sites if s.active]:
+            continue  # "only one biopsy done" restates a biopsy described with its technique elsewhere
         technique = max((p.canonical for p in frame.procedures if p.canonical in BIOPSY_RANK), key=lambda c: BIOPSY_RANK[c])
         if technique == "biopsy":
             ctx.query("biopsy_technique", "Biopsy technique (tangential, punch or incisional) not documented",

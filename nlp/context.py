@@ -116,7 +116,9 @@ class ContextTagger(ResourceBacked):
                 if default == "historical":
                     applies = not DONE_TODAY.search(sentence)
                 else:
-                    applies = FUTURE.search(sentence) is not None or DONE.search(sentence) is None
+                    # "Plan: cryotherapy ..." in a procedure note is usually what was done; only a
+                    # future cue without a completion cue makes it planned.
+                    applies = FUTURE.search(sentence) is not None and DONE.search(sentence) is None
                 if applies:
                     cats.append(default)
                     texts.append(f"[{span._.section} section]")

@@ -18,22 +18,23 @@ from dermcoder.nlp.spans import add_span
 NOUNS = (
     r"(?:actinic keratos[ie]s|aks?|hyperkeratotic aks?|lesions?|warts?|verrucae?|tags?|skin tags?|acrochordons?|"
     r"keratos[ie]s|sks?|isks?|nails?|toenails?|fingernails?|papules?|spots?|sites?|keloids?|growths?|molluscum|"
-    r"mollusca|milia|cysts?|plaques?|patch(?:es)?|nodules?|calluses|corns?|seborrheic keratos[ie]s|condylomata?|scars?|areas?|lesion sites?)"
+    r"mollusca|milia|cysts?|plaques?|patch(?:es)?|nodules?|biops(?:y|ies)|specimens?|calluses|corns?|seborrheic keratos[ie]s|condylomata?|scars?|areas?|lesion sites?)"
 )
 NUM = rf"(\d{{1,3}}|{WORD_PATTERN})"
 # number, up to three modifier words, then a counted noun: "18 hypertrophic AKs", "six small warts"
 BEFORE_NOUN = re.compile(rf"(?<![\w.#-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\b)", re.IGNORECASE)
 # noun then "x 18" / "(18)" / "#18" / "n=18" / ": 18" / "total 18"
-AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*)(\d{{1,3}})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
+AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*|times\s+|sampled\s*[:=]?\s*)(\d{{1,3}}|{WORD_PATTERN})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
 TOTAL = re.compile(
     rf"(?:\b(?:total(?: of)?|totaling|totalling|for a total of|=|all)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
-    rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s+){{0,3}}[:=]\s*{NUM}\b)",
+    rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s+){{0,3}}[:=]\s*{NUM}\b"
+    rf"|\btotal\s+(?:[a-z]+\s+){{1,3}}[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?)))",
     re.IGNORECASE,
 )
 TOTAL_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:total|in total|altogether|overall)\b", re.IGNORECASE)
 # "Scalp: 7", "R axilla: five." - a site line listing how many were treated there
 SITE_COUNT = re.compile(rf"(?im)(?:^|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:\s*{NUM}\s*(?=$|[.;,)])")
-NOT_A_COUNT = re.compile(r"^\s*(?:x\s*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o)", re.IGNORECASE)
+NOT_A_COUNT = re.compile(r"^\s*(?:x\s*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b)", re.IGNORECASE)
 
 
 @Language.factory("derm_counts", assigns=["doc.spans"], default_config={})

@@ -105,7 +105,7 @@ class Lexicons:
 
 
 _CS_PROCEDURES = {"WLE", "MMS", "LN2", "LN-2", "EDC", "TCA", "PDL", "PDT", "PUVA", "ILK", "XTRAC", "FTSG", "STSG",
-                  "SR(?=\\s+(?:w/|with|x\\s?\\d|of)|,)"}
+                  "SR(?=\\s+(?:w/|with|x\\s?\\d|of)|,)", "SBx", "SBX", "TBx", "PBx", "PBX", "IBx", "IBX"}
 
 
 def validate_lexicons(directory: Path | None = None) -> tuple[Lexicons | None, list[str]]:
