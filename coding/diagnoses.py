@@ -12,6 +12,7 @@ from dermcoder.nlp.frames import Frame, Mention
 
 SESSION_DX = {"ak": "l57_0"}
 GROWTH = re.compile(r"\b(growth|neoplasm|tumou?r|new lesion|lesion of uncertain)\b", re.IGNORECASE)
+SURVEILLANCE = re.compile(r"surveillance|no (?:evidence|e/o|sign) of recurrence|no recurrence|NED\b|follow[- ]up (?:of|for|after)|skin check", re.IGNORECASE)
 HISTORY_DX = [
     (re.compile(r"(?:history of|hx of|h/o|s/p)[^.\n]{0,40}melanoma in[- ]situ", re.IGNORECASE), "Z86.006"),
     (re.compile(r"(?:history of|hx of|h/o|s/p)[^.\n]{0,40}melanoma", re.IGNORECASE), "Z85.820"),
@@ -59,19 +60,26 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
     em = [c for c in ctx.candidates if c.code.startswith("992")]
     extra: list[tuple[str, Mention | None, float]] = []
     if em or not ctx.candidates:
+        procedures_today = any(not c.code.startswith(("992", "J")) for c in ctx.candidates)
         linked = {id(m) for dx in cache.values() for _, m, _ in dx if m is not None}
         for m in ctx.mentions:
             if m.label != "HISTOLOGY" or not m.active or "uncertain" in m.context or id(m) in linked:
                 continue
+            if m.value in ("benign", "unknown") and not procedures_today:
+                continue  # stable nevi seen on a surveillance exam are findings, not the reason for the visit
             key = facts.histology_key(m)
             if key in ("d49_2", "l98_9") or key is None:
                 continue
             code = icd_code(key, None)
             if code and code not in used and code not in [e[0] for e in extra]:
                 extra.append((code, m, 0.6))
-        if em and not extra:
+        if em and (not extra or SURVEILLANCE.search(ctx.text)):
             for rx, code in HISTORY_DX:
                 if rx.search(ctx.text):
+                    # surveillance after completed treatment: follow-up code with the history code
+                    follow_up = "Z09" if code.startswith("Z86") else "Z08"
+                    if SURVEILLANCE.search(ctx.text):
+                        extra.append((follow_up, None, 0.6))
                     extra.append((code, None, 0.6))
                     break
     for cand in em:

@@ -283,7 +283,7 @@ def phototherapy(ctx: CodingContext, rule: RuleRecord) -> None:
     frames = frames_with(ctx, "excimer")
     if not frames:
         return
-    psoriasis = any(m.canonical == "psoriasis" and m.active for m in ctx.mentions if m.label == "HISTOLOGY")
+    psoriasis = any((facts.histology_key(m) or "").startswith("l40") and m.active for m in ctx.mentions if m.label == "HISTOLOGY")
     if not psoriasis:
         ctx.warn("excimer_not_psoriasis", f"{rule.id}: excimer codes 96920-96922 are for psoriasis only; not coded")
         return

@@ -20,7 +20,7 @@ NOUNS = (
     r"keratos[ie]s|sks?|isks?|nails?|toenails?|fingernails?|papules?|spots?|sites?|keloids?|growths?|molluscum|"
     r"mollusca|milia|cysts?|plaques?|patch(?:es)?|nodules?|biops(?:y|ies)|specimens?|calluses|corns?|seborrheic keratos[ie]s|condylomata?|scars?|areas?|lesion sites?)"
 )
-NUM = rf"(\d{{1,3}}|{WORD_PATTERN})"
+NUM = rf"(\d{{1,3}}(?![.,]\d)|{WORD_PATTERN})"
 # number, up to three modifier words, then a counted noun: "18 hypertrophic AKs", "six small warts"
 BEFORE_NOUN = re.compile(rf"(?<![\w.#-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\b)", re.IGNORECASE)
 # noun then "x 18" / "(18)" / "#18" / "n=18" / ": 18" / "total 18"
