@@ -31,6 +31,8 @@ TOTAL = re.compile(
     rf"|\btotal\s+(?:[a-z]+\s+){{1,3}}[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?)))",
     re.IGNORECASE,
 )
+# "LN2 x3", "cryo x 6": the count written after the method
+AFTER_METHOD = re.compile(r"\b(?:LN2|LN-2|liquid nitrogen|cryo(?:therapy|surgery)?|ED&C|curettage|cantharidin|ILK|IL TAC|snip(?:ped)?)\s*(?:to\s+)?x\s?(\d{1,2})\b", re.IGNORECASE)
 TOTAL_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:total|in total|altogether|overall)\b", re.IGNORECASE)
 # "Scalp: 7", "R axilla: five." - a site line listing how many were treated there
 SITE_COUNT = re.compile(rf"(?im)(?:^|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:\s*{NUM}\s*(?=$|[.;,)])")
@@ -49,7 +51,7 @@ class CountRecognizer:
     def __call__(self, doc: Doc) -> Doc:
         text = doc.text
         seen: set[int] = set()
-        for rx, group, role in ((TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (SITE_COUNT, 1, "item")):
+        for rx, group, role in ((TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (SITE_COUNT, 1, "item"), (AFTER_METHOD, 1, "item")):
             for m in rx.finditer(text):
                 g = group or next(i for i in range(1, (m.lastindex or 1) + 1) if m.group(i))  # TOTAL has two alternatives
                 start, end = m.start(g), m.end(g)

@@ -208,6 +208,11 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                 frame.add(m)
                 frame.sentences.add(sent)
                 continue
+            if m.label in ("MOHS_STAGE", "MOHS_BLOCKS") and (frame is None or frame.procedure != "mohs"):
+                mohs_frame = next((f for f in reversed(frames) if f.block == block and f.procedure == "mohs"), None)
+                if mohs_frame is not None:
+                    mohs_frame.add(m)  # stages belong to the Mohs tumour, whatever was mentioned in between
+                    continue
             if frame is None or (sent not in frame.sentences and _sentence_opens_frame(items, frame)):
                 preamble.setdefault(block, []).append(m)
             else:
@@ -241,6 +246,12 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
         # labeled blocks below carry the same procedure.
         labeled = {_family(f.procedure) for f in frames if f.block is not None}
         frames = [f for f in frames if not (f.block is None and _family(f.procedure) in labeled and not f.sites and not f.sizes)]
+    # "Base then treated with curettage": a procedure with no site of its own continues the
+    # lesion of the frame before it in the same block.
+    for prev, f in zip(frames, frames[1:]):
+        if not _own_sites(f) and f.block == prev.block and _own_sites(prev):
+            for m in _own_sites(prev)[:1] + prev.laterality[:1]:
+                f.add(m)
     _attach_pathology(text, frames, path)
     return frames
 
@@ -348,6 +359,9 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> No
                 matches = [f for f in lesion_frames if f.site is not None and f.site.canonical == site]
                 if len(matches) >= 1:
                     target = matches[0]
+                    for other in matches[1:]:  # the same lesion biopsied and then destroyed/excised
+                        if h not in other.path_histology:
+                            other.path_histology.append(h)
         if target is None and len(lesion_frames) == 1:
             target = lesion_frames[0]
         if target is not None and h not in target.path_histology:

@@ -75,6 +75,10 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
         m = rx.search(before)
         if m and (best is None or m.start() > best[0]):
             best = (m.start(), role)  # the cue closest to the number wins
+    if best is None:
+        line = text[text.rfind("\n", 0, start) + 1 : start]
+        if REPAIR_LINE.match(line):
+            return "repair_length"  # "Repair: simple closure ... no undermining; 2.0 cm."
     if best and best[1] == "lesion" and GENERIC.search(before[best[0]:]):
         # "complex repair measuring 6.5 cm": a generic verb takes the role of the noun before it
         head = REPAIR_HEAD.search(before[max(0, best[0] - 40) : best[0]])
@@ -83,6 +87,7 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     return best[1] if best else "size"
 
 
+REPAIR_LINE = re.compile(r"^\s*(?:repair|closure|reconstruction|wound closure)\b", re.IGNORECASE)
 GENERIC = re.compile(r"^(?:measur\w*|sized?|diameter)", re.IGNORECASE)
 REPAIR_HEAD = re.compile(r"(repair|closure|closed|suture line|incision line|defect|wound)\s*(?:\w+\s*){0,2}$", re.IGNORECASE)
 
