@@ -249,9 +249,16 @@ def lesion_instances(frame: Frame, prefer_defect: bool = False) -> list[Lesion]:
     """Split a frame that lists several sized lesions at different sites ("Lesion one, on
     the scalp, 7 mm ... Lesion two, on the neck, 4 mm") into one Lesion each."""
     roles = ("lesion", "size")
-    if prefer_defect and any(m.role == "defect" for m in frame.sizes if usable(m)):
+    defects = [m for m in frame.sizes if usable(m) and m.role == "defect"]
+    if prefer_defect and defects:
         roles = ("defect",)
+        # "the defects measured: right upper back 1.1 cm, left lower back 0.5 cm, left helix 4 mm"
+        listed = [m for m in frame.sizes if usable(m) and m.sentence in {d.sentence for d in defects}]
+        if len(listed) > len(defects):
+            roles = ("defect", "lesion", "size")
     sizes = [m for m in frame.sizes if usable(m) and m.role in roles and m.section != "pathology"]
+    if roles == ("defect", "lesion", "size"):
+        sizes = [m for m in sizes if m.sentence in {d.sentence for d in defects}]
     site = site_fact(frame)
     single = [Lesion(site.evidence[0] if site else None, lesion_size(frame, prefer_defect), narrowest_margin(frame))]
     if len(sizes) <= 1:

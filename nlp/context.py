@@ -40,7 +40,24 @@ DONE = re.compile(r"\b(today|performed|done|completed|treated|tolerated|tol|remo
 FUTURE = re.compile(r"\b(will|plan(?:s|ned)?|schedul\w*|next|return|rtc|f/u|follow[- ]?up|consider\w*|recommend\w*|if|may|prn|refer\w*)\b", re.IGNORECASE)
 SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 # Labels whose mentions context applies to: facts about what was done and found.
+# Copied-forward blocks: the line that announces them, and (if it ends with ':') the lines
+# under it up to the next blank line.
+STALE_HEADER = re.compile(
+    r"(?im)^.*(?:prior (?:visit )?note|previous (?:visit )?note|copied (?:from|forward)|\(copied|\*\* ?copied|auto-?populated|"
+    r"carried forward|\[template|template text|pre-?populated|duplicate from).*$"
+)
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
+
+
+def _stale_regions(text: str) -> list[tuple[int, int]]:
+    regions = []
+    for m in STALE_HEADER.finditer(text):
+        end = m.end()
+        if m.group(0).rstrip().endswith(":"):
+            blank = re.search(r"\n\s*\n", text[end:])
+            end = end + blank.start() if blank else len(text)
+        regions.append((m.start(), end))
+    return regions
 
 
 def load_context_rules(directory=None) -> list[ConTextRule]:
@@ -106,9 +123,13 @@ class ContextTagger(ResourceBacked):
                     cats.append(name)
                     s, e = modifier.modifier_span
                     texts.append(doc[s:e].text)
+        stale = _stale_regions(doc.text)
         for span in spans:
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
             cats, texts = list(cats), list(texts)
+            if "copied_forward" not in cats and any(a <= span._.char_start < b for a, b in stale):
+                cats.append("copied_forward")
+                texts.append("[copied-forward text]")
             default = SECTION_DEFAULTS.get(span._.section or "")
             if default and default not in cats and span.label_ in TARGET_LABELS:
                 first, last = sent_text[sent_of[span.start]]
