@@ -171,13 +171,20 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
         return
     region = " ".join(ctx.text[f.start : f.end + 300] for _, f in frames)
     complicated = None
+    blank_template = False
     for sentence in re.split(r"(?<=[.;\n])", region):
         hit = COMPLICATED.search(sentence)
+        if hit and re.search(r"\[ ?\]|_{3,}|\*{3}", sentence):
+            blank_template = True  # an unfilled template field says nothing
+            continue
         if hit and not re.search(r"\b(no|not|without|none|nor)\b", sentence, re.IGNORECASE):
             complicated = hit
             break
     multiple = len({(facts.site_fact(f).value if facts.site_fact(f) else None) for _, f in frames}) > 1
     code = "10061" if complicated or multiple else "10060"
+    if blank_template and not complicated:
+        ctx.query("id_complexity", "I&D: simple vs complicated left blank in the template; coded as simple",
+                  [f.procedures[0] for _, f in frames])  # fmt: skip
     why = f"complicated ({complicated.group(0)})" if complicated else "multiple sites" if multiple else "simple, single"
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: I&D {why} -> {code}", evidence=[f.procedures[0] for _, f in frames],
                       frames=[i for i, _ in frames], alternatives=[("10061" if code == "10060" else "10060", 0.1, "simple vs complicated")]))  # fmt: skip
@@ -317,7 +324,7 @@ def pdt(ctx: CodingContext, rule: RuleRecord) -> None:
     if not frames:
         return
     region = ctx.text
-    debrided = DEBRIDE.search(region) and not re.search(r"no (?:curettage|debridement)|without (?:curettage|debridement)|acetone", region, re.IGNORECASE)
+    debrided = DEBRIDE.search(region) and not re.search(r"\b(?:no|not|without)\b[^.\n]{0,20}(?:curett|debrid)", region, re.IGNORECASE)
     code = "96574" if debrided else "96567" if STAFF.search(region) else "96573"
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: PDT {'with targeted debridement' if debrided else 'applied by staff' if code == '96567' else 'applied by the physician/QHP'} -> {code}",
                       evidence=[f.procedures[0] for _, f in frames], frames=[i for i, _ in frames],

@@ -292,7 +292,7 @@ def _matching_frame(frames: list[Frame], proc: Mention, site: Mention | None, bl
 
 # Words that describe part of a larger procedure when that procedure is in the note:
 # Mohs notes say "excision" and "frozen sections" for the Mohs layers.
-ABSORBED_BY = {"mohs": {"excision", "destruction", "ed_c"}}
+ABSORBED_BY = {"mohs": {"excision", "destruction", "ed_c"}, "pdt": {"destruction"}}
 
 
 def _absorbed(frame: Frame, proc: Mention, frames: list[Frame], block: str | None) -> bool:
