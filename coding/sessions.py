@@ -260,9 +260,10 @@ def _triamcinolone_mg(text: str) -> float | None:
     text = re.sub(r"milligrams?", "mg", text, flags=re.IGNORECASE)
     text = re.sub(r"milliliters?|millilitres?", "mL", text, flags=re.IGNORECASE)
     text = re.sub(r"mg\s+per\s+mL", "mg/mL", text, flags=re.IGNORECASE)
-    total = re.search(r"(?:total(?: dose)?(?: of)?|totaling|totalling)\s*[:=]?\s*(\d+(?:\.\d+)?)\s*mg\b|(\d+(?:\.\d+)?)\s*mg\s*(?:total|in total)", text, re.IGNORECASE)
+    total = re.search(r"(?:total(?: dose)?(?: of)?|totaling|totalling)\s*[:=]?\s*(\d+(?:\.\d+)?)\s*mg\b|(\d+(?:\.\d+)?)\s*mg\s*(?:total|in total)"
+                      r"|m[lL]\s*\(\s*(\d+(?:\.\d+)?)\s*mg\s*\)|(?:which is|=|equals?)\s*(\d+(?:\.\d+)?)\s*mg\b", text, re.IGNORECASE)
     if total:
-        return float(total.group(1) or total.group(2))
+        return float(next(g for g in total.groups() if g))
     conc = CONC.search(text)
     if conc:
         vol = re.search(r"(?:total(?: volume)?(?: of)?\s*[:=]?\s*(\d+(?:\.\d+)?)\s*(?:m[lL]|cc))|((\d+(?:\.\d+)?)\s*(?:m[lL]|cc)\s*(?:total|in total))", text, re.IGNORECASE)
@@ -324,7 +325,8 @@ def pdt(ctx: CodingContext, rule: RuleRecord) -> None:
     if not frames:
         return
     region = ctx.text
-    debrided = DEBRIDE.search(region) and not re.search(r"\b(?:no|not|without)\b[^.\n]{0,20}(?:curett|debrid)", region, re.IGNORECASE)
+    debrided = DEBRIDE.search(region) and not re.search(
+        r"\b(?:no|not|without)\b[^.\n]{0,20}(?:curett|debrid)|(?:curett\w*|debridement)\s*[:\-]?\s*(?:none|not done|n/a|no\b)", region, re.IGNORECASE)
     code = "96574" if debrided else "96567" if STAFF.search(region) else "96573"
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: PDT {'with targeted debridement' if debrided else 'applied by staff' if code == '96567' else 'applied by the physician/QHP'} -> {code}",
                       evidence=[f.procedures[0] for _, f in frames], frames=[i for i, _ in frames],
