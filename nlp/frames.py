@@ -245,7 +245,8 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
         # A title line ("MOHS REPORT - two tumors") is not a lesion of its own when the
         # labeled blocks below carry the same procedure.
         labeled = {_family(f.procedure) for f in frames if f.block is not None}
-        frames = [f for f in frames if not (f.block is None and _family(f.procedure) in labeled and not f.sites and not f.sizes)]
+        frames = [f for f in frames if not (f.block is None and _family(f.procedure) in labeled
+                                            and not _own_sites(f) and not [m for m in f.sizes if m.active])]
     # "Base then treated with curettage": a procedure with no site of its own continues the
     # lesion of the frame before it in the same block.
     for prev, f in zip(frames, frames[1:]):
