@@ -104,28 +104,37 @@ def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
                      cand.evidence)  # fmt: skip
 
 
+def banded_code(ctx: CodingContext, frame: Frame, lesion: facts.Lesion, family: str, what: str):
+    """(code record, anatomic group) for one lesion of a per-lesion family by its size band and
+    site group, or None after raising the query for the missing or between-band fact."""
+    site = lesion.site.canonical if lesion.site else None
+    group = lesion_group(ctx, site, "lesion")
+    if lesion.size is None:
+        ctx.query("lesion_size", f"{what}: lesion diameter not documented", frame.procedures[:1])
+        return None
+    if group is None:
+        ctx.query("site", f"{what}: anatomic site not documented", frame.procedures[:1])
+        return None
+    code = ctx.tables.band_code(family, lesion.size.value, group)
+    if code is None:
+        ctx.query("lesion_size", f"{what}: {lesion.size.value:g} cm falls between size bands", lesion.size.evidence)
+        return None
+    return code, group
+
+
 @handler("shave")
 def shave(ctx: CodingContext, rule: RuleRecord) -> None:
     """Shave removal per lesion by lesion diameter and site group."""
     for i, frame in frames_with(ctx, "shave_removal"):
         for lesion in facts.lesion_instances(frame):
-            site = lesion.site.canonical if lesion.site else None
-            size = lesion.size
-            group = lesion_group(ctx, site, "lesion")
-            if size is None:
-                ctx.query("lesion_size", "Shave removal: lesion diameter not documented", frame.procedures[:1])
+            found = banded_code(ctx, frame, lesion, "shave_removal", "Shave removal")
+            if found is None:
                 continue
-            if group is None:
-                ctx.query("site", "Shave removal: anatomic site not documented", frame.procedures[:1])
-                continue
-            code = ctx.tables.band_code("shave_removal", size.value, group)
-            if code is None:
-                ctx.query("lesion_size", f"Shave removal: {size.value} cm falls between size bands", size.evidence)
-                continue
+            code, group = found
             ctx.add(Candidate(
-                code.code, 1, rule.id, f"{rule.id}: lesion {size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
-                evidence=frame.procedures[:1] + size.evidence + ([lesion.site] if lesion.site else []), frames=[i], site=site,
-                alternatives=_neighbours(ctx, "shave_removal", code.code, group),
+                code.code, 1, rule.id, f"{rule.id}: lesion {lesion.size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
+                evidence=frame.procedures[:1] + lesion.size.evidence + ([lesion.site] if lesion.site else []), frames=[i],
+                site=lesion.site.canonical if lesion.site else None, alternatives=_neighbours(ctx, "shave_removal", code.code, group),
             ))  # fmt: skip
 
 
@@ -251,21 +260,14 @@ def destruction_malignant(ctx: CodingContext, rule: RuleRecord) -> None:
         if hist is None or hist.value not in facts.MALIGNANT:
             continue
         for lesion in facts.lesion_instances(frame, prefer_defect=True):
-            site = lesion.site.canonical if lesion.site else None
-            group = lesion_group(ctx, site, "lesion")
-            size = lesion.size
-            if size is None:
-                ctx.query("lesion_size", "Malignant destruction: lesion diameter not documented", frame.procedures[:1])
+            found = banded_code(ctx, frame, lesion, "destruction_malignant", "Malignant destruction")
+            if found is None:
                 continue
-            if group is None:
-                ctx.query("site", "Malignant destruction: site not documented", frame.procedures[:1])
-                continue
-            code = ctx.tables.band_code("destruction_malignant", size.value, group)
-            if code is None:
-                ctx.query("lesion_size", f"Malignant destruction: {size.value:g} cm falls between bands", size.evidence)
-                continue
+            code, group = found
             ctx.add(Candidate(
-                code.code, 1, rule.id, f"{rule.id}: {hist.text} ({source}), {size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
-                evidence=frame.procedures[:1] + size.evidence + [hist] + ([lesion.site] if lesion.site else []), frames=[i],
-                site=site, alternatives=_neighbours(ctx, "destruction_malignant", code.code, group),
+                code.code, 1, rule.id,
+                f"{rule.id}: {hist.text} ({source}), {lesion.size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
+                evidence=frame.procedures[:1] + lesion.size.evidence + [hist] + ([lesion.site] if lesion.site else []), frames=[i],
+                site=lesion.site.canonical if lesion.site else None,
+                alternatives=_neighbours(ctx, "destruction_malignant", code.code, group),
             ))  # fmt: skip

@@ -222,7 +222,6 @@ def nails(ctx: CodingContext, rule: RuleRecord) -> None:
                           frames=[i for i, _ in frames]))  # fmt: skip
 
 
-MG = re.compile(r"(\d+(?:\.\d+)?)\s*mg(?!\s*/)", re.IGNORECASE)
 CONC = re.compile(r"(\d+(?:\.\d+)?)\s*mg\s*/\s*m[lL]", re.IGNORECASE)
 ML = re.compile(r"(\d+(?:\.\d+)?)\s*(?:m[lL]|cc)\b(?!\s*/)", re.IGNORECASE)
 PATIENT_SUPPLIED = re.compile(r"patient[- ]supplied|supplied by (?:the )?patient|pt[- ]supplied|patient'?s own|brought (?:in )?(?:her|his|their) own|pharmacy[- ]supplied|from (?:her|his) pharmacy", re.IGNORECASE)

@@ -213,7 +213,7 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                 if mohs_frame is not None:
                     mohs_frame.add(m)  # stages belong to the Mohs tumour, whatever was mentioned in between
                     continue
-            if frame is None or (sent not in frame.sentences and _sentence_opens_frame(items, frame)):
+            if frame is None:
                 preamble.setdefault(block, []).append(m)
             else:
                 frame.add(m)
@@ -300,10 +300,6 @@ def _absorbed(frame: Frame, proc: Mention, frames: list[Frame], block: str | Non
     for f in frames:
         if f.block == block and f.procedure in ABSORBED_BY and _family(proc.canonical) in ABSORBED_BY[f.procedure]:
             return True
-    return False
-
-
-def _sentence_opens_frame(items: list[Mention], frame: Frame) -> bool:
     return False
 
 
