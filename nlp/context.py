@@ -89,7 +89,7 @@ class ContextTagger(ResourceBacked):
             span_attrs=SPAN_ATTRS,
             input_span_type="group",
             span_group_name=SPAN_GROUP,
-            max_scope=12,
+            max_scope=20,
         )
         self.context.add(load_context_rules(self.resource_dir))
 
