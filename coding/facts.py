@@ -138,7 +138,7 @@ def reconstruction(frame: Frame) -> Mention | None:
     return recs[0] if recs else None
 
 
-TOTAL_BEFORE = re.compile(r"(total|combined|sum|=|overall|for a total of|totaling|totalling)\b[a-z \t]{0,30}?[\s.:=…-]*$", re.IGNORECASE)
+TOTAL_BEFORE = re.compile(r"(?:(?:total|combined|sum|overall|for a total of|totaling|totalling)\b|=)[a-z \t]{0,30}?[\s.:=…-]*$", re.IGNORECASE)
 
 
 def defect_area(frame: Frame, text: str) -> Fact | None:
