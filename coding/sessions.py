@@ -224,7 +224,8 @@ def nails(ctx: CodingContext, rule: RuleRecord) -> None:
 
 CONC = re.compile(r"(\d+(?:\.\d+)?)\s*mg\s*/\s*m[lL]", re.IGNORECASE)
 ML = re.compile(r"(\d+(?:\.\d+)?)\s*(?:m[lL]|cc)\b(?!\s*/)", re.IGNORECASE)
-PATIENT_SUPPLIED = re.compile(r"patient[- ]supplied|supplied by (?:the )?patient|pt[- ]supplied|patient'?s own|brought (?:in )?(?:her|his|their) own|pharmacy[- ]supplied|from (?:her|his) pharmacy", re.IGNORECASE)
+PATIENT_SUPPLIED = re.compile(r"patient[- ]supplied|supplied by (?:the )?patient|pt[- ]supplied|patient'?s own|brought (?:in )?(?:her|his|their )?own|"
+                              r"pharmacy[- ]supplied|from (?:her|his|their) (?:specialty )?pharmacy|not (?:from )?(?:the )?clinic (?:supply|stock)|own vial", re.IGNORECASE)
 
 
 @handler("intralesional")

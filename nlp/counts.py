@@ -27,8 +27,8 @@ BEFORE_NOUN = re.compile(rf"(?<![\w.#-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\
 AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*|times\s+|sampled\s*[:=]?\s*)(\d{{1,3}}|{WORD_PATTERN})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
 TOTAL = re.compile(
     rf"(?:\b(?:total(?: of)?|totaling|totalling|for a total of|=|all)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
-    rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s+){{0,3}}[:=]\s*{NUM}\b"
-    rf"|\btotal\s+(?:[a-z]+\s+){{1,3}}[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?)))",
+    rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s*){{0,3}}[:=]\s*{NUM}\b"
+    rf"|\btotal\s+(?:[a-z]+\s*){{1,3}}[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?)))",
     re.IGNORECASE,
 )
 # "LN2 x3", "cryo x 6": the count written after the method
