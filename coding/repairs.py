@@ -67,22 +67,30 @@ def _ladder_neighbours(ctx, family, code, group):
     return [(codes[j], 0.04, "neighbouring length band") for j in (i + 1, i - 1) if 0 <= j < len(codes)]
 
 
+def reconstructions(ctx: CodingContext, kinds: tuple[str, ...], what: str, where: str):
+    """(frame index, reconstruction mention, site fact, anatomic group, area fact) for each flap or
+    graft of these kinds whose area and site the note documents; queries the missing fact otherwise."""
+    for i, frame in enumerate(ctx.frames):
+        rec = facts.reconstruction(frame)
+        if rec is None or rec.canonical not in kinds:
+            continue
+        site = facts.site_fact(frame)
+        scheme = {"flap": "att", "ftsg": "ftsg", "stsg": "stsg"}[rec.canonical]
+        group = lesion_group(ctx, site.value if site else None, scheme)
+        area = facts.defect_area(frame, ctx.text)
+        if area is None:
+            ctx.query("area", f"{what}: {where} area not documented", [rec])
+            continue
+        if group is None:
+            ctx.query("site", f"{what}: {where} site not documented", [rec])
+            continue
+        yield i, frame, rec, site, group, area
+
+
 @handler("att")
 def att(ctx: CodingContext, rule: RuleRecord) -> None:
     """Adjacent tissue transfer by primary + secondary defect area; includes the excision."""
-    for i, frame in enumerate(ctx.frames):
-        rec = facts.reconstruction(frame)
-        if rec is None or rec.canonical != "flap":
-            continue
-        site = facts.site_fact(frame)
-        group = lesion_group(ctx, site.value if site else None, "att")
-        area = facts.defect_area(frame, ctx.text)
-        if area is None:
-            ctx.query("area", "Flap: primary and secondary defect area not documented", [rec])
-            continue
-        if group is None:
-            ctx.query("site", "Flap: site not documented", [rec])
-            continue
+    for i, frame, rec, site, group, area in reconstructions(ctx, ("flap",), "Flap", "primary + secondary defect"):
         if area.value > 30.0:
             code, addon_units = "14301", facts.ceil_units(area.value, 60.0, 30.0)
         else:
@@ -105,26 +113,13 @@ def att(ctx: CodingContext, rule: RuleRecord) -> None:
 @handler("graft")
 def graft(ctx: CodingContext, rule: RuleRecord) -> None:
     """Free grafts by recipient area and site group."""
-    for i, frame in enumerate(ctx.frames):
-        rec = facts.reconstruction(frame)
-        if rec is None or rec.canonical not in ("ftsg", "stsg"):
-            continue
-        site = facts.site_fact(frame)
-        scheme = "ftsg" if rec.canonical == "ftsg" else "stsg"
-        family = "graft_ftsg" if scheme == "ftsg" else "graft_stsg"
-        group = lesion_group(ctx, site.value if site else None, scheme)
-        area = facts.defect_area(frame, ctx.text)
-        if area is None:
-            ctx.query("area", "Graft: recipient area not documented", [rec])
-            continue
-        if group is None:
-            ctx.query("site", "Graft: recipient site not documented", [rec])
-            continue
+    for i, frame, rec, site, group, area in reconstructions(ctx, ("ftsg", "stsg"), "Graft", "recipient"):
+        family = "graft_ftsg" if rec.canonical == "ftsg" else "graft_stsg"
         primary = next((c for c in ctx.tables.family_codes(family) if c.anatomic_group == group and not c.add_on), None)
         addon = next((c for c in ctx.tables.family_codes(family) if c.anatomic_group == group and c.add_on), None)
         if primary is None:
             continue
-        step = 20.0 if scheme == "ftsg" else 100.0
+        step = 20.0 if rec.canonical == "ftsg" else 100.0
         units = facts.ceil_units(area.value, step, step)
         ctx.add(Candidate(primary.code, 1, rule.id, f"{rule.id}: {rec.text}, recipient {area.value:g} sq cm -> {primary.code}",
                           evidence=[rec] + area.evidence + (site.evidence if site else []), frames=[i],
