@@ -7,12 +7,17 @@ in_situ, premalignant, benign, ...).
 
 from __future__ import annotations
 
+import re
+
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from dermcoder.nlp.lexicons import load_lexicons
 from dermcoder.nlp.resource_io import ResourceBacked
 from dermcoder.nlp.spans import add_span
+
+
+PRIOR_CORE = re.compile(r"(?:(?:deep )?shave |punch |tangential |incisional )?(?:biops(?:y|ies|ied)|bx)", re.IGNORECASE)
 
 
 @Language.factory("derm_findings", assigns=["doc.spans"], default_config={})
@@ -51,6 +56,12 @@ class FindingsRecognizer(ResourceBacked):
             add_span(doc, start, end, "HISTOLOGY", canonical=canonical, value=self.lex.histology_info[canonical].cls)
         procs = _without_overlaps(list(self.lex.procedures.finditer(text)) + list(self.lex.procedures_cs.finditer(text)))
         for start, end, canonical in procs:
+            if canonical == "prior_biopsy":
+                # "bx-proven", "diagnosed on shave biopsy 3/3/25": the entity is the biopsy words;
+                # the rest of the match only says it happened before
+                core = PRIOR_CORE.search(text, start, end)
+                if core:
+                    start, end = core.start(), core.end()
             add_span(doc, start, end, "PROCEDURE", canonical=canonical)
         for start, end, canonical in self.lex.repairs.finditer(text):
             add_span(doc, start, end, "REPAIR", canonical=canonical)
