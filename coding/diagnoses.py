@@ -11,6 +11,11 @@ from dermcoder.coding.rulebook import CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame, Mention
 
 SESSION_DX = {"ak": "l57_0"}
+FAMILY_DX_CLASSES = {
+    "nail": ("nail", "infection"), "intralesional": ("inflammatory", "benign"), "phototherapy": ("inflammatory",),
+    "excimer": ("inflammatory",), "incision_drainage": ("infection", "benign", "inflammatory"), "pdt": ("premalignant",),
+    "paring": ("benign",), "acne_surgery": ("inflammatory",), "chemical_peel": ("inflammatory", "premalignant"),
+}  # fmt: skip
 GROWTH = re.compile(r"\b(growth|neoplasm|tumou?r|new lesion|lesion of uncertain)\b", re.IGNORECASE)
 SURVEILLANCE = re.compile(r"surveillance|no (?:evidence|e/o|sign) of recurrence|no recurrence|NED\b|follow[- ]up (?:of|for|after)|skin check", re.IGNORECASE)
 HISTORY_DX = [
@@ -56,6 +61,21 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
                 if code not in codes:
                     codes.append(code)
         cand.diagnoses = codes
+    # A session service whose own frame names no diagnosis ("Dx:" written on another line)
+    # takes the note's certain diagnoses of the kind that service treats.
+    for cand in ctx.candidates:
+        if cand.diagnoses or cand.code.startswith(("992", "J")):
+            continue
+        rec = ctx.tables.cpt(cand.code)
+        classes = FAMILY_DX_CLASSES.get(rec.family if rec else "", ())
+        for m in ctx.mentions:
+            if m.label != "HISTOLOGY" or not m.active or "uncertain" in m.context or m.value not in classes:
+                continue
+            key = facts.histology_key(m)
+            code = icd_code(key, None) if key else None
+            if code and code not in cand.diagnoses:
+                cand.diagnoses.append(code)
+                ctx.note_dx.append((code, m, 0.6))
     used = {code for dx in cache.values() for code, _, _ in dx}
     em = [c for c in ctx.candidates if c.code.startswith("992")]
     extra: list[tuple[str, Mention | None, float]] = []
