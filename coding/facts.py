@@ -219,6 +219,14 @@ def count_fact(frame_or_mentions, nouns: tuple[str, ...] = ()) -> Fact | None:
     totals = [m for m in counts if m.role == "total"]
     if totals:
         return Fact(int(totals[-1].value), [totals[-1]], "stated total")
+    # "10 lesions on face: forehead 4, nose 2, L cheek 3, chin 1": a count followed by its own
+    # breakdown on the same line is the total, not one more item
+    for m in counts:
+        if (m.canonical or "").endswith("by site"):
+            continue
+        rest = [o for o in counts if o is not m and o.line == m.line and o.start > m.start and (o.canonical or "").endswith("by site")]
+        if len(rest) >= 2 and sum(int(o.value) for o in rest) == int(m.value):
+            return Fact(int(m.value), [m] + rest, " + ".join(o.text for o in rest))
     items = []
     seen: set[int] = set()
     for m in counts:

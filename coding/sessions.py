@@ -36,14 +36,22 @@ def _active_hist(frame: Frame, canonicals: set[str]) -> list[Mention]:
     return [m for m in frame.histology + frame.path_histology if m.active and "uncertain" not in m.context and m.canonical in canonicals]
 
 
+def _period_sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    """The stretch of text around [start, end) bounded by a full stop or a line break (not a semicolon)."""
+    left = max(text.rfind(". ", 0, start), text.rfind("\n", 0, start)) + 1
+    stops = [i for i in (text.find(". ", end), text.find("\n", end)) if i >= 0]
+    return left, (min(stops) if stops else len(text))
+
+
 def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: tuple[str, ...], what: str) -> facts.Fact | None:
     """Lesions treated this session: counts written with the procedure itself ("the nine facial
     lesions were treated with LN2") win over counts of what the exam found."""
     counts: list[Mention] = []
     for _, f in frames:
         counts += [m for m in f.counts if m.active]
-    proc_sentences = {p.sentence for _, f in frames for p in f.procedures if p.active}
-    with_procedure = [m for m in counts if m.sentence in proc_sentences]
+    # the procedure's own sentence, read past semicolons: "LN2: L forehead x3; R cheek x2; ..." is one list
+    spans = [_period_sentence(ctx.text, p.start, p.end) for _, f in frames for p in f.procedures if p.active]
+    with_procedure = [m for m in counts if any(a <= m.start < b for a, b in spans)]
     found = facts.count_fact(with_procedure, nouns) if with_procedure else None
     return found or facts.count_fact(counts, nouns)
 

@@ -12,6 +12,7 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from dermcoder.nlp._extensions import SPAN_GROUP
 from dermcoder.nlp.numbers import WORD_PATTERN, to_int
 from dermcoder.nlp.spans import add_span
 
@@ -37,6 +38,10 @@ TOTAL_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:total|in total|altogether|ove
 # "Scalp: 7", "R axilla: five." - a site line listing how many were treated there
 SITE_COUNT = re.compile(rf"(?im)(?:^|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:\s*{NUM}\s*(?=$|[.;,)])")
 NOT_A_COUNT = re.compile(r"^\s*(?:x\s*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b)", re.IGNORECASE)
+
+
+# "scalp (6)", "L forehead x3", "R dorsal hand 2,", "nasal tip one." - a count written right after a site
+AFTER_SITE = re.compile(rf"\s*(?:\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)]|$|\n)))", re.IGNORECASE)
 
 
 @Language.factory("derm_counts", assigns=["doc.spans"], default_config={})
@@ -67,4 +72,15 @@ class CountRecognizer:
                 seen.add(start)
                 add_span(doc, start, end, "COUNT", value=value, role=("item" if role == "after" else role),
                          canonical=(noun.group(0).lower() if noun else None))  # fmt: skip
+        for site in [sp for sp in doc.spans.get(SPAN_GROUP, []) if sp.label_ == "SITE"]:
+            m = AFTER_SITE.match(text, site._.char_end)
+            if not m:
+                continue
+            g = next(i for i in range(1, (m.lastindex or 1) + 1) if m.group(i))
+            start, end = m.start(g), m.end(g)
+            value = to_int(m.group(g))
+            if start in seen or value is None or not 0 < value <= 60 or NOT_A_COUNT.match(text[end : end + 12]):
+                continue
+            seen.add(start)
+            add_span(doc, start, end, "COUNT", value=value, role="item", canonical="lesions by site")
         return doc
