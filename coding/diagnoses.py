@@ -10,7 +10,6 @@ from dermcoder.coding.icd_map import icd_code
 from dermcoder.coding.rulebook import CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame, Mention
 
-SESSION_DX = {"ak": "l57_0"}
 FAMILY_DX_CLASSES = {
     "nail": ("nail", "infection"), "intralesional": ("inflammatory", "benign"), "phototherapy": ("inflammatory",),
     "excimer": ("inflammatory",), "incision_drainage": ("infection", "benign", "inflammatory"), "pdt": ("premalignant",),

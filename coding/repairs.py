@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dermcoder.coding import facts
-from dermcoder.coding.lesions import frames_with, lesion_group
+from dermcoder.coding.lesions import lesion_group
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 
 SCHEME = {"simple": "repair_simple", "intermediate": "repair_intermediate", "complex": "repair_complex"}

@@ -7,7 +7,7 @@ import math
 import re
 
 from dermcoder.coding import facts
-from dermcoder.coding.lesions import DESTRUCTIONS, frames_with, lesion_group
+from dermcoder.coding.lesions import DESTRUCTIONS, frames_with
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame, Mention
 
@@ -43,7 +43,7 @@ def _period_sentence(text: str, start: int, end: int) -> tuple[int, int]:
     return left, (min(stops) if stops else len(text))
 
 
-def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: tuple[str, ...], what: str) -> facts.Fact | None:
+def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: tuple[str, ...]) -> facts.Fact | None:
     """Lesions treated this session: counts written with the procedure itself ("the nine facial
     lesions were treated with LN2") win over counts of what the exam found."""
     counts: list[Mention] = []
@@ -83,7 +83,7 @@ def destruction_premalignant(ctx: CodingContext, rule: RuleRecord) -> None:
         frames = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if not _active_hist(f, facts_malignant())]
     if not frames:
         return
-    count = _session_count(ctx, frames, AK_NOUNS, "AK")
+    count = _session_count(ctx, frames, AK_NOUNS)
     evidence = [f.procedures[0] for _, f in frames] + _active_hist(frames[0][1], {"ak"})[:1]
     if count is None:
         n = 1
@@ -119,7 +119,7 @@ def destruction_benign(ctx: CodingContext, rule: RuleRecord) -> None:
         ctx.warn("cosmetic", f"{rule.id}: destruction documented as cosmetic: not coded")
         return
     nouns = ("wart", "verruc", "molluscum", "mollusca", "sk", "seborrheic", "milia", "condylom") if mixed else BENIGN_NOUNS
-    count = _session_count(ctx, frames, nouns, "benign")
+    count = _session_count(ctx, frames, nouns)
     n = int(count.value) if count else 1
     hist = _active_hist(frames[0][1], BENIGN_DESTRUCTION)[:1]
     evidence = [f.procedures[0] for _, f in frames] + hist + (count.evidence if count else [])
@@ -157,7 +157,7 @@ def skin_tags(ctx: CodingContext, rule: RuleRecord) -> None:
         return
     for i, _ in frames:
         ctx.consumed.add(i)
-    count = _session_count(ctx, frames, TAG_NOUNS, "tags")
+    count = _session_count(ctx, frames, TAG_NOUNS)
     n = int(count.value) if count else 1
     if count is None:
         ctx.query("lesion_count", "Skin tags: number removed not documented; coded as up to 15", frames[0][1].procedures[:1])
@@ -208,7 +208,7 @@ def nails(ctx: CodingContext, rule: RuleRecord) -> None:
         frames = frames_with(ctx, proc)
         if not frames:
             continue
-        count = _session_count(ctx, frames, NAIL_WORDS, "nails")
+        count = _session_count(ctx, frames, NAIL_WORDS)
         n = int(count.value) if count and count.value <= 10 else len(frames)
         evidence = [f.procedures[0] for _, f in frames] + (count.evidence if count else [])
         idx = [i for i, _ in frames]
@@ -222,7 +222,7 @@ def nails(ctx: CodingContext, rule: RuleRecord) -> None:
             ctx.add(Candidate(code_first, n, rule.id, f"{rule.id}: {proc.replace('_', ' ')} x {n}", evidence=evidence, frames=idx))
     frames = frames_with(ctx, "nail_debridement")
     if frames:
-        count = _session_count(ctx, frames, NAIL_WORDS, "nails")
+        count = _session_count(ctx, frames, NAIL_WORDS)
         n = int(count.value) if count else 1
         code = "11721" if n >= 6 else "11720"
         ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: debridement of {n} nail(s) -> {code}",
@@ -242,7 +242,7 @@ def intralesional(ctx: CodingContext, rule: RuleRecord) -> None:
     frames = frames_with(ctx, "intralesional")
     if not frames:
         return
-    count = _session_count(ctx, frames, ("lesion", "keloid", "scar", "cyst", "plaque", "papule", "patch", "site", "area", "nodule", "spot"), "lesions")
+    count = _session_count(ctx, frames, ("lesion", "keloid", "scar", "cyst", "plaque", "papule", "patch", "site", "area", "nodule", "spot"))
     n = int(count.value) if count else 1
     if count is None:
         ctx.query("lesion_count", "Intralesional injection: number of lesions not documented; coded as up to 7", frames[0][1].procedures[:1])
@@ -358,7 +358,7 @@ def other_procedures(ctx: CodingContext, rule: RuleRecord) -> None:
     """Paring by count; acne surgery; chemical peel by region and depth (not when cosmetic)."""
     frames = frames_with(ctx, "paring")
     if frames and note_has(ctx, {"corn_callus"}):
-        count = _session_count(ctx, frames, ("corn", "callus", "lesion", "clav", "keratos"), "lesions")
+        count = _session_count(ctx, frames, ("corn", "callus", "lesion", "clav", "keratos"))
         n = int(count.value) if count else 1
         code = "11055" if n == 1 else "11056" if n <= 4 else "11057"
         ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: paring of {n} lesion(s) -> {code}", evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))

@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 from spacy.tokens import Doc
 
 from dermcoder import __version__
-from dermcoder.coding import icd
+from dermcoder.coding import facts, icd
 from dermcoder.coding.icd_map import load_icd_map
 from dermcoder.coding.rulebook import CodingContext, load_rules, run_rules
 from dermcoder.coding.tables import load_tables
@@ -52,8 +52,6 @@ def _evidence(mentions: Iterable[Mention]) -> list[Evidence]:
 
 
 def _frame_record(frame: Frame, ctx: CodingContext, index: int) -> LesionFrame:
-    from dermcoder.coding import facts
-
     site = facts.site_fact(frame)
     side = facts.side_fact(frame, site.evidence[0] if site else None)
     hist, source = facts.histology(frame)

@@ -16,7 +16,7 @@ import re
 
 from medspacy.context import ConText, ConTextRule
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc
 
 from dermcoder.nlp._extensions import SPAN_GROUP
 from dermcoder.nlp.lexicons import resources_dir

@@ -18,6 +18,7 @@ Every frame field keeps the mentions it came from, so each fact has evidence.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -110,8 +111,6 @@ class Frame:
 
 def mentions_from_doc(doc: Doc) -> list[Mention]:
     """Entity spans -> Mentions with sentence index, in text order (duplicates dropped)."""
-    import bisect
-
     # token.is_sent_start directly: doc.sents / has_annotation rescan the whole doc each call
     sent_starts = [t.idx for t in doc if t.is_sent_start] or [0]
 

@@ -13,7 +13,6 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from dermcoder.nlp._extensions import SPAN_GROUP
 from dermcoder.nlp.spans import add_span
 
 NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"

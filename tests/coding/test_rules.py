@@ -1,7 +1,6 @@
 """Rule records are data: every record has a handler, ids are unique, each names its code-set year."""
 
 import json
-import shutil
 
 import pytest
 
