@@ -26,5 +26,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# Rebuilds the shipped scorer byte for byte (fixed seeds; see models/derm-lr-v1/MODEL_CARD.md).
+train: $(STAMP)
+	$(BIN)/dermcoder train corpus/sample/notes.jsonl --name derm-lr-v1 --change "$(or $(CHANGE),rebuilt by make train)"
+
 clean:
 	rm -rf $(VENV) .pytest_cache

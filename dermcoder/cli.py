@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -127,8 +128,10 @@ def evaluate(
     pred: Optional[Path] = typer.Option(None, "--pred", help="Suggestions JSONL; omitted = run batch internally."),
     split: Optional[str] = typer.Option(None, "--split", help="Only gold notes of this split (train/dev/test)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    model: Optional[str] = typer.Option(None, "--model", help="Scorer when coding here: a shipped model name, an artifact folder, or 'none' (rules only). Default: DERMCODER_MODEL or the shipped model."),
+    plots: Optional[Path] = typer.Option(None, "--plots", metavar="DIR", help="Write reliability plots (PNG) of line and note confidence into DIR."),
 ) -> None:
-    """Score suggestions against gold and print every metric of contracts section 3."""
+    """Score suggestions against gold and print every metric of contracts section 3 (plus calibration)."""
     from dermcoder.contracts import LabeledNote, PredictionIn
     from dermcoder.jsonl import read_jsonl
     from dermcoder.training.evaluate import evaluate as run_evaluate
@@ -151,11 +154,94 @@ def evaluate(
         if pred_problems:
             fail(f"{pred}: {len(pred_problems)} unreadable line(s)")
     else:
-        from dermcoder.engine import get_engine
+        from dermcoder.engine import Engine, get_engine
 
-        engine = get_engine()
-        predictions = [PredictionIn.model_validate(engine.suggest(g.text, g.id).model_dump()) for g in gold]
-    _print_report(run_evaluate(gold, predictions), as_json)
+        engine = Engine(model) if model is not None else get_engine()
+        predictions = []
+        with _progress(len(gold), "coding", quiet=as_json) as advance:
+            for g in gold:
+                predictions.append(PredictionIn.model_validate(engine.suggest(g.text, g.id).model_dump()))
+                advance(1)
+    report = run_evaluate(gold, predictions)
+    _print_report(report, as_json)
+    if plots is not None:
+        from dermcoder.training.calibration import reliability_plot
+        from dermcoder.training.evaluate import calibration_items
+
+        items = calibration_items(gold, predictions)
+        written = [
+            reliability_plot(items.line_confidence, items.line_right, plots / "reliability-cpt-lines.png", "CPT line confidence"),
+            reliability_plot(items.note_confidence, items.note_exact, plots / "reliability-notes.png", "Note confidence (exact match)"),
+        ]
+        eprint("wrote " + ", ".join(str(p) for p in written))
+
+
+@contextmanager
+def _progress(total: int, label: str, quiet: bool = False):
+    """A rich progress bar on stderr; yields advance(n). Silent when quiet or not a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    err = Console(stderr=True)
+    if quiet or not err.is_terminal:
+        yield lambda n=1: None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n=1: bar.advance(task, n)
+
+
+@app.command()
+def train(
+    corpus: Path = typer.Argument(Path("corpus/sample/notes.jsonl"), metavar="[CORPUS.jsonl]", help="Labeled notes with splits."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Artifact folder (default: models/<name> in this checkout)."),
+    name: str = typer.Option("derm-lr-v1", "--name", help="Artifact name, written into meta.json and every suggestion."),
+    feedback: list[Path] = typer.Option([], "--feedback", help="Coder feedback as labeled notes (from `dermcoder feedback export`); added to training. Repeatable."),
+    estimator: str = typer.Option("logistic", "--estimator", help="logistic (the product) or dummy (a DummyClassifier baseline)."),
+    change: str = typer.Option("retrained", "--change", help="What changed in this artifact, for its model card."),
+    artifact_version: str = typer.Option("1", "--version", help="Artifact version written into meta.json."),
+) -> None:
+    """Train the scorer on the train split (plus feedback), tune it on dev, write model.joblib + meta.json."""
+    from dermcoder.contracts import LabeledNote
+    from dermcoder.engine import Engine
+    from dermcoder.jsonl import read_jsonl
+    from dermcoder.training.train import code_notes, train_scorer, write_artifact
+
+    if estimator not in ("logistic", "dummy"):
+        fail(f"--estimator must be logistic or dummy, not {estimator!r}")
+    notes, problems = read_jsonl(corpus, LabeledNote)
+    for p in problems:
+        eprint(f"error: {p}")
+    if problems:
+        fail(f"{corpus}: {len(problems)} unreadable line(s); fix them before training")
+    train_notes = [n for n in notes if n.split == "train"]
+    dev_notes = [n for n in notes if n.split == "dev"]
+    if not train_notes or not dev_notes:
+        fail(f"{corpus}: training needs notes with split 'train' and 'dev' (found {len(train_notes)} and {len(dev_notes)})")
+    held_out_texts = {n.text for n in notes if n.split in ("dev", "test")}
+    extra: list[LabeledNote] = []
+    for path in feedback:
+        fb, fb_problems = read_jsonl(path, LabeledNote)
+        for p in fb_problems:
+            eprint(f"error: {p}")
+        if fb_problems:
+            fail(f"{path}: {len(fb_problems)} unreadable feedback line(s)")
+        leaked = [n.id for n in fb if n.text in held_out_texts]
+        if leaked:
+            eprint(f"warning: {path}: {len(leaked)} feedback note(s) repeat a dev/test note and are left out: {', '.join(leaked[:5])}")
+        extra += [n.model_copy(update={"split": "train"}) for n in fb if n.text not in held_out_texts]
+    train_notes += extra
+
+    engine = Engine(model="none")  # candidates come from the rules alone
+    with _progress(len(train_notes) + len(dev_notes), "running the rules") as advance:
+        coded_train = code_notes(train_notes, engine, advance)
+        coded_dev = code_notes(dev_notes, engine, advance)
+    artifact, report = train_scorer(coded_train, coded_dev, estimator=estimator)
+    target = out_dir or Path("models") / name
+    meta = write_artifact(target, name, artifact, report, train_notes, dev_notes, len(extra), estimator, change, artifact_version)
+    print(f"wrote {target}/model.joblib and meta.json ({meta['split_counts']})")
+    for key, value in report.items():
+        print(f"  {key}: {value}")
+    print(f"  thresholds: {meta['thresholds']}")
 
 
 @app.command()

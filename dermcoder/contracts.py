@@ -145,6 +145,8 @@ class CptSuggestion(BaseModel):
     evidence: list[Evidence] = Field(default_factory=list)
     rationale: str = ""
     rule_id: str | None = None
+    # "review" when the classifier is not sure enough of this line to bill it unseen.
+    decision: Literal["accept", "review"] = "accept"
 
 
 class IcdSuggestion(BaseModel):
@@ -217,6 +219,8 @@ class ModelInfo(BaseModel):
 
     version: str
     pipeline: str
+    name: str = "rules"  # the scoring artifact (models/<name>), or "rules" when none is loaded
+    artifact_version: str | None = None
 
 
 class Suggestion(BaseModel):

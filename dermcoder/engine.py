@@ -34,9 +34,10 @@ from dermcoder.errors import InputError
 from dermcoder.nlp.frames import Frame, Mention, mentions_from_doc
 from dermcoder.nlp.pipeline import PIPELINE_VERSION, build_pipeline
 from dermcoder.settings import get_settings
+from dermcoder.training.model import RULES_ONLY, CodeScorer, load_model, model_name_from_env
 
-# A note is billed straight through only when every line is at least this confident;
-# the classifier issue replaces this with a threshold tuned on dev.
+# Rules only (DERMCODER_MODEL=none): a note is billed straight through only when every
+# line is at least this confident. A trained artifact replaces it with its dev-tuned threshold.
 STRAIGHT_THROUGH = 0.85
 
 
@@ -98,14 +99,24 @@ def _frame_record(frame: Frame, ctx: CodingContext, index: int) -> LesionFrame:
 
 
 class Engine:
-    """Holds what is expensive to build (pipeline, tables, rules) for the life of a process."""
+    """Holds what is expensive to build (pipeline, tables, rules, scorer) for the life of a process.
 
-    def __init__(self) -> None:
+    `model` is a shipped artifact name, an artifact folder, or "none" for rules only;
+    None reads DERMCODER_MODEL (default: the shipped artifact).
+    """
+
+    def __init__(self, model: str | None = None) -> None:
         self.tables = load_tables()
         load_icd_map()
         load_rules()
         self.nlp = build_pipeline()
-        self.model_info = ModelInfo(version=__version__, pipeline=PIPELINE_VERSION)
+        name = model if model is not None else model_name_from_env()
+        self.scorer: CodeScorer | None = None if name == RULES_ONLY else load_model(name)
+        self.model_info = ModelInfo(
+            version=__version__, pipeline=PIPELINE_VERSION,
+            name=self.scorer.name if self.scorer else "rules",
+            artifact_version=self.scorer.version if self.scorer else None,
+        )  # fmt: skip
 
     def _check(self, text: str) -> None:
         limit = get_settings().max_note_chars
@@ -125,32 +136,52 @@ class Engine:
         for note, doc in zip(notes, self.nlp.pipe((n.text for n in notes), batch_size=batch_size)):
             yield self._from_doc(doc, note.id)
 
-    def _from_doc(self, doc: Doc, note_id: str) -> Suggestion:
+    def coding_context(self, text: str) -> CodingContext:
+        """The rules' view of one note (frames, candidates, queries), before scoring."""
+        self._check(text)
+        return self._context(self.nlp(text))
+
+    def _context(self, doc: Doc) -> CodingContext:
         frames: list[Frame] = doc._.frames or []
-        ctx = run_rules(doc.text, frames, mentions_from_doc(doc), self.tables)
-        return self._suggestion(ctx, note_id)
+        return run_rules(doc.text, frames, mentions_from_doc(doc), self.tables)
+
+    def _from_doc(self, doc: Doc, note_id: str) -> Suggestion:
+        return self._suggestion(self._context(doc), note_id)
 
     def _suggestion(self, ctx: CodingContext, note_id: str) -> Suggestion:
+        scores = self.scorer.score(ctx) if self.scorer else None
         penalty = 0.08 * len(ctx.queries)
         cpt: list[CptSuggestion] = []
         alternatives: list[Alternative] = []
         accepted = set()
-        for cand in ctx.candidates:
+        for i, cand in enumerate(ctx.candidates):
             rec = self.tables.cpt(cand.code)
             evidence = _evidence(cand.evidence)
             if not evidence:
                 continue  # contract: every accepted suggestion carries evidence
-            confidence = max(0.05, min(0.99, cand.confidence - penalty))
+            decision = "accept"
+            if scores is None:
+                confidence = max(0.05, min(0.99, cand.confidence - penalty))
+            else:
+                confidence = round(scores.line_probs[i], 3)  # decisions use the value the coder sees
+                if confidence < self.scorer.thresholds.reject:
+                    alternatives.append(Alternative(system="CPT", code=cand.code, confidence=round(confidence, 3), units=cand.units,
+                                                    rationale=f"set aside by the classifier: {cand.rationale}"))  # fmt: skip
+                    continue
+                if confidence < self.scorer.thresholds.review:
+                    decision = "review"
             cpt.append(CptSuggestion(
                 code=cand.code, units=cand.units, modifiers=cand.modifiers, confidence=round(confidence, 3),
                 description=rec.description if rec else cand.code, diagnoses=cand.diagnoses, evidence=evidence,
-                rationale=cand.rationale, rule_id=cand.rule_id,
+                rationale=cand.rationale, rule_id=cand.rule_id, decision=decision,
             ))  # fmt: skip
             accepted.add(cand.code)
         for cand in ctx.candidates:
             for code, conf, why in cand.alternatives:
                 if code not in accepted and all(a.code != code for a in alternatives):
-                    alternatives.append(Alternative(system="CPT", code=code, confidence=conf, rationale=why))
+                    if scores is not None:
+                        conf = scores.alternative_probs.get(code, conf)
+                    alternatives.append(Alternative(system="CPT", code=code, confidence=round(conf, 3), rationale=why))
         alternatives.sort(key=lambda a: -a.confidence)
         icd_out: list[IcdSuggestion] = []
         seen_icd: set[str] = set()
@@ -167,7 +198,12 @@ class Engine:
                 continue
             icd_out.append(IcdSuggestion(code=code, confidence=conf, description=icd.description(code), evidence=evidence,
                                          rationale="final pathology" if conf >= 0.9 else "clinical diagnosis"))  # fmt: skip
-        note_conf = min([c.confidence for c in cpt], default=0.9 if not ctx.queries else 0.5)
+        if scores is None:
+            note_conf = min([c.confidence for c in cpt], default=0.9 if not ctx.queries else 0.5)
+            straight = note_conf >= STRAIGHT_THROUGH and not ctx.queries
+        else:
+            note_conf = round(scores.note_confidence, 3)
+            straight = note_conf >= self.scorer.thresholds.straight_through
         return Suggestion(
             id=note_id,
             cpt=cpt,
@@ -177,7 +213,7 @@ class Engine:
             warnings=[Warning(code=w.code, message=w.message, evidence=_evidence(w.evidence)) for w in ctx.warnings],
             lesions=[_frame_record(f, ctx, i) for i, f in enumerate(ctx.frames)],
             note_confidence=round(note_conf, 3),
-            straight_through=note_conf >= STRAIGHT_THROUGH and not ctx.queries,
+            straight_through=straight,
             model=self.model_info,
         )
 

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
 from dermcoder.contracts import LabeledNote, PredictionIn
+from dermcoder.training.calibration import best_coverage, expected_calibration_error
 
 X_MODIFIERS = {"XE", "XP", "XS", "XU"}
 
@@ -80,6 +81,10 @@ class EvaluationReport:
     straight_through_exact: float | None
     query_recall: float | None
     false_query_rate: float | None
+    cpt_line_ece: float | None = None
+    note_ece: float | None = None
+    coverage_at_97: float | None = None
+    exact_at_97: float | None = None
     missing_predictions: list[str] = field(default_factory=list)
     unmatched_predictions: list[str] = field(default_factory=list)
     prediction_errors: list[str] = field(default_factory=list)
@@ -122,6 +127,38 @@ def _ranked_cpt(pred: PredictionIn) -> list[str]:
         if alt.get("system", "CPT") == "CPT" and str(alt.get("code")) not in ranked:
             ranked.append(str(alt.get("code")))
     return ranked
+
+
+@dataclass
+class CalibrationItems:
+    """(confidence, right?) pairs: one per suggested CPT line and one per note."""
+
+    line_confidence: list[float] = field(default_factory=list)
+    line_right: list[int] = field(default_factory=list)
+    note_confidence: list[float] = field(default_factory=list)
+    note_exact: list[int] = field(default_factory=list)
+
+
+def calibration_items(gold: list[LabeledNote], predictions: list[PredictionIn]) -> CalibrationItems:
+    """A line is right when its code is in gold with the same units; a note when it is an exact match."""
+    by_id = {}
+    for p in predictions:
+        by_id.setdefault(p.id, p)
+    items = CalibrationItems()
+    for note in gold:
+        pred = by_id.get(note.id)
+        if pred is None or pred.error:
+            continue
+        g_units, p_units = _cpt_units(note.cpt), _cpt_units(pred.cpt)
+        for line in pred.cpt:
+            conf = line.get("confidence")
+            if isinstance(conf, (int, float)):
+                items.line_confidence.append(float(conf))
+                items.line_right.append(int(g_units.get(str(line.get("code"))) == p_units.get(str(line.get("code")))))
+        if pred.note_confidence is not None:
+            items.note_confidence.append(float(pred.note_confidence))
+            items.note_exact.append(int(set(g_units.items()) == set(p_units.items())))
+    return items
 
 
 def evaluate(gold: list[LabeledNote], predictions: list[PredictionIn]) -> EvaluationReport:
@@ -190,6 +227,8 @@ def evaluate(gold: list[LabeledNote], predictions: list[PredictionIn]) -> Evalua
             no_q_raised += bool(raised)
 
     total = len(gold)
+    calib = calibration_items(gold, predictions)
+    coverage, exact_above = best_coverage(calib.note_confidence, calib.note_exact) if calib.note_confidence else (None, None)
     table = []
     for code in sorted(per_code):
         s = per_code[code]
@@ -209,6 +248,10 @@ def evaluate(gold: list[LabeledNote], predictions: list[PredictionIn]) -> Evalua
         straight_through_exact=(st_exact / st_notes) if st_notes else None,
         query_recall=(q_found / q_expected) if q_expected else None,
         false_query_rate=(no_q_raised / no_q_notes) if no_q_notes else None,
+        cpt_line_ece=expected_calibration_error(calib.line_confidence, calib.line_right),
+        note_ece=expected_calibration_error(calib.note_confidence, calib.note_exact),
+        coverage_at_97=coverage,
+        exact_at_97=exact_above,
         missing_predictions=missing,
         unmatched_predictions=sorted(set(by_id) - gold_ids),
         prediction_errors=errors,
@@ -243,6 +286,9 @@ def summary_rows(report: EvaluationReport) -> list[tuple[str, str]]:
         ("straight-through exact", pct(report.straight_through_exact)),
         ("query recall", pct(report.query_recall)),
         ("false-query rate", pct(report.false_query_rate)),
+        ("CPT line ECE", pct(report.cpt_line_ece)),
+        ("note confidence ECE", pct(report.note_ece)),
+        ("coverage at 97% exact (best cut-off)", pct(report.coverage_at_97)),
     ]
 
 

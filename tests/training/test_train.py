@@ -1,0 +1,137 @@
+"""Training: labels, thresholds, reproducibility, the dummy baseline, and `dermcoder train --feedback`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dermcoder.contracts import LabeledNote
+from dermcoder.jsonl import read_jsonl
+from dermcoder.training.features import CandidateRow
+from dermcoder.training.train import code_notes, label_rows, straight_through_threshold, train_scorer
+from tests.conftest import REPO
+
+CORPUS = REPO / "corpus" / "sample" / "notes.jsonl"
+
+
+@pytest.fixture(scope="module")
+def corpus_notes():
+    notes, problems = read_jsonl(CORPUS, LabeledNote)
+    assert not problems
+    return notes
+
+
+@pytest.fixture(scope="module")
+def small_coded(corpus_notes):
+    """70 train and 30 dev notes coded by the rules alone (enough to fit, quick to run)."""
+    from dermcoder.engine import Engine
+
+    rules = Engine(model="none")
+    train = [n for n in corpus_notes if n.split == "train"][:70]
+    dev = [n for n in corpus_notes if n.split == "dev"][:30]
+    return code_notes(train, rules), code_notes(dev, rules)
+
+
+def test_labels_need_code_and_units_for_rule_lines_and_code_for_alternatives():
+    note = LabeledNote(id="n", text="t", cpt=[{"code": "17000"}, {"code": "17003", "units": 4}, {"code": "11102"}])
+    rows = [CandidateRow("17000", 1, "primary", 0), CandidateRow("17003", 3, "primary", 1),
+            CandidateRow("11102", None, "alternative", 0), CandidateRow("11104", None, "alternative", 0)]  # fmt: skip
+    assert label_rows(rows, note) == [1, 0, 1, 0]
+
+
+def test_straight_through_threshold_by_hand():
+    conf = np.array([0.95, 0.9, 0.8, 0.7, 0.6])
+    exact = np.array([1, 1, 1, 0, 1])
+    # >= 0.8: 3/3 exact; >= 0.7: 3/4 (< 0.97) -> lowest admissible cut is 0.8
+    assert straight_through_threshold(conf, exact) == pytest.approx(0.8)
+    assert straight_through_threshold(np.array([0.9, 0.5]), np.array([0, 1])) == pytest.approx(1.01)  # none qualifies
+
+
+def test_trained_scorer_separates_right_from_wrong_lines(small_coded, corpus_notes):
+    from sklearn.metrics import roc_auc_score
+
+    train, dev = small_coded
+    artifact, report = train_scorer(train, dev)
+    X = [(r.features, r.text) for cn in dev for r in cn.rows]
+    y = [label for cn in dev for label in cn.labels]
+    probs = artifact["candidate_model"].predict_proba(X)[:, 1]
+    assert ((probs >= 0) & (probs <= 1)).all()
+    assert roc_auc_score(y, probs) > 0.75
+    assert 0 < artifact["thresholds"]["straight_through"] <= 1.01
+    assert report["dev_notes"] == 30
+
+
+def test_training_is_reproducible(small_coded):
+    train, dev = small_coded
+    a, _ = train_scorer(train, dev)
+    b, _ = train_scorer(train, dev)
+    X = [(r.features, r.text) for cn in dev for r in cn.rows]
+    assert np.array_equal(a["candidate_model"].predict_proba(X), b["candidate_model"].predict_proba(X))
+    assert a["thresholds"] == b["thresholds"]
+
+
+def test_dummy_baseline_cannot_rank(small_coded):
+    train, dev = small_coded
+    artifact, _ = train_scorer(train, dev, estimator="dummy")
+    X = [(r.features, r.text) for cn in dev for r in cn.rows]
+    assert len(set(np.round(artifact["candidate_model"].predict_proba(X)[:, 1], 9))) == 1
+
+
+def _write(path, notes):
+    path.write_text("".join(json.dumps(n) + "\n" for n in notes), encoding="utf-8")
+
+
+def test_train_command_end_to_end_with_feedback(cli, tmp_path, corpus_notes):
+    from dermcoder.training.model import load_model
+
+    subset = [n for n in corpus_notes if n.split == "train"][:50] + [n for n in corpus_notes if n.split == "dev"][:20]
+    corpus = tmp_path / "corpus.jsonl"
+    _write(corpus, [n.model_dump(exclude_none=True) for n in subset])
+    dev_text = next(n.text for n in subset if n.split == "dev")
+    feedback = tmp_path / "feedback.jsonl"
+    _write(feedback, [
+        {"id": "fb-1", "text": "Shave removal of a 0.6 cm irritated seborrheic keratosis of the right forearm.",
+         "cpt": [{"code": "11301"}], "icd10": ["L82.0"], "source": "feedback"},
+        {"id": "fb-2", "text": "Cryodestruction of 3 actinic keratoses of the scalp.",
+         "cpt": [{"code": "17000"}, {"code": "17003", "units": 2}], "icd10": ["L57.0"], "source": "feedback"},
+        {"id": "fb-3", "text": dev_text, "cpt": [], "icd10": [], "source": "feedback"},  # repeats a dev note
+    ])  # fmt: skip
+
+    plain = cli("train", str(corpus), "--out", str(tmp_path / "plain"))
+    assert plain.returncode == 0, plain.stderr.decode()
+    with_fb = cli("train", str(corpus), "--out", str(tmp_path / "fb"), "--feedback", str(feedback), "--change", "coder feedback")
+    assert with_fb.returncode == 0, with_fb.stderr.decode()
+    assert "repeat a dev/test note and are left out: fb-3" in with_fb.stderr.decode()
+
+    meta_plain = json.loads((tmp_path / "plain" / "meta.json").read_text())
+    meta_fb = json.loads((tmp_path / "fb" / "meta.json").read_text())
+    assert meta_plain["split_counts"] == {"train": 50, "feedback": 0, "dev": 20}
+    assert meta_fb["split_counts"] == {"train": 50, "feedback": 2, "dev": 20}
+    assert meta_fb["training_data_sha256"] != meta_plain["training_data_sha256"]
+    assert meta_fb["tuning_data_sha256"] == meta_plain["tuning_data_sha256"]
+    assert meta_fb["change"] == "coder feedback"
+    scorer = load_model(str(tmp_path / "fb"))
+    assert scorer.meta["split_counts"]["feedback"] == 2
+
+
+def test_train_refuses_a_corpus_without_splits(cli, tmp_path):
+    corpus = tmp_path / "c.jsonl"
+    _write(corpus, [{"id": "a", "text": "Shave of a 0.4 cm lesion.", "cpt": [{"code": "11300"}]}])
+    result = cli("train", str(corpus), "--out", str(tmp_path / "m"))
+    assert result.returncode == 2
+    assert "split 'train' and 'dev'" in result.stderr.decode()
+    assert not (tmp_path / "m").exists()
+
+
+def test_evaluate_plots(cli, tmp_path, corpus_notes):
+    subset = [n.model_dump(exclude_none=True) for n in corpus_notes if n.split == "dev"][:15]
+    gold = tmp_path / "gold.jsonl"
+    _write(gold, subset)
+    result = cli("evaluate", str(gold), "--plots", str(tmp_path / "plots"), "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    report = json.loads(result.stdout)
+    assert report["note_ece"] is not None and report["cpt_line_ece"] is not None
+    for name in ("reliability-cpt-lines.png", "reliability-notes.png"):
+        assert (tmp_path / "plots" / name).read_bytes()[:4] == b"\x89PNG"

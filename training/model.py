@@ -1,0 +1,182 @@
+"""A trained scorer artifact: load it (checking versions), score one coding context.
+
+An artifact is a folder `models/<name>/` holding `model.joblib` (the two fitted
+scikit-learn pipelines and the operating thresholds) and `meta.json` (what it was
+trained on, with which libraries, and how it did on held-out notes). `meta.json` also
+records the SHA-256 of `model.joblib`: joblib files are pickles, so a file that does not
+match its card is refused before it is unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import joblib
+import numpy as np
+import sklearn
+
+from dermcoder.coding.rulebook import CodingContext
+from dermcoder.errors import DermCoderError
+from dermcoder.training.features import FEATURE_VERSION, candidate_rows, note_row
+
+DEFAULT_MODEL = "derm-lr-v1"
+RULES_ONLY = "none"
+
+
+class ModelError(DermCoderError):
+    """A model artifact is missing, damaged, or was built for other versions."""
+
+
+@dataclass
+class Thresholds:
+    """Operating points, tuned on dev when the artifact was trained."""
+
+    straight_through: float  # note_confidence at or above which a note needs no review
+    reject: float  # a rule line below this probability is moved to alternatives
+    review: float  # a line below this probability is flagged for a coder's review
+
+
+@dataclass
+class NoteScores:
+    """What the scorer says about one note's candidates."""
+
+    line_probs: dict[int, float] = field(default_factory=dict)  # ctx.candidates index -> P(line right)
+    alternative_probs: dict[str, float] = field(default_factory=dict)  # code -> P(code billable here)
+    note_confidence: float = 0.0
+
+
+def library_versions() -> dict[str, str]:
+    """The versions an artifact depends on (recorded at training, checked at loading)."""
+    import scipy
+    import spacy
+
+    from dermcoder import __version__
+
+    return {
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "dermcoder": __version__,
+        "scikit-learn": sklearn.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "spacy": spacy.__version__,
+        "joblib": joblib.__version__,
+    }
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def check_meta(meta: dict, where: str) -> None:
+    """Refuse an artifact whose features, rules or scikit-learn differ from this install."""
+    from dermcoder.nlp.pipeline import PIPELINE_VERSION
+
+    problems = []
+    if meta.get("feature_version") != FEATURE_VERSION:
+        problems.append(f"features v{meta.get('feature_version')} (this install reads v{FEATURE_VERSION})")
+    if meta.get("pipeline") != PIPELINE_VERSION:
+        problems.append(f"pipeline {meta.get('pipeline')!r} (this install runs {PIPELINE_VERSION!r})")
+    trained = (meta.get("libraries") or {}).get("scikit-learn", "?")
+    if _minor(trained) != _minor(sklearn.__version__):
+        problems.append(f"scikit-learn {trained} (installed {sklearn.__version__})")
+    if problems:
+        raise ModelError(f"{where}: model was built for " + "; ".join(problems)
+                         + ". Retrain it with `make train` (or `dermcoder train`), or set DERMCODER_MODEL=none for rules only.")  # fmt: skip
+
+
+def models_root() -> Path:
+    return Path(str(resources.files("dermcoder.models")))
+
+
+def resolve_model_dir(name: str) -> Path:
+    """A model name under the shipped models/ folder, or a path to an artifact folder."""
+    candidate = Path(name)
+    if candidate.is_dir():
+        return candidate
+    shipped = models_root() / name
+    if shipped.is_dir():
+        return shipped
+    known = sorted(p.name for p in models_root().iterdir() if (p / "meta.json").is_file())
+    raise ModelError(f"no model {name!r}: not a folder, and not one of the shipped models ({', '.join(known) or 'none'}). "
+                     "Set DERMCODER_MODEL to one of those, to an artifact folder, or to 'none' for rules only.")  # fmt: skip
+
+
+class CodeScorer:
+    """The trained scorer behind `confidence`, `note_confidence` and `straight_through`."""
+
+    def __init__(self, name: str, meta: dict, candidate_model, note_model, thresholds: Thresholds):
+        self.name = name
+        self.meta = meta
+        self.candidate_model = candidate_model
+        self.note_model = note_model
+        self.thresholds = thresholds
+
+    @property
+    def version(self) -> str:
+        return f"{self.name}@{self.meta.get('version', '?')}"
+
+    def score(self, ctx: CodingContext) -> NoteScores:
+        """Probabilities for every rule line and alternative of one note, and the note's confidence."""
+        rows = candidate_rows(ctx)
+        scores = NoteScores()
+        if rows:
+            probs = self.candidate_model.predict_proba([(r.features, r.text) for r in rows])[:, 1]
+            for row, p in zip(rows, probs):
+                if row.kind == "primary":
+                    scores.line_probs[row.parent] = float(p)
+                else:
+                    scores.alternative_probs[row.code] = float(p)
+        kept = [p for p in scores.line_probs.values() if p >= self.thresholds.reject]
+        features = note_row(ctx, kept, list(scores.alternative_probs.values()), [c.confidence for c in ctx.candidates])
+        scores.note_confidence = float(self.note_model.predict_proba([features])[0, 1])
+        return scores
+
+
+def save_model(directory: Path, artifact: dict, meta: dict) -> None:
+    """Write model.joblib and meta.json (with the joblib file's hash) into `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "model.joblib"
+    joblib.dump(artifact, path, compress=3)
+    meta = dict(meta, model_sha256=sha256_file(path))
+    (directory / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def load_model(name: str) -> CodeScorer:
+    """Load and check an artifact; every failure is a ModelError with a plain message."""
+    directory = resolve_model_dir(name)
+    meta_path, model_path = directory / "meta.json", directory / "model.joblib"
+    for path in (meta_path, model_path):
+        if not path.is_file():
+            raise ModelError(f"{directory}: {path.name} is missing; retrain with `make train`")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{meta_path}: not valid JSON ({exc})") from None
+    check_meta(meta, str(directory))
+    if meta.get("model_sha256") != sha256_file(model_path):
+        raise ModelError(f"{model_path}: does not match the hash in meta.json; refusing to unpickle it. Retrain with `make train`.")
+    try:
+        artifact = joblib.load(model_path)
+        thresholds = Thresholds(**artifact["thresholds"])
+        return CodeScorer(meta.get("name", directory.name), meta, artifact["candidate_model"], artifact["note_model"], thresholds)
+    except Exception as exc:  # a damaged pickle can raise almost anything
+        raise ModelError(f"{model_path}: could not be loaded ({type(exc).__name__}: {exc})") from None
+
+
+def model_name_from_env() -> str:
+    """DERMCODER_MODEL: a shipped model name, an artifact folder, or 'none' (rules only)."""
+    return os.environ.get("DERMCODER_MODEL", "").strip() or DEFAULT_MODEL
