@@ -163,15 +163,15 @@ class Engine:
             if scores is None:
                 confidence = max(0.05, min(0.99, cand.confidence - penalty))
             else:
-                confidence = round(scores.line_probs[i], 3)  # decisions use the value the coder sees
+                confidence = scores.line_probs[i]
                 if confidence < self.scorer.thresholds.reject:
-                    alternatives.append(Alternative(system="CPT", code=cand.code, confidence=round(confidence, 3), units=cand.units,
+                    alternatives.append(Alternative(system="CPT", code=cand.code, confidence=confidence, units=cand.units,
                                                     rationale=f"set aside by the classifier: {cand.rationale}"))  # fmt: skip
                     continue
                 if confidence < self.scorer.thresholds.review:
                     decision = "review"
             cpt.append(CptSuggestion(
-                code=cand.code, units=cand.units, modifiers=cand.modifiers, confidence=round(confidence, 3),
+                code=cand.code, units=cand.units, modifiers=cand.modifiers, confidence=round(confidence, 4),
                 description=rec.description if rec else cand.code, diagnoses=cand.diagnoses, evidence=evidence,
                 rationale=cand.rationale, rule_id=cand.rule_id, decision=decision,
             ))  # fmt: skip
@@ -181,7 +181,7 @@ class Engine:
                 if code not in accepted and all(a.code != code for a in alternatives):
                     if scores is not None:
                         conf = scores.alternative_probs.get(code, conf)
-                    alternatives.append(Alternative(system="CPT", code=code, confidence=round(conf, 3), rationale=why))
+                    alternatives.append(Alternative(system="CPT", code=code, confidence=round(conf, 4), rationale=why))
         alternatives.sort(key=lambda a: -a.confidence)
         icd_out: list[IcdSuggestion] = []
         seen_icd: set[str] = set()
@@ -202,7 +202,7 @@ class Engine:
             note_conf = min([c.confidence for c in cpt], default=0.9 if not ctx.queries else 0.5)
             straight = note_conf >= STRAIGHT_THROUGH and not ctx.queries
         else:
-            note_conf = round(scores.note_confidence, 3)
+            note_conf = scores.note_confidence
             straight = note_conf >= self.scorer.thresholds.straight_through
         return Suggestion(
             id=note_id,
@@ -212,7 +212,7 @@ class Engine:
             queries=[Query(fact=q.fact, message=q.message, evidence=_evidence(q.evidence)) for q in ctx.queries],
             warnings=[Warning(code=w.code, message=w.message, evidence=_evidence(w.evidence)) for w in ctx.warnings],
             lesions=[_frame_record(f, ctx, i) for i, f in enumerate(ctx.frames)],
-            note_confidence=round(note_conf, 3),
+            note_confidence=round(note_conf, 4),
             straight_through=straight,
             model=self.model_info,
         )

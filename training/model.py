@@ -26,6 +26,10 @@ from dermcoder.errors import DermCoderError
 from dermcoder.training.features import FEATURE_VERSION, candidate_rows, note_row
 
 DEFAULT_MODEL = "derm-lr-v1"
+# Suggestions show probabilities to this many decimals, and every decision (thresholds
+# at training, gating at run time) is taken on the shown value, so what a coder reads
+# always agrees with the decision.
+DECIMALS = 4
 RULES_ONLY = "none"
 
 
@@ -137,12 +141,12 @@ class CodeScorer:
             probs = self.candidate_model.predict_proba([(r.features, r.text) for r in rows])[:, 1]
             for row, p in zip(rows, probs):
                 if row.kind == "primary":
-                    scores.line_probs[row.parent] = float(p)
+                    scores.line_probs[row.parent] = round(float(p), DECIMALS)
                 else:
-                    scores.alternative_probs[row.code] = float(p)
+                    scores.alternative_probs[row.code] = round(float(p), DECIMALS)
         kept = [p for p in scores.line_probs.values() if p >= self.thresholds.reject]
         features = note_row(ctx, kept, list(scores.alternative_probs.values()), [c.confidence for c in ctx.candidates])
-        scores.note_confidence = float(self.note_model.predict_proba([features])[0, 1])
+        scores.note_confidence = round(float(self.note_model.predict_proba([features])[0, 1]), DECIMALS)
         return scores
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -38,7 +37,7 @@ from dermcoder.coding.rulebook import CodingContext
 from dermcoder.contracts import LabeledNote
 from dermcoder.errors import DermCoderError
 from dermcoder.training.features import FEATURE_VERSION, CandidateRow, CandidateVectorizer, candidate_rows, note_row
-from dermcoder.training.model import Thresholds, library_versions, save_model
+from dermcoder.training.model import DECIMALS, library_versions, save_model
 
 SEED = 13
 TARGET_EXACT = 0.97
@@ -124,7 +123,8 @@ def note_pipeline(estimator: str, seed: int = SEED, C: float = 1.0) -> Pipeline:
 
 
 def _predict(model: Pipeline, X: list) -> np.ndarray:
-    return model.predict_proba(X)[:, 1] if X else np.zeros(0)
+    """Probabilities rounded as the engine rounds them, so thresholds cut the same values."""
+    return np.round(model.predict_proba(X)[:, 1], DECIMALS) if X else np.zeros(0)
 
 
 def _per_note(coded: list[CodedNote], probs: np.ndarray) -> list[np.ndarray]:
@@ -166,14 +166,10 @@ def _cpt_f1(coded: list[CodedNote], probs: list[np.ndarray], reject: float) -> f
     return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
 
 
-def _ceil3(x: float) -> float:
-    return math.ceil(round(x * 1000, 6)) / 1000
-
-
 def straight_through_threshold(confidences: np.ndarray, exact: np.ndarray, target: float = TARGET_EXACT) -> float:
     """Lowest confidence t at which notes with confidence >= t are at least `target` exact (1.01: none)."""
     best = 1.01
-    for t in sorted(set(np.round(confidences, 6)), reverse=True):
+    for t in sorted(set(confidences.tolist()), reverse=True):
         above = confidences >= t
         if exact[above].mean() >= target:
             best = float(t)
@@ -269,9 +265,7 @@ def train_scorer(
     artifact = {
         "candidate_model": candidate_model,
         "note_model": note_model,
-        # Suggestions show 3 decimals and the engine compares those; rounding the cut-offs up
-        # keeps every note and line the dev tuning admitted on the same side.
-        "thresholds": {"straight_through": _ceil3(st), "reject": _ceil3(reject), "review": _ceil3(review)},
+        "thresholds": {"straight_through": st, "reject": reject, "review": review},
         "feature_version": FEATURE_VERSION,
     }
     report = {

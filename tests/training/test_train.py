@@ -135,3 +135,18 @@ def test_evaluate_plots(cli, tmp_path, corpus_notes):
     assert report["note_ece"] is not None and report["cpt_line_ece"] is not None
     for name in ("reliability-cpt-lines.png", "reliability-notes.png"):
         assert (tmp_path / "plots" / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_make_train_rebuilds_the_shipped_artifact(cli, tmp_path):
+    """The shipped model.joblib is exactly what training on the committed corpus gives.
+
+    Fails when the rules, features or corpus changed without `make train` being rerun.
+    """
+    from dermcoder.training.model import DEFAULT_MODEL, models_root
+
+    result = cli("train", str(CORPUS), "--name", DEFAULT_MODEL, "--out", str(tmp_path / "m"))
+    assert result.returncode == 0, result.stderr.decode()
+    rebuilt = json.loads((tmp_path / "m" / "meta.json").read_text())
+    shipped = json.loads((models_root() / DEFAULT_MODEL / "meta.json").read_text())
+    assert rebuilt["training_data_sha256"] == shipped["training_data_sha256"]
+    assert rebuilt["model_sha256"] == shipped["model_sha256"], "the shipped model is stale: run `make train`"
