@@ -79,7 +79,7 @@ def reliability_plot(confidences, outcomes, path: Path, title: str) -> Path:
     filled = [b for b in bins if b.count]
     top.bar([(b.low + b.high) / 2 for b in filled], [b.accuracy for b in filled], width=1 / BINS * 0.9,
             color="#3b6ea8", alpha=0.8, label="observed accuracy")  # fmt: skip
-    top.plot([b.mean_confidence for b in filled], [b.accuracy for b in filled], "o", color="#c0392b", label="bin mean confidence")
+    top.plot([b.mean_confidence for b in filled], [b.accuracy for b in filled], "o", color="#c0392b", label="accuracy at the bin's mean confidence")
     top.set_ylim(0, 1)
     top.set_ylabel("share right")
     top.set_title(f"{title}\nECE {ece:.3f} over {len(confidences)} items" if ece is not None else title)
