@@ -99,3 +99,44 @@ def test_rules_only_engine_keeps_the_fixed_rule():
     s = rules.suggest("Shave removal of a 0.4 cm seborrheic keratosis of the left cheek.", "n1")
     assert rules.scorer is None and s.model.name == "rules"
     assert s.straight_through == (s.note_confidence >= STRAIGHT_THROUGH and not s.queries)
+
+
+def test_model_fast_path_equals_sklearn_predict_proba_bit_for_bit(engine):
+    """The scorer's validation-free path must give exactly scikit-learn's probabilities."""
+    import numpy as np
+
+    from dermcoder.contracts import LabeledNote
+    from dermcoder.jsonl import read_jsonl
+    from dermcoder.training.features import candidate_rows, note_row
+
+    from tests.conftest import REPO
+
+    scorer = engine.scorer
+    assert scorer._candidate_proba.folds is not None and scorer._note_proba.folds is not None  # the fast path is in use
+    notes, _ = read_jsonl(REPO / "corpus" / "sample" / "notes.jsonl", LabeledNote)
+    rows, note_rows = [], []
+    for note in notes[::4]:
+        ctx = engine.coding_context(note.text)
+        rows += [(r.features, r.text) for r in candidate_rows(ctx)]
+        note_rows.append(note_row(ctx, [0.9, 0.4], [0.2], [c.confidence for c in ctx.candidates]))
+    assert len(rows) > 100
+    assert np.array_equal(scorer._candidate_proba(rows), scorer.candidate_model.predict_proba(rows)[:, 1])
+    assert np.array_equal(scorer._note_proba(note_rows), scorer.note_model.predict_proba(note_rows)[:, 1])
+    one = rows[:1]  # the engine scores one note at a time
+    assert scorer._candidate_proba(one)[0] == scorer.candidate_model.predict_proba(one)[0, 1]
+
+
+def test_model_fast_path_falls_back_for_other_estimators(tmp_path):
+    """A pipeline the fast path does not know (the dummy baseline) keeps scikit-learn's own predict_proba."""
+    import numpy as np
+    from sklearn.dummy import DummyClassifier
+    from sklearn.feature_extraction import DictVectorizer
+    from sklearn.pipeline import Pipeline
+
+    from dermcoder.training.model import FastProba
+
+    pipe = Pipeline([("features", DictVectorizer()), ("classifier", DummyClassifier(strategy="prior"))])
+    pipe.fit([{"a": 1}, {"a": 0}, {"a": 1}], [1, 0, 1])
+    fast = FastProba(pipe)
+    assert fast.folds is None
+    assert np.allclose(fast([{"a": 1}]), [2 / 3])
