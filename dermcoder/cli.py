@@ -84,14 +84,44 @@ def suggest(
 @app.command()
 def batch(
     in_path: Path = typer.Argument(..., metavar="IN.jsonl", help="Notes, one JSON object per line with id and text."),
-    output: Path = typer.Option(..., "-o", "--output", help="Where to write the suggestions (JSONL)."),
+    out_path: Optional[Path] = typer.Argument(None, metavar="[OUT.jsonl]", help="Where to write the suggestions (JSONL); or use -o."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Where to write the suggestions (JSONL)."),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes coding in parallel, each loading the engine once."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an output left by an interrupted run of the same input."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a non-empty output."),
+    chunk: int = typer.Option(32, "--chunk", min=1, help="Notes per nlp.pipe chunk (also the unit sent to a worker)."),
 ) -> None:
-    """Code every note of a JSONL file: one output line per input line, same id and order."""
-    from dermcoder.batch import run_batch
+    """Code every note of a JSONL file: one output line per input line, same id and order.
 
-    stats = run_batch(in_path, output)
-    eprint(f"{stats.lines} lines: {stats.coded} coded, {stats.errors} error record(s) -> {output}")
-    if stats.lines == 0:
+    Streams (flat memory on any file size), shows a progress bar on a terminal, and
+    can be killed at any moment and continued with --resume. A record of the input and
+    model is kept beside the output in OUT.jsonl.batch.json.
+    """
+    from contextlib import ExitStack
+
+    from dermcoder.batch import run_batch
+    from dermcoder.progress import note_progress
+
+    if out_path is not None and output is not None and out_path != output:
+        fail(f"two outputs given ({out_path} and -o {output}); give one")
+    target = out_path or output
+    if target is None:
+        fail("no output given: dermcoder batch IN.jsonl OUT.jsonl (or -o OUT.jsonl)")
+    if resume and force:
+        fail("--resume and --force contradict each other: --resume continues the output, --force starts it over")
+    with ExitStack() as stack:
+        update = [lambda completed: None]
+
+        def on_start(stats) -> None:  # the total is known once the input has been read through
+            update[0] = stack.enter_context(note_progress(stats.total, "coding", done=stats.resumed))
+
+        stats = run_batch(in_path, target, workers=workers, resume=resume, force=force, chunk_size=chunk,
+                          on_start=on_start, on_line=lambda s: update[0](s.lines))  # fmt: skip
+    new = stats.lines - stats.resumed
+    resumed = f", {stats.resumed} already done" if stats.resumed else ""
+    eprint(f"{stats.lines} lines: {stats.coded} coded, {stats.errors} error record(s){resumed}; "
+           f"{new} coded now in {stats.seconds:.1f} s ({stats.notes_per_second:.1f} notes/s) -> {target}")  # fmt: skip
+    if stats.total == 0:
         fail(f"{in_path}: file is empty")
 
 

@@ -215,8 +215,8 @@ def save_model(directory: Path, artifact: dict, meta: dict) -> None:
     (directory / "meta.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def load_model(name: str) -> CodeScorer:
-    """Load and check an artifact; every failure is a ModelError with a plain message."""
+def _checked_meta(name: str) -> tuple[Path, Path, dict]:
+    """(artifact folder, model.joblib, meta) after every check short of unpickling."""
     directory = resolve_model_dir(name)
     meta_path, model_path = directory / "meta.json", directory / "model.joblib"
     for path in (meta_path, model_path):
@@ -229,6 +229,19 @@ def load_model(name: str) -> CodeScorer:
     check_meta(meta, str(directory))
     if meta.get("model_sha256") != sha256_file(model_path):
         raise ModelError(f"{model_path}: does not match the hash in meta.json; refusing to unpickle it. Retrain with `make train`.")
+    return directory, model_path, meta
+
+
+def peek_model(name: str) -> tuple[str, str]:
+    """(name, version) that `load_model(name).name/.version` would report, checked but not unpickled."""
+    directory, _model_path, meta = _checked_meta(name)
+    artifact_name = meta.get("name", directory.name)
+    return artifact_name, f"{artifact_name}@{meta.get('version', '?')}"
+
+
+def load_model(name: str) -> CodeScorer:
+    """Load and check an artifact; every failure is a ModelError with a plain message."""
+    directory, model_path, meta = _checked_meta(name)
     try:
         artifact = joblib.load(model_path)
         thresholds = Thresholds(**artifact["thresholds"])
