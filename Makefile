@@ -12,7 +12,7 @@ $(BIN)/python:
 
 # Reinstall only when the packaging or the pins change.
 $(STAMP): $(BIN)/python pyproject.toml constraints.txt
-	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[test,spark,bench]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -125,6 +125,40 @@ def batch(
         fail(f"{in_path}: file is empty")
 
 
+@app.command()
+def spark(
+    in_path: Path = typer.Argument(..., metavar="IN.jsonl", help="Notes, one JSON object per line with id and text."),
+    out_path: Path = typer.Argument(..., metavar="OUT", help="Output directory of part files (or one file with --single-file)."),
+    master: str = typer.Option("local[*]", "--master", help="Spark master URL, e.g. local[4] or spark://host:7077."),
+    single_file: bool = typer.Option(False, "--single-file", help="Concatenate the parts, in order, into one JSONL file OUT."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Notes per Arrow batch (coded together through nlp.pipe)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a non-empty OUT."),
+) -> None:
+    """Code a JSONL file with PySpark: mapInPandas, one engine per Python worker, lines in input order.
+
+    OUT is a directory of part files (part-00000-*, part-00001-*, ...): read in name
+    order they hold one suggestion per input line, in input order. See docs/batch.md.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        fail("PySpark is not installed; install the extra: pip install 'dermcoder[spark]'")
+    from dermcoder.spark import check_paths, code_jsonl, java_missing, local_session
+
+    check_paths(in_path, out_path, force=force)
+    reason = java_missing()
+    if reason:
+        fail(reason)
+    session = local_session(master)
+    try:
+        result = code_jsonl(session, in_path, out_path, batch_size=batch_size, single_file=single_file, force=force)
+    finally:
+        session.stop()
+    eprint(f"{result['lines']} lines: {result['coded']} coded, {result['errors']} error record(s) -> {result['output']}")
+    if result["lines"] == 0:
+        fail(f"{in_path}: file is empty")
+
+
 def _print_report(report, as_json: bool) -> None:
     from dermcoder.training.evaluate import summary_rows
 

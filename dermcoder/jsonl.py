@@ -61,35 +61,39 @@ def iter_jsonl(path: str | Path, model: type[M], max_chars: int | None = None) -
     limit = max_chars if max_chars is not None else get_settings().max_note_chars
     with p.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
-            if not raw.strip():
-                continue
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield LineResult(number, error=f"{p}:{number}: not UTF-8 (byte {exc.start})")
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield LineResult(number, error=f"{p}:{number}: not valid JSON ({exc.msg}, column {exc.colno})")
-                continue
-            if not isinstance(obj, dict):
-                yield LineResult(number, error=f"{p}:{number}: expected a JSON object, got {type(obj).__name__}")
-                continue
-            raw_id = obj.get("id") if isinstance(obj.get("id"), str) else None
-            text = obj.get("text")
-            if isinstance(text, str) and len(text) > limit:
-                yield LineResult(
-                    number,
-                    raw_id=raw_id,
-                    error=f"{p}:{number}: text: note is {len(text):,} characters; the limit is {limit:,} "
-                    "(DERMCODER_MAX_NOTE_CHARS)",
-                )
-                continue
-            try:
-                yield LineResult(number, record=model.model_validate(obj), raw_id=raw_id)
-            except ValidationError as exc:
-                yield LineResult(number, raw_id=raw_id, error=f"{p}:{number}: {describe_validation_error(exc)}")
+            result = parse_line(raw, number, p, model, limit)
+            if result is not None:
+                yield result
+
+
+def parse_line(raw: bytes, number: int, source: str | Path, model: type[M], limit: int) -> LineResult[M] | None:
+    """One raw JSONL line as a LineResult (None for a blank line). Shared by batch and Spark."""
+    p = source
+    if not raw.strip():
+        return None
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return LineResult(number, error=f"{p}:{number}: not UTF-8 (byte {exc.start})")
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return LineResult(number, error=f"{p}:{number}: not valid JSON ({exc.msg}, column {exc.colno})")
+    if not isinstance(obj, dict):
+        return LineResult(number, error=f"{p}:{number}: expected a JSON object, got {type(obj).__name__}")
+    raw_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+    text = obj.get("text")
+    if isinstance(text, str) and len(text) > limit:
+        return LineResult(
+            number,
+            raw_id=raw_id,
+            error=f"{p}:{number}: text: note is {len(text):,} characters; the limit is {limit:,} "
+            "(DERMCODER_MAX_NOTE_CHARS)",
+        )
+    try:
+        return LineResult(number, record=model.model_validate(obj), raw_id=raw_id)
+    except ValidationError as exc:
+        return LineResult(number, raw_id=raw_id, error=f"{p}:{number}: {describe_validation_error(exc)}")
 
 
 def read_jsonl(path: str | Path, model: type[M]) -> tuple[list[M], list[str]]:
