@@ -70,3 +70,22 @@ def mentions(nlp, text: str):
     from dermcoder.nlp.frames import mentions_from_doc
 
     return mentions_from_doc(nlp(text))
+
+
+@pytest.fixture
+def service_settings(tmp_path):
+    """Service settings with a fresh SQLite store under the test's temporary directory."""
+    from dermcoder.settings import Settings
+
+    return Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'dermcoder.db'}")
+
+
+@pytest.fixture
+def client(engine, service_settings):
+    """A TestClient on a fresh app (shared session engine, fresh temporary store)."""
+    from fastapi.testclient import TestClient
+
+    from dermcoder.service.app import create_app
+
+    with TestClient(create_app(service_settings)) as test_client:
+        yield test_client
