@@ -30,7 +30,9 @@ app = typer.Typer(
 tables_app = typer.Typer(help="Inspect and check the code tables.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Check and split the labeled corpus.", no_args_is_help=True)
 app.add_typer(tables_app, name="tables")
+feedback_app = typer.Typer(help="Coder feedback stored by the service.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
+app.add_typer(feedback_app, name="feedback")
 
 out = Console()
 
@@ -300,6 +302,40 @@ def corpus_import(
     except (ValueError, KeyError) as exc:
         fail(str(exc))
     out.print(f"imported {n} note(s) into {output}")
+
+
+@feedback_app.command("export")
+def feedback_export(
+    output: Path = typer.Argument(..., metavar="OUT.jsonl", help="Where to write the labeled notes (contracts section 1)."),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the store (default: DERMCODER_DATABASE_URL "
+                                     "or the SQLite file under DERMCODER_DATA_DIR)."),
+) -> None:
+    """Write coder-reviewed notes as labeled notes, one line each, for training and evaluation."""
+    from sqlalchemy.engine import make_url
+
+    from dermcoder.service.store import FeedbackStore
+    from dermcoder.settings import get_settings
+
+    url = db or get_settings().store_url
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - the store names the problem below
+        parsed = None
+    if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).expanduser().is_file():
+            fail(f"no feedback store at {parsed.database} (set --db or DERMCODER_DATABASE_URL)")
+    store = FeedbackStore(url)
+    try:
+        result = store.export_feedback()
+    finally:
+        store.close()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8") as fh:
+        for note in result.notes:
+            fh.write(json.dumps(note.model_dump(exclude_none=True), ensure_ascii=False) + "\n")
+    eprint(f"{len(result.notes)} labeled note(s) -> {output}; {result.skipped} skipped: "
+           f"{result.skipped_no_text} without stored note text (DERMCODER_STORE_NOTE_TEXT=1 keeps it), "
+           f"{result.skipped_no_decision} never reviewed, {result.skipped_undecided} with CPT lines left undecided")  # fmt: skip
 
 
 @app.command()
