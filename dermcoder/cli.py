@@ -346,6 +346,11 @@ def serve(
     """Start the HTTP service."""
     import uvicorn
 
+    from dermcoder.service.app import check_settings
+    from dermcoder.settings import settings_from_env
+
+    check_settings(settings_from_env())  # a bad setting is one line here, not a server traceback
+
     uvicorn.run("dermcoder.service.app:create_app", factory=True, host=host, port=port, log_level="info")
 
 

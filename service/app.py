@@ -17,7 +17,8 @@ from fastapi.staticfiles import StaticFiles
 from dermcoder import __version__
 from dermcoder.engine import get_engine
 from dermcoder.errors import DermCoderError
-from dermcoder.service import api
+from dermcoder.service import api, cds_hooks
+from dermcoder.service.jwt_auth import CdsJwtVerifier, check_jwt_setting, load_issuers
 from dermcoder.service.store import FeedbackStore, create_store_from_settings
 from dermcoder.settings import Settings, settings_from_env
 
@@ -30,6 +31,12 @@ def _validation_errors(exc: RequestValidationError) -> list[dict]:
     return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")).removeprefix("Value error, "), "type": e.get("type", "")} for e in exc.errors()]
 
 
+def check_settings(settings: Settings) -> None:
+    """Fail before serving anything if a setting is unusable (raises a one-line ConfigError)."""
+    check_jwt_setting(settings)
+    load_issuers(settings.cds_issuers)
+
+
 def create_app(settings: Settings | None = None, store: FeedbackStore | None = None) -> FastAPI:
     """Build the FastAPI application.
 
@@ -37,12 +44,14 @@ def create_app(settings: Settings | None = None, store: FeedbackStore | None = N
     settings name (tests pass a temporary SQLite URL through settings).
     """
     settings = settings or settings_from_env()
+    check_settings(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
         app.state.engine = get_engine()
         app.state.store = store or create_store_from_settings(settings)
+        app.state.cds_auth = CdsJwtVerifier(settings, app.state.store)
         try:
             yield
         finally:
@@ -56,6 +65,7 @@ def create_app(settings: Settings | None = None, store: FeedbackStore | None = N
         lifespan=lifespan,
     )
     app.include_router(api.router)
+    app.include_router(cds_hooks.router)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
