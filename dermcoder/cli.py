@@ -86,11 +86,23 @@ def suggest(
 def batch(
     in_path: Path = typer.Argument(..., metavar="IN.jsonl", help="Notes, one JSON object per line with id and text."),
     output: Path = typer.Option(..., "-o", "--output", help="Where to write the suggestions (JSONL)."),
+    fhir: bool = typer.Option(False, "--fhir", help="Write one FHIR Bundle (Claim, Procedures, Conditions) per line."),
 ) -> None:
     """Code every note of a JSONL file: one output line per input line, same id and order."""
     from dermcoder.batch import run_batch
 
-    stats = run_batch(in_path, output)
+    if fhir:
+        from dermcoder.fhir import suggestions_to_bundles
+
+        # Suggestions first (the batch contract), then each line rewritten as a Bundle.
+        staging = output.with_name(output.name + ".suggestions.tmp")
+        try:
+            stats = run_batch(in_path, staging)
+            suggestions_to_bundles(staging, output)
+        finally:
+            staging.unlink(missing_ok=True)
+    else:
+        stats = run_batch(in_path, output)
     eprint(f"{stats.lines} lines: {stats.coded} coded, {stats.errors} error record(s) -> {output}")
     if stats.lines == 0:
         fail(f"{in_path}: file is empty")

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, status
+from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from dermcoder import __version__
@@ -21,6 +22,7 @@ from dermcoder.coding.tables import NCCI_QUARTER
 from dermcoder.contracts import NoteIn, Suggestion
 from dermcoder.engine import Engine
 from dermcoder.errors import DermCoderError, InputError
+from dermcoder.fhir import suggestion_to_bundle
 from dermcoder.jsonl import describe_validation_error
 from dermcoder.service.deps import EngineDep, SettingsDep, StoreDep
 from dermcoder.service.schemas import (
@@ -100,8 +102,21 @@ def version(engine: EngineDep) -> VersionInfo:
     )
 
 
-@router.post("/v1/suggest", response_model=SuggestResponse, response_model_exclude_none=True, tags=["coding"])
-def suggest(body: SuggestRequest, engine: EngineDep, store: StoreDep, settings: SettingsDep) -> SuggestResponse:
+@router.post(
+    "/v1/suggest",
+    response_model=SuggestResponse,
+    response_model_exclude_none=True,
+    tags=["coding"],
+    responses={200: {"content": {"application/fhir+json": {}},
+                     "description": "The suggestion; with ?format=fhir a FHIR Bundle (Claim, Procedure, Condition)"}},
+)  # fmt: skip
+def suggest(
+    body: SuggestRequest,
+    engine: EngineDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    format: Literal["json", "fhir"] = Query("json", description="json: contracts section 2; fhir: a FHIR Bundle"),
+) -> SuggestResponse | Response:
     """Code one note (contracts section 2) and store it; the answer carries `audit_id`."""
     if not body.text.strip():
         raise HTTPException(status_code=422, detail="the note has no text")
@@ -109,6 +124,9 @@ def suggest(body: SuggestRequest, engine: EngineDep, store: StoreDep, settings: 
         suggestion, audit_id = suggest_and_record(engine, store, settings, body.text, body.id, "api")
     except InputError as exc:
         raise HTTPException(status_code=413, detail=str(exc)) from None
+    if format == "fhir":
+        bundle = suggestion_to_bundle(suggestion, body.id, audit_id=audit_id)
+        return JSONResponse(bundle, media_type="application/fhir+json")
     return SuggestResponse(**suggestion.model_dump(), audit_id=audit_id)
 
 
