@@ -79,6 +79,7 @@
   function showError(message) {
     el.error.textContent = message;
     el.error.hidden = false;
+    el.results.scrollTop = 0; // the alert sits at the top of the results pane
   }
   function hideError() { el.error.hidden = true; el.error.textContent = ""; }
 
@@ -634,7 +635,7 @@
     frames.forEach((f, i) => {
       const it = { key: `lesion-${i}`, kind: "lesion", title: `Lesion ${f.label || i + 1}`, evidence: f.evidence || [], colour: "cl" };
       register(it);
-      const where = [f.laterality, f.site].filter(Boolean).join(" ");
+      const where = [f.laterality, f.site].filter(Boolean).map(words).join(" ");
       const histology = f.histology ? (HISTOLOGY_WORDS[f.histology] || words(f.histology)) : null;
       const summary = [where || "site not stated", histology && `${histology}${f.histology_source ? ` (${f.histology_source})` : ""}`, f.procedure && words(f.procedure)]
         .filter(Boolean).join(" · ");

@@ -317,10 +317,14 @@ def test_page_browser_keyboard_only(page, service):
 
 
 def test_page_browser_service_errors_are_shown(page, service):
-    # Nothing to code: said on the page, nothing sent.
+    # Nothing to code: said on the page, in view even with the results scrolled, nothing sent.
+    code_in_page(page, corpus_note(QUERY_NOTE)["text"])
+    page.eval_on_selector("#results", "r => { r.scrollTop = r.scrollHeight; }")
+    page.click("#edit-note")
     page.fill("#note-text", "   \n ")
     page.click("#suggest")
     expect(page.locator("#error")).to_contain_text("no text to code")
+    expect(page.locator("#error")).to_be_in_viewport()
     # Over the service's limit: the service's 413 is shown in words, the note is kept.
     long_note = corpus_note(MULTI_CODE_NOTE)["text"] * (MAX_NOTE_CHARS // 500)
     assert len(long_note) > MAX_NOTE_CHARS
