@@ -19,6 +19,7 @@ from dermcoder.engine import get_engine
 from dermcoder.errors import DermCoderError
 from dermcoder.service import api, cds_hooks
 from dermcoder.service.jwt_auth import CdsJwtVerifier, check_jwt_setting, load_issuers
+from dermcoder.service.safe_errors import SafeErrors
 from dermcoder.service.store import FeedbackStore, create_store_from_settings
 from dermcoder.settings import Settings, settings_from_env
 
@@ -28,7 +29,10 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def _validation_errors(exc: RequestValidationError) -> list[dict]:
     # FastAPI echoes the offending input in each error; for a note that is PHI, so the
     # answer names the field and the problem only.
-    return [{"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")).removeprefix("Value error, "), "type": e.get("type", "")} for e in exc.errors()]
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")).removeprefix("Value error, "), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
 
 
 def check_settings(settings: Settings) -> None:
@@ -64,6 +68,9 @@ def create_app(settings: Settings | None = None, store: FeedbackStore | None = N
         summary="CPT and ICD-10-CM suggestions, with evidence, from dermatology procedure notes.",
         lifespan=lifespan,
     )
+    # Catches what routes and handlers leave before Starlette's error middleware would log
+    # it with its message and traceback.
+    app.add_middleware(SafeErrors)
     app.include_router(api.router)
     app.include_router(cds_hooks.router)
 

@@ -221,6 +221,8 @@ def _is_memory(url) -> bool:
 
 
 def _make_engine(url_text: str) -> Engine:
+    # hide_parameters everywhere: SQL logging at INFO and error messages would otherwise
+    # print the bound values, which include the note's text when it is stored.
     try:
         url = make_url(url_text)
     except ArgumentError:
@@ -229,12 +231,13 @@ def _make_engine(url_text: str) -> Engine:
     shown = url.render_as_string(hide_password=True)
     if url.get_backend_name() != "sqlite":
         try:
-            return create_engine(url, pool_pre_ping=True)
+            return create_engine(url, pool_pre_ping=True, hide_parameters=True)
         except (ArgumentError, ImportError, SQLAlchemyError) as exc:
             raise StoreError(f"cannot use database {shown}: {exc}") from None
     if _is_memory(url):
         # One shared connection, or every session would see its own empty database.
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False},
+                               hide_parameters=True)  # fmt: skip
     else:
         path = Path(url.database).expanduser()
         try:
@@ -242,7 +245,7 @@ def _make_engine(url_text: str) -> Engine:
         except OSError as exc:
             raise StoreError(f"cannot create the data directory {path.parent}: {exc.strerror}") from None
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}
+            url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_MS / 1000}, hide_parameters=True
         )
 
     @event.listens_for(engine, "connect")
@@ -319,11 +322,17 @@ class FeedbackStore:
             source=source,
             model_name=suggestion.model.pipeline,
             model_version=suggestion.model.version,
-            suggestion_json=suggestion.model_dump_json(exclude_none=True),
+            suggestion_json=json.dumps(self._stored_form(suggestion), ensure_ascii=False),
         )
         with self._session.begin() as session:
             session.add(row)
         return row.id
+
+    def _stored_form(self, suggestion: Suggestion) -> dict:
+        data = suggestion.model_dump(exclude_none=True)
+        # Evidence quotes are pieces of the note: without the note's text they are not kept
+        # either (offsets and labels stay, so a stored note can be re-highlighted).
+        return data if self.store_note_text else _without_quotes(data)
 
     def record_decisions(self, audit_id: str, decisions: list[Decision], source: str) -> int:
         """Store coder decisions on a stored suggestion; return how many were stored.
@@ -440,6 +449,16 @@ class FeedbackStore:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _without_quotes(value):
+    if isinstance(value, dict):
+        if {"start", "end", "text", "label"} <= value.keys():
+            return {**value, "text": ""}
+        return {k: _without_quotes(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_quotes(v) for v in value]
+    return value
 
 
 def _offered_codes(suggestion: Suggestion) -> dict[str, set[str]]:
