@@ -9,7 +9,6 @@ validation error and an internal error. The marker must appear in no record.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import socket
 import sqlite3
