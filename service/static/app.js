@@ -101,7 +101,8 @@
   // ---------- the note with its evidence ----------
   function activeItems() {
     if (el.showAll.checked) {
-      return [...state.items.values()].filter((it) => it.kind === "code" && it.evidence.length);
+      // Every code, plus a selected question or lesion so that its evidence still shows.
+      return [...state.items.values()].filter((it) => it.evidence.length && (it.kind === "code" || it.key === state.selected));
     }
     const it = state.selected && state.items.get(state.selected);
     return it ? [it] : [];
@@ -168,7 +169,8 @@
   function updateCaption(items) {
     clear(el.caption);
     if (el.showAll.checked) {
-      el.caption.append(`Evidence for all ${items.length} codes; striped text supports more than one code.`);
+      const codes = items.filter((it) => it.kind === "code").length;
+      el.caption.append(`Evidence for all ${codes} codes; striped text supports more than one code.`);
       return;
     }
     const it = state.selected && state.items.get(state.selected);
@@ -190,7 +192,8 @@
     renderNote();
     if (scroll) {
       const first = el.noteView.querySelector("mark.sel");
-      if (first) first.scrollIntoView({ block: "center", behavior: "smooth" });
+      const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      if (first) first.scrollIntoView({ block: "center", behavior: still ? "auto" : "smooth" });
     }
   }
 

@@ -174,6 +174,7 @@ def test_page_browser_codes_a_note_and_highlights_each_codes_evidence(page, serv
         joined = "\n".join(marks)
         assert all(e["text"] in joined for e in line["evidence"])
     assert page.locator("#note-view").text_content() == note["text"]
+    assert page.evaluate("localStorage.length + sessionStorage.length") == 0, "the note must not be kept in the browser"
 
     # Evidence for all codes: every code's marks cover exactly its own spans, overlaps included.
     page.check("#show-all")
