@@ -7,9 +7,7 @@ routes refer to.
 
 from __future__ import annotations
 
-import json
 import re
-from pathlib import Path
 from typing import Any, Literal
 
 from fastapi import APIRouter, Body, HTTPException, Query, status
@@ -48,21 +46,8 @@ def _year(text: str, pattern: str) -> int | None:
 
 
 def model_card(engine: Engine) -> dict | None:
-    """The model card of the artifact behind the engine, if one is installed.
-
-    The engine may carry its card; otherwise the first models/*/meta.json is reported.
-    """
-    card = getattr(engine, "model_card", None)
-    if card is not None:
-        return card if isinstance(card, dict) else getattr(card, "model_dump", lambda: None)()
-    import dermcoder.models
-
-    for meta in sorted(Path(dermcoder.models.__file__).parent.glob("*/meta.json")):
-        try:
-            return json.loads(meta.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-    return None
+    """The card (meta.json) of the scorer the engine runs; None when it runs rules only."""
+    return engine.scorer.meta if engine.scorer is not None else None
 
 
 def check_note(text: str, settings: Settings) -> None:

@@ -9,6 +9,9 @@ def test_app_health_and_version(client):
     assert version["cpt_code_set"] == "CPT 2025" and version["cpt_year"] == 2025
     assert version["icd10cm_fiscal_year"] == 2026 and "2024Q2" in version["ncci_quarter"]
     assert version["model"]["pipeline"] and version["model"]["version"]
+    # the card is the running scorer's own meta.json, not any file lying in models/
+    assert version["model"]["name"] == version["model_card"]["name"] == client.app.state.engine.scorer.name
+    assert version["model_card"]["model_sha256"] == client.app.state.engine.scorer.meta["model_sha256"]
 
 
 def test_app_serves_the_page_and_static_files(client):
