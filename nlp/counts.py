@@ -29,7 +29,8 @@ AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(
 TOTAL = re.compile(
     rf"(?:\b(?:total(?: of)?|totaling|totalling|for a total of|=|all)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
     rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s*){{0,3}}[:=]\s*{NUM}\b"
-    rf"|\btotal\s+(?:[a-z]+\s*){{1,3}}[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?)))",
+    # "Total lesions: 4" but not "Total needle passes: 12" / "total volume: 2"
+    rf"|\btotal\s+(?!(?:needle|passes|volume|dose|amount|time|injections?|sticks|syringes?|vials?|mg|ml|cc|units?)\b)(?:[a-z]+\s*){{1,3}}[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?)))",
     re.IGNORECASE,
 )
 # "LN2 x3", "cryo x 6": the count written after the method
@@ -43,8 +44,9 @@ SITE_COUNT = re.compile(rf"(?im)(?:^[ \t]*|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60
 NOT_A_COUNT = re.compile(r"^[ \t]*(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b)", re.IGNORECASE)
 
 
-# "scalp (6)", "L forehead x3", "R dorsal hand 2,", "nasal tip one." - a count written right after a site
-AFTER_SITE = re.compile(rf"\s*(?:\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)]|$|\n)))", re.IGNORECASE)
+# "scalp (6)", "L forehead x3", "R dorsal hand 2,", "nasal tip one.", "jawline bilateral two," - a
+# count written right after a site (and its side)
+AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?\s*(?:\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)]|$|\n)))", re.IGNORECASE)
 
 
 @Language.factory("derm_counts", assigns=["doc.spans"], default_config={})
