@@ -38,7 +38,12 @@ def site_fact(frame: Frame) -> Fact | None:
     sites = [s for s in frame.sites if usable(s) and s.role != "donor"] or [s for s in frame.sites if s.role != "donor"]
     if not sites:
         return None
-    site = sites[0]
+    # the site named in the sentence of the procedure itself beats one met elsewhere
+    # ("Scalp clear, no AKs treated today." before "PROCEDURE: excision SCCIS right forearm")
+    # (not for Mohs: its report names stages, maps and closures by site in other sentences)
+    proc_sentences = {p.sentence for p in frame.procedures if p.active} if frame.procedure != "mohs" else set()
+    with_proc = [s for s in sites if s.sentence in proc_sentences]
+    site = with_proc[0] if with_proc else sites[0]
     # a more specific site word in the same frame wins over "face"/"arm"/"leg"
     generic = {"face", "arm", "leg"}
     if site.canonical in generic:

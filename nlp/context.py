@@ -49,11 +49,20 @@ STALE_HEADER = re.compile(
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
 
 
+# ">> end carried forward <<": where a copied block says it stops
+STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy[- ]forward|prior note|previous note|template)\b.*$")
+
+
 def _stale_regions(text: str) -> list[tuple[int, int]]:
     regions = []
     for m in STALE_HEADER.finditer(text):
+        if STALE_END.fullmatch(m.group(0)):
+            continue
         end = m.end()
-        if m.group(0).rstrip().endswith(":"):
+        closing = STALE_END.search(text, end)
+        if closing is not None:
+            end = closing.end()
+        elif m.group(0).rstrip().endswith(":"):
             blank = re.search(r"\n\s*\n", text[end:])
             end = end + blank.start() if blank else len(text)
         regions.append((m.start(), end))
