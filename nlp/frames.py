@@ -188,7 +188,7 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
             frame = current.get(block)
             if m in procs:
                 new_site = _first_site_after(items, m)
-                if frame is not None and _absorbed(frame, m, frames, block):
+                if frame is not None and (_absorbed(frame, m, frames, block) or _treats_base(text, m, frame)):
                     frame.sentences.add(sent)
                     continue
                 if frame is None or _opens_new_frame(frame, m, new_site):
@@ -312,6 +312,19 @@ def _absorbed(frame: Frame, proc: Mention, frames: list[Frame], block: str | Non
         if f.block == block and f.procedure in ABSORBED_BY and _family(proc.canonical) in ABSORBED_BY[f.procedure]:
             return True
     return False
+
+
+BASE_AFTER = re.compile(r"[^.;\n]{0,30}?\b(?:of|to|at|on)\s+(?:the\s+)?(?:base|wound base|bed)\b", re.IGNORECASE)
+BASE_BEFORE = re.compile(r"\b(?:base|bed)\b[^.;\n]{0,30}$", re.IGNORECASE)
+BASE_HOSTS = {"shave_removal", "biopsy", "excision"}
+
+
+def _treats_base(text: str, proc: Mention, frame: Frame) -> bool:
+    """ "shave removal, then curettage + electrocautery of base": treating the base of the lesion
+    just removed is part of that removal, not a destruction of its own."""
+    if _family(proc.canonical) not in {"destruction", "ed_c", "cryotherapy"} or _family(frame.procedure) not in BASE_HOSTS:
+        return False
+    return bool(BASE_AFTER.match(text, proc.end) or BASE_BEFORE.search(text, max(0, proc.start - 40), proc.start))
 
 
 def _own_sites(frame: Frame) -> list[Mention]:
