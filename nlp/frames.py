@@ -232,6 +232,16 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                 frames.append(tumour)
                 del preamble[block]
         frames.sort(key=lambda f: f.start)
+    # A visit that only repairs wounds ("1. Simple repair left forearm, 2.0 cm") has no
+    # procedure word to open frames: each block holding a repair is one wound.
+    if not frames:
+        for block, early in list(preamble.items()):
+            if any(m.label == "REPAIR" and m.active for m in early):
+                wound = Frame(label=block, block=block, start=early[0].start, end=early[-1].end)
+                for m in early:
+                    wound.add(m)
+                frames.append(wound)
+                del preamble[block]
     # Facts after the last frame of a block but never attached stay with the first frame of the block.
     for block, early in preamble.items():
         target = next((f for f in frames if f.block == block), None)
