@@ -87,7 +87,7 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     return best[1] if best else "size"
 
 
-REPAIR_LINE = re.compile(r"^\s*(?:repair|closure|reconstruction|wound closure)\b", re.IGNORECASE)
+REPAIR_LINE = re.compile(r"^\s*(?:(?:simple|intermediate|complex|layered|linear)\s+)?(?:repair|closure|reconstruction|wound closure)\b", re.IGNORECASE)
 GENERIC = re.compile(r"^(?:measur\w*|sized?|diameter)", re.IGNORECASE)
 REPAIR_HEAD = re.compile(r"(repair|closure|closed|suture line|incision line|defect|wound)\s*(?:\w+\s*){0,2}$", re.IGNORECASE)
 
