@@ -38,7 +38,14 @@ def site_fact(frame: Frame) -> Fact | None:
     sites = [s for s in frame.sites if usable(s) and s.role != "donor"] or [s for s in frame.sites if s.role != "donor"]
     if not sites:
         return None
-    site = sites[0]
+    # the site named in the sentence of the procedure itself beats one met elsewhere
+    # ("Scalp clear, no AKs treated today." before "PROCEDURE: excision SCCIS right forearm")
+    # (not for Mohs: its report names stages, maps and closures by site in other sentences)
+    proc_sentences = {p.sentence for p in frame.procedures if p.active} if frame.procedure != "mohs" else set()
+    # (a "weeks ago" clause about the biopsy does not make the lesion's site history when
+    # the procedure in that sentence is today's)
+    with_proc = [s for s in frame.sites if s.sentence in proc_sentences and s.role != "donor" and "negated" not in s.context]
+    site = with_proc[0] if with_proc else sites[0]
     # a more specific site word in the same frame wins over "face"/"arm"/"leg"
     generic = {"face", "arm", "leg"}
     if site.canonical in generic:
@@ -54,7 +61,9 @@ def side_fact(frame: Frame, site: Mention | None) -> Fact | None:
     if not sides:
         return None
     if site is not None:
-        near = [m for m in sides if 0 <= site.start - m.end <= 25 or 0 <= m.start - site.end <= 6]
+        # the side written against the chosen site carries that site's context, whatever it is
+        beside = [m for m in frame.laterality if "negated" not in m.context]
+        near = [m for m in beside if 0 <= site.start - m.end <= 25 or 0 <= m.start - site.end <= 6]
         if near:
             return Fact(near[-1].canonical if near[-1].start < site.start else near[0].canonical, [near[0]])
     distinct = {m.canonical for m in sides}

@@ -201,7 +201,8 @@ def excision(ctx: CodingContext, rule: RuleRecord) -> None:
         if code is None:
             ctx.query("lesion_size", f"Excision: {diameter.value:g} cm falls between size bands", diameter.evidence)
             continue
-        why = f"{'malignant' if malignant else 'benign'} ({source or 'no'} pathology: {hist.text if hist else 'none'})"
+        basis = {"pathology": "final pathology", "clinical": "clinical diagnosis", "prior": "prior biopsy"}.get(source or "", "no pathology")
+        why = f"{'malignant' if malignant else 'benign'} ({basis}: {hist.text if hist else 'none'})"
         other = "excision_benign" if malignant else "excision_malignant"
         other_code = ctx.tables.band_code(other, diameter.value, group)
         alts = _neighbours(ctx, family, code.code, group)

@@ -31,7 +31,9 @@ app = typer.Typer(
 tables_app = typer.Typer(help="Inspect and check the code tables.", no_args_is_help=True)
 corpus_app = typer.Typer(help="Check and split the labeled corpus.", no_args_is_help=True)
 app.add_typer(tables_app, name="tables")
+feedback_app = typer.Typer(help="Coder feedback stored by the service.", no_args_is_help=True)
 app.add_typer(corpus_app, name="corpus")
+app.add_typer(feedback_app, name="feedback")
 
 out = Console()
 
@@ -86,6 +88,7 @@ def batch(
     in_path: Path = typer.Argument(..., metavar="IN.jsonl", help="Notes, one JSON object per line with id and text."),
     out_path: Optional[Path] = typer.Argument(None, metavar="[OUT.jsonl]", help="Where to write the suggestions (JSONL); or use -o."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Where to write the suggestions (JSONL)."),
+    fhir: bool = typer.Option(False, "--fhir", help="Write one FHIR Bundle (Claim, Procedures, Conditions) per line."),
     workers: int = typer.Option(1, "--workers", "-w", min=1, help="Processes coding in parallel, each loading the engine once."),
     resume: bool = typer.Option(False, "--resume", help="Continue an output left by an interrupted run of the same input."),
     force: bool = typer.Option(False, "--force", help="Overwrite a non-empty output."),
@@ -109,6 +112,12 @@ def batch(
         fail("no output given: dermcoder batch IN.jsonl OUT.jsonl (or -o OUT.jsonl)")
     if resume and force:
         fail("--resume and --force contradict each other: --resume continues the output, --force starts it over")
+    final = target
+    if fhir:
+        # Suggestions first (the batch contract, resumable), then each line rewritten as a Bundle.
+        if final.exists() and final.stat().st_size > 0 and not (resume or force):
+            fail(f"{final}: already exists and is not empty; pass --resume to continue it or --force to overwrite it")
+        target = final.with_name(final.name + ".suggestions.tmp")
     with ExitStack() as stack:
         update = [lambda completed: None]
 
@@ -117,6 +126,14 @@ def batch(
 
         stats = run_batch(in_path, target, workers=workers, resume=resume, force=force, chunk_size=chunk,
                           on_start=on_start, on_line=lambda s: update[0](s.lines))  # fmt: skip
+    if fhir:
+        from dermcoder.batch import record_path
+        from dermcoder.fhir import suggestions_to_bundles
+
+        suggestions_to_bundles(target, final)
+        target.unlink(missing_ok=True)  # kept until here so that a killed run can be resumed
+        record_path(target).unlink(missing_ok=True)
+        target = final
     new = stats.lines - stats.resumed
     resumed = f", {stats.resumed} already done" if stats.resumed else ""
     eprint(f"{stats.lines} lines: {stats.coded} coded, {stats.errors} error record(s){resumed}; "
@@ -452,6 +469,40 @@ def corpus_import(
     out.print(f"imported {n} note(s) into {output}")
 
 
+@feedback_app.command("export")
+def feedback_export(
+    output: Path = typer.Argument(..., metavar="OUT.jsonl", help="Where to write the labeled notes (contracts section 1)."),
+    db: Optional[str] = typer.Option(None, "--db", help="SQLAlchemy URL of the store (default: DERMCODER_DATABASE_URL "
+                                     "or the SQLite file under DERMCODER_DATA_DIR)."),
+) -> None:
+    """Write coder-reviewed notes as labeled notes, one line each, for training and evaluation."""
+    from sqlalchemy.engine import make_url
+
+    from dermcoder.service.store import FeedbackStore
+    from dermcoder.settings import get_settings
+
+    url = db or get_settings().store_url
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - the store names the problem below
+        parsed = None
+    if parsed is not None and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).expanduser().is_file():
+            fail(f"no feedback store at {parsed.database} (set --db or DERMCODER_DATABASE_URL)")
+    store = FeedbackStore(url)
+    try:
+        result = store.export_feedback()
+    finally:
+        store.close()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8") as fh:
+        for note in result.notes:
+            fh.write(json.dumps(note.model_dump(exclude_none=True), ensure_ascii=False) + "\n")
+    eprint(f"{len(result.notes)} labeled note(s) -> {output}; {result.skipped} skipped: "
+           f"{result.skipped_no_text} without stored note text (DERMCODER_STORE_NOTE_TEXT=1 keeps it), "
+           f"{result.skipped_no_decision} never reviewed, {result.skipped_undecided} with CPT lines left undecided")  # fmt: skip
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
@@ -459,6 +510,11 @@ def serve(
 ) -> None:
     """Start the HTTP service."""
     import uvicorn
+
+    from dermcoder.service.app import check_settings
+    from dermcoder.settings import settings_from_env
+
+    check_settings(settings_from_env())  # a bad setting is one line here, not a server traceback
 
     uvicorn.run("dermcoder.service.app:create_app", factory=True, host=host, port=port, log_level="info")
 

@@ -49,15 +49,65 @@ STALE_HEADER = re.compile(
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
 
 
+# ">> end carried forward <<": where a copied block says it stops
+STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy[- ]forward|prior note|previous note|template)\b.*$")
+
+
 def _stale_regions(text: str) -> list[tuple[int, int]]:
     regions = []
     for m in STALE_HEADER.finditer(text):
+        if STALE_END.fullmatch(m.group(0)):
+            continue
         end = m.end()
-        if m.group(0).rstrip().endswith(":"):
+        closing = STALE_END.search(text, end)
+        if closing is not None:
+            end = closing.end()
+        elif m.group(0).rstrip().endswith(":"):
             blank = re.search(r"\n\s*\n", text[end:])
             end = end + blank.start() if blank else len(text)
         regions.append((m.start(), end))
     return regions
+
+
+DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?![\d/])")
+# the visit's own date: "DOS: 03/20/2025", "Visit 11/04/2025", "(today 03/20/2025)", "Date of service 3/20/25"
+VISIT_DATE = re.compile(r"(?i)\b(?:DOS|date of service|date of procedure|visit(?: date)?|today|procedure date)\b[ \t:(-]*(\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}))(?![\d/])")
+
+
+def _date_key(text: str) -> tuple[int, int, int] | None:
+    m = DATE.fullmatch(text.strip())
+    if not m:
+        return None
+    month, day, year = (int(g) for g in m.groups())
+    year += 2000 if year < 100 else 0
+    return (year, month, day) if 1 <= month <= 12 and 1 <= day <= 31 else None
+
+
+def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, tuple[int, int]]) -> dict[int, str]:
+    """Sentences that date what they say before the visit ("LN2 x 4 lesions today 09/12/2024"
+    in a note whose visit is 03/20/2025): copied-forward history, never today's work.
+
+    Only when the note names its visit date (the latest one if several), and never for a
+    sentence that says "today" other than right before its own old date.
+    """
+    text = doc.text
+    visits = {_date_key(m.group(1)) for m in VISIT_DATE.finditer(text)} - {None}
+    if not visits:
+        return {}
+    visit = max(visits)  # an older "today 09/12/2024" is itself copied forward
+    out: dict[int, str] = {}
+    for k, (first, last) in sent_text.items():
+        start = doc[first].idx
+        end = doc[last - 1].idx + len(doc[last - 1].text)
+        sentence = text[start:end]
+        old = [m for m in DATE.finditer(sentence) if (key := _date_key(m.group(0))) is not None and key < visit]
+        if not old:
+            continue
+        todays = [m.start() for m in re.finditer(r"(?i)\btoday\b", sentence)]
+        if any(not re.match(r"[ \t:(-]*" + re.escape(d.group(0)), sentence[t + 5 :]) for t in todays for d in old[:1]):
+            continue
+        out[k] = f"[dated {old[0].group(0)}, before the visit]"
+    return out
 
 
 def load_context_rules(directory=None) -> list[ConTextRule]:
@@ -124,12 +174,16 @@ class ContextTagger(ResourceBacked):
                     s, e = modifier.modifier_span
                     texts.append(doc[s:e].text)
         stale = _stale_regions(doc.text)
+        dated = _earlier_dated_sentences(doc, sent_of, sent_text)
         for span in spans:
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
             cats, texts = list(cats), list(texts)
             if "copied_forward" not in cats and any(a <= span._.char_start < b for a, b in stale):
                 cats.append("copied_forward")
                 texts.append("[copied-forward text]")
+            if "historical" not in cats and span.label_ in TARGET_LABELS and sent_of[span.start] in dated:
+                cats.append("historical")
+                texts.append(dated[sent_of[span.start]])
             default = SECTION_DEFAULTS.get(span._.section or "")
             if default and default not in cats and span.label_ in TARGET_LABELS:
                 first, last = sent_text[sent_of[span.start]]

@@ -29,19 +29,24 @@ AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(
 TOTAL = re.compile(
     rf"(?:\b(?:total(?: of)?|totaling|totalling|for a total of|=|all)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
     rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s*){{0,3}}[:=]\s*{NUM}\b"
-    rf"|\btotal\s+(?:[a-z]+\s*){{1,3}}[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?)))",
+    # "Total lesions: 4" but not "Total needle passes: 12" / "total volume: 2"
+    rf"|\btotal\s+(?!(?:needle|passes|volume|dose|amount|time|injections?|sticks|syringes?|vials?|mg|ml|cc|units?)\b)(?:[a-z]+\s*){{1,3}}[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?)))",
     re.IGNORECASE,
 )
 # "LN2 x3", "cryo x 6": the count written after the method
 AFTER_METHOD = re.compile(r"\b(?:LN2|LN-2|liquid nitrogen|cryo(?:therapy|surgery)?|ED&C|curettage|cantharidin|ILK|IL TAC|snip(?:ped)?)\s*(?:to\s+)?x\s?(\d{1,2})\b", re.IGNORECASE)
 TOTAL_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:total|in total|altogether|overall)\b", re.IGNORECASE)
+# "dorsal hands, bilateral (2 R, 1 L)": a count per side inside a breakdown
+SIDE_SPLIT = re.compile(rf"(?:(?<=\()|(?<=,)|(?<=;)|(?<=, )|(?<=; )|(?<=\( )){NUM}\s+(?:R|L|rt|lt|right|left)\b(?=\s*[,;)])", re.IGNORECASE)
 # "Scalp: 7", "R axilla: five." - a site line listing how many were treated there
-SITE_COUNT = re.compile(rf"(?im)(?:^|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:\s*{NUM}\s*(?=$|[.;,)])")
-NOT_A_COUNT = re.compile(r"^\s*(?:x\s*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b)", re.IGNORECASE)
+SITE_COUNT = re.compile(rf"(?im)(?:^[ \t]*|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:\s*{NUM}\s*(?=$|[.;,)])")
+# (never across a line end: "treated: 23" then "Freeze technique: ..." on the next line)
+NOT_A_COUNT = re.compile(r"^[ \t]*(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b)", re.IGNORECASE)
 
 
-# "scalp (6)", "L forehead x3", "R dorsal hand 2,", "nasal tip one." - a count written right after a site
-AFTER_SITE = re.compile(rf"\s*(?:\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)]|$|\n)))", re.IGNORECASE)
+# "scalp (6)", "L forehead x3", "R dorsal hand 2,", "nasal tip one.", "jawline bilateral two," - a
+# count written right after a site (and its side)
+AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?\s*(?:\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)]|$|\n)))", re.IGNORECASE)
 
 
 @Language.factory("derm_counts", assigns=["doc.spans"], default_config={})
@@ -56,7 +61,7 @@ class CountRecognizer:
     def __call__(self, doc: Doc) -> Doc:
         text = doc.text
         seen: set[int] = set()
-        for rx, group, role in ((TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (SITE_COUNT, 1, "item"), (AFTER_METHOD, 1, "item")):
+        for rx, group, role in ((TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (SITE_COUNT, 1, "item"), (AFTER_METHOD, 1, "item"), (SIDE_SPLIT, 1, "item")):
             for m in rx.finditer(text):
                 g = group or next(i for i in range(1, (m.lastindex or 1) + 1) if m.group(i))  # TOTAL has two alternatives
                 start, end = m.start(g), m.end(g)

@@ -30,7 +30,9 @@ from dermcoder.nlp._extensions import SPAN_GROUP
 SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
 LABEL_MARKER = re.compile(
     r"(?im)^[ \t>*\-]*(?:(?:lesion|site|specimen|spec|part|tumou?r|procedure|proc|biopsy|bx)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%))"
-    r"|\(?(?P<b>[A-H])[).:](?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t]))"
+    r"|\(?(?P<b>[A-H])[).:](?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t])"
+    # a table row whose first cell is a lesion label: "| 2 | L lateral neck | 0.8 cm | shave |"
+    r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|)"
 )
 PATH_LABEL = re.compile(r"(?<![\w])(?:\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s)", re.IGNORECASE)
 
@@ -170,7 +172,8 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
 
     for sent in sorted(by_sentence):
         items = by_sentence[sent]
-        procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS]
+        procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS
+                 and not _on_anesthesia_line(text, m)]  # fmt: skip
         for m in items:
             if m.label == "PROCEDURE" and m.canonical == "prior_biopsy":
                 frame = current.get(m.block)
@@ -185,7 +188,7 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
             frame = current.get(block)
             if m in procs:
                 new_site = _first_site_after(items, m)
-                if frame is not None and _absorbed(frame, m, frames, block):
+                if frame is not None and (_absorbed(frame, m, frames, block) or _treats_base(text, m, frame)):
                     frame.sentences.add(sent)
                     continue
                 if frame is None or _opens_new_frame(frame, m, new_site):
@@ -229,6 +232,16 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                 frames.append(tumour)
                 del preamble[block]
         frames.sort(key=lambda f: f.start)
+    # A visit that only repairs wounds ("1. Simple repair left forearm, 2.0 cm") has no
+    # procedure word to open frames: each block holding a repair is one wound.
+    if not frames:
+        for block, early in list(preamble.items()):
+            if any(m.label == "REPAIR" and m.active for m in early):
+                wound = Frame(label=block, block=block, start=early[0].start, end=early[-1].end)
+                for m in early:
+                    wound.add(m)
+                frames.append(wound)
+                del preamble[block]
     # Facts after the last frame of a block but never attached stay with the first frame of the block.
     for block, early in preamble.items():
         target = next((f for f in frames if f.block == block), None)
@@ -246,6 +259,7 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
         labeled = {_family(f.procedure) for f in frames if f.block is not None}
         frames = [f for f in frames if not (f.block is None and _family(f.procedure) in labeled
                                             and not _own_sites(f) and not [m for m in f.sizes if m.active])]
+    frames = _merge_titles(frames)
     # "Base then treated with curettage": a procedure with no site of its own continues the
     # lesion of the frame before it in the same block.
     for prev, f in zip(frames, frames[1:]):
@@ -254,6 +268,14 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                 f.add(m)
     _attach_pathology(text, frames, path)
     return frames
+
+
+ANESTHESIA_LINE = re.compile(r"[ \t>*\-]*(?:local[ \t]+)?(?:anesthesia|anaesthesia|anesthetic|anaesthetic)\b", re.IGNORECASE)
+
+
+def _on_anesthesia_line(text: str, m: Mention) -> bool:
+    """ "Anesthesia: 0.5 mL per shaved site" names a procedure but performs none."""
+    return ANESTHESIA_LINE.match(text, text.rfind("\n", 0, m.start) + 1) is not None
 
 
 def _first_site_after(items: list[Mention], proc: Mention) -> Mention | None:
@@ -302,6 +324,19 @@ def _absorbed(frame: Frame, proc: Mention, frames: list[Frame], block: str | Non
     return False
 
 
+BASE_AFTER = re.compile(r"[^.;\n]{0,30}?\b(?:of|to|at|on)\s+(?:the\s+)?(?:base|wound base|bed)\b", re.IGNORECASE)
+BASE_BEFORE = re.compile(r"\b(?:base|bed)\b[^.;\n]{0,30}$", re.IGNORECASE)
+BASE_HOSTS = {"shave_removal", "biopsy", "excision"}
+
+
+def _treats_base(text: str, proc: Mention, frame: Frame) -> bool:
+    """ "shave removal, then curettage + electrocautery of base": treating the base of the lesion
+    just removed is part of that removal, not a destruction of its own."""
+    if _family(proc.canonical) not in {"destruction", "ed_c", "cryotherapy"} or _family(frame.procedure) not in BASE_HOSTS:
+        return False
+    return bool(BASE_AFTER.match(text, proc.end) or BASE_BEFORE.search(text, max(0, proc.start - 40), proc.start))
+
+
 def _own_sites(frame: Frame) -> list[Mention]:
     return [s for s in frame.sites if s.active and s.role != "donor"]
 
@@ -324,6 +359,28 @@ def _merge_steps(frames: list[Frame]) -> list[Frame]:
                     getattr(host, slot).append(m)
         host.end = max(host.end, f.end)
         host.sentences |= f.sentences
+    return kept
+
+
+DESTRUCTION_METHODS = {"cryotherapy", "ed_c"}
+
+
+def _merge_titles(frames: list[Frame]) -> list[Frame]:
+    """A title ("DESTRUCTION OF PREMALIGNANT LESIONS") naming the family of the one procedure
+    described below it is that procedure's frame: no site, size or count of its own."""
+    kept: list[Frame] = []
+    for i, f in enumerate(frames):
+        nxt = frames[i + 1] if i + 1 < len(frames) else None
+        is_title = (f.procedure == "destruction" and nxt is not None and nxt.procedure in DESTRUCTION_METHODS
+                    and nxt.block == f.block and not _own_sites(f) and not f.sizes and not f.counts
+                    and sum(1 for g in frames if g.procedure in DESTRUCTION_METHODS) == 1)  # fmt: skip
+        if not is_title:
+            kept.append(f)
+            continue
+        for slot in ("procedures", "histology", "path_histology", "laterality"):
+            target = getattr(nxt, slot)  # appended: the method stays the frame's procedure
+            target.extend(m for m in getattr(f, slot) if m not in target)
+        nxt.start = min(nxt.start, f.start)
     return kept
 
 

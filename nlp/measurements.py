@@ -66,6 +66,8 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     after = re.split(r"[\n.;]", text[end : end + 40], maxsplit=1)[0]
     for role, rx in _AFTER:
         if rx.search(after):
+            if role == "defect" and CLOSING_VERB.search(text[max(0, start - 30) : start]):
+                return "repair_length"  # "closed the 5.8 cm wound in two layers"
             return role
     before = text[max(0, start - 70) : start]
     if _BEFORE[0][1].search(before):
@@ -87,7 +89,8 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     return best[1] if best else "size"
 
 
-REPAIR_LINE = re.compile(r"^\s*(?:repair|closure|reconstruction|wound closure)\b", re.IGNORECASE)
+CLOSING_VERB = re.compile(r"\b(?:closed|repaired|sutured|approximated)\s+(?:the\s+|a\s+|this\s+)?(?:resulting\s+|final\s+)?$", re.IGNORECASE)
+REPAIR_LINE = re.compile(r"^\s*(?:(?:simple|intermediate|complex|layered|linear)\s+)?(?:repair|closure|reconstruction|wound closure)\b", re.IGNORECASE)
 GENERIC = re.compile(r"^(?:measur\w*|sized?|diameter)", re.IGNORECASE)
 REPAIR_HEAD = re.compile(r"(repair|closure|closed|suture line|incision line|defect|wound)\s*(?:\w+\s*){0,2}$", re.IGNORECASE)
 

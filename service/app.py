@@ -1,62 +1,93 @@
-"""The HTTP service (minimal for now): health, version and one-note suggestion.
+"""The HTTP service: JSON API, coder feedback, the coder's page (and CDS Hooks, FHIR).
 
-The engine is built once in the lifespan; routes only translate HTTP to engine calls.
+The engine and the feedback store are built once in the lifespan (`app.state.engine`,
+`app.state.store`); routers in their own modules only translate HTTP to those calls.
 """
 
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from pathlib import Path
 
-from fastapi import FastAPI, HTTPException, Request
-from pydantic import BaseModel, Field
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 
 from dermcoder import __version__
-from dermcoder.coding.icd import ICD_CODE_SET
-from dermcoder.coding.tables import NCCI_QUARTER
-from dermcoder.contracts import Suggestion
 from dermcoder.engine import get_engine
-from dermcoder.errors import InputError
+from dermcoder.errors import DermCoderError
+from dermcoder.service import api, cds_hooks
+from dermcoder.service.jwt_auth import CdsJwtVerifier, check_jwt_setting, load_issuers
+from dermcoder.service.safe_errors import SafeErrors
+from dermcoder.service.store import FeedbackStore, create_store_from_settings
+from dermcoder.settings import Settings, settings_from_env
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-class SuggestRequest(BaseModel):
-    """One note to code."""
-
-    id: str = Field(default="note", min_length=1, max_length=200)
-    text: str = Field(min_length=1)
-
-
-@asynccontextmanager
-async def lifespan(app: FastAPI):
-    app.state.engine = get_engine()
-    yield
+def _validation_errors(exc: RequestValidationError) -> list[dict]:
+    # FastAPI echoes the offending input in each error; for a note that is PHI, so the
+    # answer names the field and the problem only.
+    return [
+        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")).removeprefix("Value error, "), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
 
 
-def create_app() -> FastAPI:
-    """Build the FastAPI application."""
-    app = FastAPI(title="DermCoder", version=__version__, lifespan=lifespan)
+def check_settings(settings: Settings) -> None:
+    """Fail before serving anything if a setting is unusable (raises a one-line ConfigError)."""
+    check_jwt_setting(settings)
+    load_issuers(settings.cds_issuers)
 
-    @app.get("/health")
-    def health() -> dict:
-        return {"status": "ok"}
 
-    @app.get("/version")
-    def version(request: Request) -> dict:
-        engine = request.app.state.engine
-        return {
-            "dermcoder": __version__,
-            "cpt_code_set": "CPT 2025",
-            "icd10cm_code_set": ICD_CODE_SET,
-            "ncci_quarter": NCCI_QUARTER,
-            "model": engine.model_info.model_dump(),
-        }
+def create_app(settings: Settings | None = None, store: FeedbackStore | None = None) -> FastAPI:
+    """Build the FastAPI application.
 
-    @app.post("/v1/suggest", response_model=Suggestion)
-    def suggest(body: SuggestRequest, request: Request) -> Suggestion:
-        if not body.text.strip():
-            raise HTTPException(status_code=422, detail="the note has no text")
+    `settings` default to the DERMCODER_ environment; `store` defaults to the one the
+    settings name (tests pass a temporary SQLite URL through settings).
+    """
+    settings = settings or settings_from_env()
+    check_settings(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings
+        app.state.engine = get_engine()
+        app.state.store = store or create_store_from_settings(settings)
+        app.state.cds_auth = CdsJwtVerifier(settings, app.state.store)
         try:
-            return request.app.state.engine.suggest(body.text, body.id)
-        except InputError as exc:
-            raise HTTPException(status_code=413, detail=str(exc)) from None
+            yield
+        finally:
+            if store is None:
+                app.state.store.close()
 
+    app = FastAPI(
+        title="DermCoder",
+        version=__version__,
+        summary="CPT and ICD-10-CM suggestions, with evidence, from dermatology procedure notes.",
+        lifespan=lifespan,
+    )
+    # Catches what routes and handlers leave before Starlette's error middleware would log
+    # it with its message and traceback.
+    app.add_middleware(SafeErrors)
+    app.include_router(api.router)
+    app.include_router(cds_hooks.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(status_code=422, content={"detail": _validation_errors(exc)})
+
+    @app.exception_handler(DermCoderError)
+    async def _user_error(_request: Request, exc: DermCoderError) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": str(exc)})
+
+    @app.get("/", include_in_schema=False)
+    def page() -> Response:
+        index = STATIC_DIR / "index.html"
+        if not index.is_file():
+            return JSONResponse(status_code=404, content={"detail": "the coder's page is not installed"})
+        return FileResponse(index, media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app

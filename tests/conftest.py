@@ -70,3 +70,84 @@ def mentions(nlp, text: str):
     from dermcoder.nlp.frames import mentions_from_doc
 
     return mentions_from_doc(nlp(text))
+
+
+@pytest.fixture
+def service_settings(tmp_path):
+    """Service settings with a fresh SQLite store under the test's temporary directory."""
+    from dermcoder.settings import Settings
+
+    return Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'dermcoder.db'}")
+
+
+@pytest.fixture
+def client(engine, service_settings):
+    """A TestClient on a fresh app (shared session engine, fresh temporary store)."""
+    from fastapi.testclient import TestClient
+
+    from dermcoder.service.app import create_app
+
+    with TestClient(create_app(service_settings)) as test_client:
+        yield test_client
+
+
+CDS_ISSUER = "https://ehr.example.org"
+
+
+@pytest.fixture(scope="session")
+def ehr_keys():
+    """The test EHR's key pairs and their public JWKS: RSA 'rsa-1', P-256 'ec-1', P-384 'ec-2'."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    rsa_jwk = {**jwt.algorithms.RSAAlgorithm.to_jwk(rsa_key.public_key(), as_dict=True), "kid": "rsa-1", "use": "sig"}
+    ec384_key = ec.generate_private_key(ec.SECP384R1())
+    ec_jwk = {**jwt.algorithms.ECAlgorithm.to_jwk(ec_key.public_key(), as_dict=True), "kid": "ec-1", "use": "sig"}
+    ec384_jwk = {**jwt.algorithms.ECAlgorithm.to_jwk(ec384_key.public_key(), as_dict=True), "kid": "ec-2", "use": "sig"}
+    return {"rsa": rsa_key, "ec": ec_key, "ec384": ec384_key, "jwks": {"keys": [rsa_jwk, ec_jwk, ec384_jwk]}}
+
+
+@pytest.fixture
+def cds_token(ehr_keys):
+    """Make a CDS Hooks JWT for an endpoint path, signed by the test EHR (claims overridable)."""
+    import time
+    import uuid
+
+    import jwt
+
+    def make(path: str, *, alg: str = "RS384", kid: str | None = None, drop: tuple[str, ...] = (), **claims) -> str:
+        now = int(time.time())
+        payload = {"iss": CDS_ISSUER, "sub": "ehr-client", "aud": f"http://testserver{path}", "iat": now,
+                   "exp": now + 300, "jti": uuid.uuid4().hex, **claims}  # fmt: skip
+        for name in drop:
+            payload.pop(name, None)
+        key, default_kid = {"ES256": (ehr_keys["ec"], "ec-1"), "ES384": (ehr_keys["ec384"], "ec-2")}.get(
+            alg, (ehr_keys["rsa"], "rsa-1"))
+        kid = kid or default_kid
+        return jwt.encode(payload, key, algorithm=alg, headers={"kid": kid})
+
+    return make
+
+
+@pytest.fixture
+def cds_settings(tmp_path, ehr_keys):
+    """Settings trusting the test EHR (inline JWKS), with a fresh temporary store."""
+    import json
+
+    from dermcoder.settings import Settings
+
+    return Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'dermcoder.db'}",
+                    cds_issuers=json.dumps({CDS_ISSUER: ehr_keys["jwks"]}))  # fmt: skip
+
+
+@pytest.fixture
+def cds_client(engine, cds_settings):
+    """A TestClient on an app that trusts the test EHR."""
+    from fastapi.testclient import TestClient
+
+    from dermcoder.service.app import create_app
+
+    with TestClient(create_app(cds_settings)) as test_client:
+        yield test_client

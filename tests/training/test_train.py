@@ -150,3 +150,45 @@ def test_make_train_rebuilds_the_shipped_artifact(cli, tmp_path):
     shipped = json.loads((models_root() / DEFAULT_MODEL / "meta.json").read_text())
     assert rebuilt["training_data_sha256"] == shipped["training_data_sha256"]
     assert rebuilt["model_sha256"] == shipped["model_sha256"], "the shipped model is stale: run `make train`"
+
+
+def test_coder_feedback_flows_from_the_service_into_training(cli, tmp_path, engine, corpus_notes):
+    """Learning from coders, end to end: page/API decisions -> store -> export -> train --feedback."""
+    from fastapi.testclient import TestClient
+
+    from dermcoder.service.app import create_app
+    from dermcoder.settings import Settings
+
+    url = f"sqlite:///{tmp_path / 'fb.db'}"
+    settings = Settings(data_dir=tmp_path, database_url=url, store_note_text=True)
+    notes = {
+        "n1": "Shave removal of a 0.6 cm irritated seborrheic keratosis of the right forearm.",
+        "n2": "Excision of a 1.2 cm epidermoid cyst of the back with 0.2 cm margins. Simple closure.",
+    }
+    with TestClient(create_app(settings)) as client:
+        for note_id, text in notes.items():
+            suggestion = client.post("/v1/suggest", json={"id": note_id, "text": text}).json()
+            assert suggestion["cpt"], suggestion
+            decisions = [{"system": "CPT", "code": line["code"], "decision": "accepted"} for line in suggestion["cpt"]]
+            if note_id == "n2":  # the coder bills a different excision band
+                first = suggestion["cpt"][0]["code"]
+                replacement = "11403" if first != "11403" else "11404"
+                decisions[0] = {"system": "CPT", "code": first, "decision": "overridden", "replacement_code": replacement}
+            stored = client.post("/v1/feedback", json={"audit_id": suggestion["audit_id"], "decisions": decisions})
+            assert stored.status_code == 201, stored.text
+
+    exported = tmp_path / "feedback.jsonl"
+    result = cli("feedback", "export", str(exported), "--db", url)
+    assert result.returncode == 0, result.stderr.decode()
+    labeled = [json.loads(line) for line in exported.read_text(encoding="utf-8").splitlines()]
+    assert sorted(n["text"] for n in labeled) == sorted(notes.values())
+    n2 = next(n for n in labeled if n["text"] == notes["n2"])
+    assert replacement in [c["code"] for c in n2["cpt"]]
+
+    subset = [n for n in corpus_notes if n.split == "train"][:40] + [n for n in corpus_notes if n.split == "dev"][:15]
+    corpus = tmp_path / "corpus.jsonl"
+    _write(corpus, [n.model_dump(exclude_none=True) for n in subset])
+    trained = cli("train", str(corpus), "--out", str(tmp_path / "model"), "--feedback", str(exported))
+    assert trained.returncode == 0, trained.stderr.decode()
+    meta = json.loads((tmp_path / "model" / "meta.json").read_text())
+    assert meta["split_counts"] == {"train": 40, "feedback": 2, "dev": 15}

@@ -1,0 +1,84 @@
+"""Request and response bodies of the JSON API (the contracts' models plus what HTTP adds)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dermcoder.contracts import Suggestion
+from dermcoder.service.store import Decision
+
+
+class SuggestRequest(BaseModel):
+    """One note to code."""
+
+    id: str = Field(default="note", min_length=1, max_length=200)
+    text: str = Field(min_length=1)
+
+
+class SuggestResponse(Suggestion):
+    """A suggestion (contracts section 2) with the id of its audit record in the store.
+
+    `audit_id` is what POST /v1/feedback refers to; it is absent on a batch error record.
+    """
+
+    audit_id: str | None = None
+
+
+class FeedbackRequest(BaseModel):
+    """Coder decisions on the codes of one stored suggestion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    audit_id: str = Field(min_length=1, max_length=64)
+    decisions: list[Decision] = Field(min_length=1, max_length=200)
+    # Which surface the coder used; the page sends "page".
+    source: str = Field(default="api", pattern=r"^[a-z][a-z0-9_-]{0,19}$")
+
+
+class FeedbackStored(BaseModel):
+    """How many decisions were stored."""
+
+    stored: int
+
+
+class StoredDecision(BaseModel):
+    """A decision as stored, with who sent it and when."""
+
+    system: str
+    code: str
+    decision: str
+    replacement_code: str | None = None
+    units: int | None = None
+    modifiers: list[str] | None = None
+    coder: str | None = None
+    reason: str | None = None
+    source: str
+    created_at: str
+
+
+class FeedbackRecord(BaseModel):
+    """Every decision stored for one audit id, oldest first."""
+
+    audit_id: str
+    decisions: list[StoredDecision]
+
+
+class Health(BaseModel):
+    """Liveness."""
+
+    status: str
+
+
+class VersionInfo(BaseModel):
+    """Versions of the code, code sets and model behind the answers."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    dermcoder: str
+    cpt_code_set: str
+    cpt_year: int
+    icd10cm_code_set: str
+    icd10cm_fiscal_year: int | None = None
+    ncci_quarter: str
+    model: dict
+    model_card: dict | None = None
