@@ -31,6 +31,20 @@ DOC_EXTENSIONS = {
 }
 
 
+# `doc.text` is rebuilt from the tokens on every access (a Python loop over the doc);
+# profiling showed it called ~30 times per note. The text is fixed once tokenized, so it
+# is kept here, in `doc.user_data`, on first use.
+NOTE_TEXT_KEY = "dermcoder.note_text"
+
+
+def note_text(doc: Doc) -> str:
+    """`doc.text`, computed once per Doc."""
+    text = doc.user_data.get(NOTE_TEXT_KEY)
+    if text is None:
+        text = doc.user_data[NOTE_TEXT_KEY] = doc.text
+    return text
+
+
 def register_extensions() -> None:
     """Declare the extensions (idempotent: spaCy keeps one registry per process)."""
     for name, default in SPAN_EXTENSIONS.items():

@@ -18,7 +18,8 @@ from medspacy.context import ConText, ConTextRule
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from dermcoder.nlp._extensions import SPAN_GROUP
+from dermcoder.nlp._extensions import SPAN_GROUP, note_text
+from dermcoder.nlp._medspacy import share_note_text
 from dermcoder.nlp.lexicons import resources_dir
 from dermcoder.nlp.resource_io import ResourceBacked
 
@@ -90,7 +91,7 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
     Only when the note names its visit date (the latest one if several), and never for a
     sentence that says "today" other than right before its own old date.
     """
-    text = doc.text
+    text = note_text(doc)
     visits = {_date_key(m.group(1)) for m in VISIT_DATE.finditer(text)} - {None}
     if not visits:
         return {}
@@ -142,6 +143,7 @@ class ContextTagger(ResourceBacked):
             max_scope=20,
         )
         self.context.add(load_context_rules(self.resource_dir))
+        share_note_text(self.context)  # same matches, the text read once per note (nlp/_medspacy.py)
 
     def __call__(self, doc: Doc) -> Doc:
         spans = doc.spans.get(SPAN_GROUP)
@@ -173,7 +175,7 @@ class ContextTagger(ResourceBacked):
                     cats.append(name)
                     s, e = modifier.modifier_span
                     texts.append(doc[s:e].text)
-        stale = _stale_regions(doc.text)
+        stale = _stale_regions(note_text(doc))
         dated = _earlier_dated_sentences(doc, sent_of, sent_text)
         for span in spans:
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))

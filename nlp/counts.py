@@ -12,7 +12,7 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from dermcoder.nlp._extensions import SPAN_GROUP
+from dermcoder.nlp._extensions import SPAN_GROUP, note_text
 from dermcoder.nlp.numbers import WORD_PATTERN, to_int
 from dermcoder.nlp.spans import add_span
 
@@ -59,7 +59,7 @@ class CountRecognizer:
     """Adds COUNT spans (value = the integer; role 'total' for a stated total)."""
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = note_text(doc)
         seen: set[int] = set()
         for rx, group, role in ((TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (SITE_COUNT, 1, "item"), (AFTER_METHOD, 1, "item"), (SIDE_SPLIT, 1, "item")):
             for m in rx.finditer(text):

@@ -12,6 +12,7 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.lexicons import load_lexicons
 from dermcoder.nlp.resource_io import ResourceBacked
 from dermcoder.nlp.spans import add_span
@@ -50,7 +51,7 @@ class FindingsRecognizer(ResourceBacked):
         self.lex = load_lexicons(self.resource_dir)
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = note_text(doc)
         hist = _without_overlaps(list(self.lex.histology.finditer(text)) + list(self.lex.histology_cs.finditer(text)))
         for start, end, canonical in hist:
             add_span(doc, start, end, "HISTOLOGY", canonical=canonical, value=self.lex.histology_info[canonical].cls)

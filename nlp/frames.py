@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from dermcoder.nlp._extensions import SPAN_GROUP
+from dermcoder.nlp._extensions import SPAN_GROUP, note_text
 
 SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
 LABEL_MARKER = re.compile(
@@ -116,7 +116,8 @@ def mentions_from_doc(doc: Doc) -> list[Mention]:
     # token.is_sent_start directly: doc.sents / has_annotation rescan the whole doc each call
     sent_starts = [t.idx for t in doc if t.is_sent_start] or [0]
 
-    text = doc.text  # doc.text rebuilds the string on every access
+    text = note_text(doc)  # note_text(doc) rebuilds the string on every access
+    newlines = [i for i, ch in enumerate(text) if ch == "\n"]  # line of a mention = newlines before it
     out: dict[tuple, Mention] = {}
     for span in doc.spans.get(SPAN_GROUP, []):
         start, end = span._.char_start, span._.char_end
@@ -126,7 +127,7 @@ def mentions_from_doc(doc: Doc) -> list[Mention]:
         out[key] = Mention(
             label=span.label_, start=start, end=end, text=text[start:end], canonical=span._.canonical,
             value=span._.value, role=span._.role, section=span._.section, context=list(span._.context or []),
-            cue=span._.cue, sentence=bisect.bisect_right(sent_starts, start) - 1, line=doc.text.count("\n", 0, start),
+            cue=span._.cue, sentence=bisect.bisect_right(sent_starts, start) - 1, line=bisect.bisect_left(newlines, start),
         )  # fmt: skip
     return sorted(out.values(), key=lambda m: (m.start, -m.end))
 
@@ -431,5 +432,5 @@ class FrameBuilder:
     """Stores `doc._.frames` (list[Frame]) built from the entity group."""
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.frames = build_frames(doc.text, mentions_from_doc(doc))
+        doc._.frames = build_frames(note_text(doc), mentions_from_doc(doc))
         return doc

@@ -13,6 +13,7 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.spans import add_span
 
 NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
@@ -123,7 +124,7 @@ class MeasurementRecognizer:
     """Adds SIZE / MARGIN / AREA spans with normalized values and a role."""
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = note_text(doc)
         for m in MEASURE.finditer(text):
             dims, unit, area = parse_measure(m)
             if not dims or max(dims) <= 0:

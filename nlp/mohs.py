@@ -13,6 +13,7 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.numbers import WORD_PATTERN, to_int
 from dermcoder.nlp.spans import add_span
 
@@ -38,7 +39,7 @@ class MohsRecognizer:
     """Adds MOHS_STAGE and MOHS_BLOCKS spans."""
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = note_text(doc)
         if not re.search(r"mohs|micrographic|\bMMS\b|stage\s*(?:I|1)\b", text, re.IGNORECASE):
             return doc
         taken: set[int] = set()

@@ -16,7 +16,8 @@ from medspacy.section_detection import Sectionizer, SectionRule
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from dermcoder.nlp._extensions import SPAN_GROUP
+from dermcoder.nlp._extensions import SPAN_GROUP, note_text
+from dermcoder.nlp._medspacy import share_note_text
 from dermcoder.nlp.lexicons import resources_dir
 from dermcoder.nlp.resource_io import ResourceBacked
 
@@ -48,6 +49,7 @@ class SectionTagger(ResourceBacked):
         self.sectionizer = Sectionizer(self.nlp, name="derm_sectionizer", rules=None, input_span_type=None, span_attrs=None,
                                        require_start_line=self.require_start_line)  # fmt: skip
         self.sectionizer.add(load_section_rules(self.resource_dir))
+        share_note_text(self.sectionizer)  # same matches, the text read once per note (nlp/_medspacy.py)
 
     def __call__(self, doc: Doc) -> Doc:
         doc = self.sectionizer(doc)
@@ -55,7 +57,7 @@ class SectionTagger(ResourceBacked):
         for section in doc._.sections:
             # Sections hold token indices; the frame builder works in characters.
             first = min(section.title_start, section.body_start)
-            start = doc[first].idx if first < len(doc) else len(doc.text)
+            start = doc[first].idx if first < len(doc) else len(note_text(doc))
             end = doc[section.body_end - 1].idx + len(doc[section.body_end - 1]) if section.body_end > 0 else start
             sections.append((start, end, section.category))
         # A pathology report keeps its own "Dx:"/"Diagnosis:"/"Findings:" sub-headers: they stay

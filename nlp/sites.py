@@ -13,6 +13,7 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.lexicons import load_lexicons
 from dermcoder.nlp.resource_io import ResourceBacked
 from dermcoder.nlp.spans import add_span
@@ -45,7 +46,7 @@ class SiteRecognizer(ResourceBacked):
         self.lexicon = load_lexicons(self.resource_dir).sites
 
     def __call__(self, doc: Doc) -> Doc:
-        text = doc.text
+        text = note_text(doc)
         site_starts: list[int] = []
         site_ends: list[int] = []
         for start, end, canonical in self.lexicon.finditer(text):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from spacy.tokens import Doc, Span
 
-from dermcoder.nlp._extensions import SPAN_GROUP
+from dermcoder.nlp._extensions import SPAN_GROUP, note_text
 
 
 def add_span(doc: Doc, start: int, end: int, label: str, **attrs) -> Span | None:
@@ -24,4 +24,4 @@ def add_span(doc: Doc, start: int, end: int, label: str, **attrs) -> Span | None
 
 def entity_text(doc: Doc, span: Span) -> str:
     """The exact note text of an entity (never the token-expanded span text)."""
-    return doc.text[span._.char_start : span._.char_end]
+    return note_text(doc)[span._.char_start : span._.char_end]
