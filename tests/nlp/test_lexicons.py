@@ -1,0 +1,52 @@
+"""The lexicon scanner's first-character pre-filter changes speed, never matches."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import pytest
+
+from dermcoder.nlp.lexicons import first_ascii_chars, load_lexicons
+from tests.conftest import REPO
+
+LEXICONS = ("sites", "histology", "histology_cs", "procedures", "procedures_cs", "repairs")
+
+
+@pytest.mark.parametrize(
+    "pattern, flags, expected",
+    [
+        ("abc", 0, {"a"}),
+        ("Abc", re.IGNORECASE, {"a"}),
+        ("(?:a|B)c", re.IGNORECASE, {"a", "b"}),
+        ("[a-c]x", 0, {"a", "b", "c"}),
+        (r"\bfoo", 0, {"f"}),
+        ("(?:bx)+ proven", 0, {"b"}),
+        (r"\d+ cm", 0, None),  # a class: not certain
+        ("x?y", 0, None),  # optional first item
+        ("é", re.IGNORECASE, None),  # non-ASCII
+        ("(?=a)a", 0, None),  # lookaround
+        ("[^a]b", 0, None),
+    ],
+)
+def test_lexicons_first_ascii_chars(pattern, flags, expected):
+    got = first_ascii_chars(pattern, flags)
+    assert (None if got is None else set(got)) == expected
+
+
+def _texts() -> list[str]:
+    corpus = REPO / "corpus" / "sample" / "notes.jsonl"
+    texts = [json.loads(line)["text"] for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    tricky = ["EXCISION OF BCC, LEFT NASAL ALA; SCC IN SITU R CHEEK", "ſhave biopsy of the ſcalp", "Kelvin \u212aeloid",
+              "\u00c9xcision of nevus, \u00e9paule gauche", "shave bx-proven BCC, L forearm"]  # fmt: skip
+    return texts + tricky + [t.upper() for t in texts[:40]]
+
+
+@pytest.mark.parametrize("name", LEXICONS)
+def test_lexicons_prefilter_finds_exactly_what_trying_every_form_finds(name):
+    lexicon = getattr(load_lexicons(), name)
+    assert lexicon.by_first is not None
+    unfiltered = dataclasses.replace(lexicon, by_first=None)
+    for text in _texts():
+        assert list(lexicon.finditer(text)) == list(unfiltered.finditer(text)), text[:60]
