@@ -49,29 +49,54 @@ class Lexicon:
     """Compiled surface forms -> canonical concept. At each position the longest surface
     form wins ("squamous cell carcinoma in situ" over "squamous cell carcinoma")."""
 
-    scanner: re.Pattern  # one alternation of every form: finds where a match starts, fast
+    scanner: re.Pattern  # one alternation of every form: finds where a match starts
     forms: tuple[tuple[re.Pattern, str], ...]  # each form alone, with its canonical
-    # The forms that can start with a given ASCII character (lower-cased when the lexicon
-    # ignores case), in `forms` order: profiling showed every form tried at every match
-    # (368 site forms), ~15% of the time per note. Other characters try every form.
-    by_first: dict[str, tuple[tuple[re.Pattern, str], ...]] | None = None
-    ignore_case: bool = False
+    # Speed (same matches): profiling showed the one big alternation tried at every word
+    # start and every form tried at every match, ~25% of the time per note. `by_first` holds,
+    # per ASCII character, the forms a match can start with (in `forms` order), with their
+    # own alternation; `starts` finds the only positions where a match can begin.
+    by_first: dict[str, tuple[re.Pattern | None, tuple[tuple[re.Pattern, str], ...]]] | None = None
+    starts: re.Pattern | None = None
+    anchored: re.Pattern | None = None  # the alternation without the look-behind, for non-ASCII starts
 
     def finditer(self, text: str):
         """Yield (start, end, canonical) for the longest non-overlapping matches, in text order."""
+        if self.by_first is None or self.starts is None:
+            yield from self._finditer_plain(text)
+            return
+        by_first, starts = self.by_first, self.starts
         pos = 0
-        by_first = self.by_first
+        while True:
+            c = starts.search(text, pos)
+            if c is None:
+                return
+            start = c.start()
+            ch = text[start]
+            scanner, forms = by_first[ch] if ch.isascii() else (self.anchored, self.forms)
+            m = scanner.match(text, start) if scanner is not None else None
+            if m is None:
+                pos = start + 1
+                continue
+            best_end, best = m.end(), None
+            for form, canonical in forms:
+                hit = form.match(text, start)
+                if hit and (best is None or hit.end() > best_end):
+                    best_end, best = hit.end(), canonical
+            if best is None or best_end <= start:
+                pos = m.end() if m.end() > start else start + 1
+                continue
+            yield start, best_end, best
+            pos = best_end
+
+    def _finditer_plain(self, text: str):
+        """The reference algorithm: the big alternation, then every form at each match."""
+        pos = 0
         while True:
             m = self.scanner.search(text, pos)
             if m is None:
                 return
             best_end, best = m.end(), None
-            forms = self.forms
-            if by_first is not None and m.start() < len(text):
-                ch = text[m.start()]
-                if ch.isascii():
-                    forms = by_first[ch.lower() if self.ignore_case else ch]
-            for form, canonical in forms:
+            for form, canonical in self.forms:
                 hit = form.match(text, m.start())
                 if hit and (best is None or hit.end() > best_end):
                     best_end, best = hit.end(), canonical
@@ -101,20 +126,25 @@ def _compile(entries: dict[str, list[str]], flags: int, problems: list[str], whe
     forms.sort(key=lambda f: -len(f[0]))
     scanner = re.compile(rf"(?<![\w/&])(?:{'|'.join(f'(?:{p})' for p, _ in forms)})(?![\w&])", flags)
     compiled = tuple((re.compile(rf"(?:{p})(?![\w&])", flags), c) for p, c in forms)
-    ignore_case = bool(flags & re.IGNORECASE)
     firsts = [first_ascii_chars(p, flags) for p, _ in forms]
+    if any(first is None for first in firsts):
+        return Lexicon(scanner, compiled)  # some form may start anywhere: no pre-filter
     by_first = {}
     for code in range(128):
         ch = chr(code)
-        key = ch.lower() if ignore_case else ch
-        by_first[ch] = tuple(f for f, first in zip(compiled, firsts) if first is None or key in first)
-    return Lexicon(scanner, compiled, by_first, ignore_case)
+        mine = [(p, f) for (p, _), f, first in zip(forms, compiled, firsts) if ch in first]
+        alternation = re.compile(rf"(?:{'|'.join(f'(?:{p})' for p, _ in mine)})(?![\w&])", flags) if mine else None
+        by_first[ch] = (alternation, tuple(f for _, f in mine))
+    union = "".join(sorted(re.escape(ch) for ch in set().union(*firsts)))
+    starts = re.compile(rf"(?<![\w/&])[{union}\x80-\U0010ffff]", flags)
+    anchored = re.compile(rf"(?:{'|'.join(f'(?:{p})' for p, _ in forms)})(?![\w&])", flags)
+    return Lexicon(scanner, compiled, by_first, starts, anchored)
 
 
 def first_ascii_chars(pattern: str, flags: int = 0) -> frozenset[str] | None:
-    """The ASCII characters a match of `pattern` can start with (lower-cased under IGNORECASE),
-    or None when that is not certain (a class like \\w, a non-ASCII letter, an optional first
-    item, a lookaround, inline flags...). None only costs speed: the form is then always tried."""
+    """The ASCII characters a match of `pattern` can start with (both cases where case is
+    ignored), or None when that is not certain (a negated class, a non-ASCII letter, an
+    item that may be empty at the end...). A superset is safe: it only costs speed."""
     try:
         from re import _constants as c
         from re import _parser
@@ -124,48 +154,75 @@ def first_ascii_chars(pattern: str, flags: int = 0) -> frozenset[str] | None:
         parsed = _parser.parse(pattern, flags)
     except re.error:
         return None
-    ignore_case = bool(parsed.state.flags & re.IGNORECASE)
+    categories = {
+        c.CATEGORY_DIGIT: r"\d", c.CATEGORY_NOT_DIGIT: r"\D", c.CATEGORY_SPACE: r"\s",
+        c.CATEGORY_NOT_SPACE: r"\S", c.CATEGORY_WORD: r"\w", c.CATEGORY_NOT_WORD: r"\W",
+    }  # fmt: skip
 
-    def chars(items) -> frozenset[str] | None:
+    def literal(codes, ignore_case: bool) -> set[str] | None:
+        if any(code >= 128 for code in codes):
+            return None
+        out = set()
+        for code in codes:
+            ch = chr(code)
+            out |= {ch, ch.lower(), ch.upper()} if ignore_case else {ch}
+        return {x for x in out if x.isascii()}
+
+    def item(op, av, ignore_case: bool) -> tuple[set[str] | None, bool]:
+        """(first characters, may match the empty string)."""
+        if op is c.LITERAL:
+            return literal({av}, ignore_case), False
+        if op is c.IN:
+            out: set[str] = set()
+            for kind, value in av:
+                if kind is c.LITERAL:
+                    got = literal({value}, ignore_case)
+                elif kind is c.RANGE and value[1] < 128:
+                    got = literal(set(range(value[0], value[1] + 1)), ignore_case)
+                elif kind is c.CATEGORY and value in categories:
+                    got = {chr(i) for i in range(128) if re.match(categories[value], chr(i))}
+                else:
+                    return None, False  # NEGATE, non-ASCII range, ...
+                if got is None:
+                    return None, False
+                out |= got
+            return out, False
+        if op is c.BRANCH:
+            out, empty = set(), False
+            for alternative in av[1]:
+                got, alt_empty = sequence(alternative, ignore_case)
+                if got is None:
+                    return None, False
+                out |= got
+                empty = empty or alt_empty
+            return out, empty
+        if op is c.SUBPATTERN:
+            _group, add_flags, del_flags, sub = av
+            if (add_flags | del_flags) & ~re.IGNORECASE:
+                return None, False
+            inner = (ignore_case or bool(add_flags & re.IGNORECASE)) and not del_flags & re.IGNORECASE
+            return sequence(sub, inner)
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+            low, _high, sub = av
+            got, empty = sequence(sub, ignore_case)
+            return got, empty or low == 0
+        if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+            return set(), True  # zero-width: the next item starts the match
+        return None, False  # ANY, group references, ...
+
+    def sequence(items, ignore_case: bool) -> tuple[set[str] | None, bool]:
+        out: set[str] = set()
         for op, av in items:
-            if op is c.AT:
-                continue  # zero-width: \b, ^
-            if op is c.LITERAL:
-                return _ascii({av}, ignore_case)
-            if op is c.IN:
-                codes = set()
-                for kind, value in av:
-                    if kind is c.LITERAL:
-                        codes.add(value)
-                    elif kind is c.RANGE and value[1] < 128:
-                        codes.update(range(value[0], value[1] + 1))
-                    else:
-                        return None  # NEGATE, CATEGORY, non-ASCII range
-                return _ascii(codes, ignore_case)
-            if op is c.BRANCH:
-                out: set[str] = set()
-                for alternative in av[1]:
-                    sub = chars(alternative)
-                    if sub is None:
-                        return None
-                    out |= sub
-                return frozenset(out)
-            if op is c.SUBPATTERN:
-                _group, add_flags, del_flags, sub = av
-                return None if add_flags or del_flags else chars(sub)
-            if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
-                low, _high, sub = av
-                return chars(sub) if low >= 1 else None
-            return None  # ANY, CATEGORY, lookaround, group reference...
-        return None  # nothing but anchors: may match the empty string
+            got, empty = item(op, av, ignore_case)
+            if got is None:
+                return None, False
+            out |= got
+            if not empty:
+                return out, False
+        return out, True
 
-    return chars(parsed)
-
-
-def _ascii(codes: set[int], ignore_case: bool) -> frozenset[str] | None:
-    if any(code >= 128 for code in codes):
-        return None
-    return frozenset(chr(code).lower() if ignore_case else chr(code) for code in codes)
+    first, empty = sequence(parsed, bool(parsed.state.flags & re.IGNORECASE))
+    return None if first is None or empty else frozenset(first)
 
 
 @dataclass(frozen=True)
