@@ -177,6 +177,21 @@ def note_row(ctx: CodingContext, line_probs: list[float], alt_probs: list[float]
     }
 
 
+def raw_transform(estimator, X):
+    """`estimator.transform(X)` without scikit-learn's set_output wrapper.
+
+    The wrapper only converts dense output to pandas/polars when `set_output` asks for it
+    (sparse output it refuses); DermCoder never sets it, and the wrapper's per-call cost
+    showed in the profile of one note. With any other output configured, the normal call.
+    """
+    from sklearn.utils._set_output import _get_output_config
+
+    raw = getattr(type(estimator).transform, "__wrapped__", None)
+    if raw is None or _get_output_config("transform", estimator)["dense"] != "default":
+        return estimator.transform(X)
+    return raw(estimator, X)
+
+
 class CandidateVectorizer(BaseEstimator, TransformerMixin):
     """Dict features one-hot/numeric (DictVectorizer) beside word n-grams of the evidence window (tf-idf).
 
@@ -203,7 +218,7 @@ class CandidateVectorizer(BaseEstimator, TransformerMixin):
 
     def transform(self, X):
         feats, texts = self._split(X)
-        structured = self.dict_.transform(feats).multiply(self.scale_).tocsr()
+        structured = raw_transform(self.dict_, feats).multiply(self.scale_).tocsr()
         return sparse.hstack([structured, self.text_.transform(texts) * self.text_weight]).tocsr()
 
     def __getstate__(self):

@@ -25,7 +25,7 @@ from scipy.special import expit
 
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.errors import DermCoderError
-from dermcoder.training.features import FEATURE_VERSION, candidate_rows, note_row
+from dermcoder.training.features import FEATURE_VERSION, candidate_rows, note_row, raw_transform
 
 DEFAULT_MODEL = "derm-lr-v1"
 # Suggestions show probabilities to this many decimals, and every decision (thresholds
@@ -162,7 +162,7 @@ class FastProba:
         if self.folds is None:
             return self.pipeline.predict_proba(X)[:, 1]
         for step in self.steps:
-            X = step.transform(X)
+            X = raw_transform(step, X)
         if sparse.issparse(X):
             X = X.tocsr()
         mean = np.zeros(X.shape[0])
@@ -191,19 +191,34 @@ class CodeScorer:
 
     def score(self, ctx: CodingContext) -> NoteScores:
         """Probabilities for every rule line and alternative of one note, and the note's confidence."""
-        rows = candidate_rows(ctx)
-        scores = NoteScores()
-        if rows:
-            probs = self._candidate_proba([(r.features, r.text) for r in rows])
-            for row, p in zip(rows, probs):
+        return self.score_many([ctx])[0]
+
+    def score_many(self, ctxs: list[CodingContext]) -> list[NoteScores]:
+        """`score` for several notes with one call per model (each row is scored on its own, so
+        the numbers are those of one note at a time; the per-call cost is paid once)."""
+        per_note = [candidate_rows(ctx) for ctx in ctxs]
+        flat = [(r.features, r.text) for rows in per_note for r in rows]
+        probs = self._candidate_proba(flat) if flat else []
+        out: list[NoteScores] = []
+        note_features = []
+        k = 0
+        for ctx, rows in zip(ctxs, per_note):
+            scores = NoteScores()
+            for row in rows:
+                p = probs[k]
+                k += 1
                 if row.kind == "primary":
                     scores.line_probs[row.parent] = round(float(p), DECIMALS)
                 else:
                     scores.alternative_probs[row.code] = round(float(p), DECIMALS)
-        kept = [p for p in scores.line_probs.values() if p >= self.thresholds.reject]
-        features = note_row(ctx, kept, list(scores.alternative_probs.values()), [c.confidence for c in ctx.candidates])
-        scores.note_confidence = round(float(self._note_proba([features])[0]), DECIMALS)
-        return scores
+            kept = [p for p in scores.line_probs.values() if p >= self.thresholds.reject]
+            note_features.append(note_row(ctx, kept, list(scores.alternative_probs.values()),
+                                          [c.confidence for c in ctx.candidates]))  # fmt: skip
+            out.append(scores)
+        if out:
+            for scores, confidence in zip(out, self._note_proba(note_features)):
+                scores.note_confidence = round(float(confidence), DECIMALS)
+        return out
 
 
 def save_model(directory: Path, artifact: dict, meta: dict) -> None:

@@ -140,3 +140,18 @@ def test_model_fast_path_falls_back_for_other_estimators(tmp_path):
     fast = FastProba(pipe)
     assert fast.folds is None
     assert np.allclose(fast([{"a": 1}]), [2 / 3])
+
+
+def test_model_scoring_a_batch_gives_each_note_its_own_numbers(engine):
+    """score_many (one model call per batch) must equal score (one call per note), bit for bit."""
+    from dermcoder.contracts import LabeledNote, NoteIn
+    from dermcoder.jsonl import read_jsonl
+
+    from tests.conftest import REPO
+
+    notes, _ = read_jsonl(REPO / "corpus" / "sample" / "notes.jsonl", LabeledNote)
+    notes = notes[::5]
+    ctxs = [engine.coding_context(n.text) for n in notes]
+    assert engine.scorer.score_many(ctxs) == [engine.scorer.score(ctx) for ctx in ctxs]
+    batched = list(engine.suggest_many([NoteIn(id=n.id, text=n.text) for n in notes], batch_size=16))
+    assert [s.model_dump() for s in batched] == [engine.suggest(n.text, n.id).model_dump() for n in notes]
