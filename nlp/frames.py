@@ -297,7 +297,8 @@ def _opens_new_frame(frame: Frame, proc: Mention, site: Mention | None) -> bool:
     # with another site word ("under ankle-level infiltration") is the same tumour.
     if proc.canonical == "mohs":
         return False
-    if site is not None and frame.sites and site.canonical != frame.sites[0].canonical:
+    own = _own_sites(frame)  # sites copied into the frame from history or a stale plan do not count
+    if site is not None and own and site.canonical != own[0].canonical:
         return True
     return False
 
