@@ -188,7 +188,8 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
             frame = current.get(block)
             if m in procs:
                 new_site = _first_site_after(items, m)
-                if frame is not None and (_absorbed(frame, m, frames, block) or _treats_base(text, m, frame)):
+                if frame is not None and (_absorbed(frame, m, frames, block) or _treats_base(text, m, frame)
+                                          or _describes_biopsy(frame, m, new_site, block)):
                     frame.sentences.add(sent)
                     continue
                 if frame is None or _opens_new_frame(frame, m, new_site):
@@ -336,6 +337,13 @@ def _treats_base(text: str, proc: Mention, frame: Frame) -> bool:
     if _family(proc.canonical) not in {"destruction", "ed_c", "cryotherapy"} or _family(frame.procedure) not in BASE_HOSTS:
         return False
     return bool(BASE_AFTER.match(text, proc.end) or BASE_BEFORE.search(text, max(0, proc.start - 40), proc.start))
+
+
+def _describes_biopsy(frame: Frame, proc: Mention, site: Mention | None, block: str | None) -> bool:
+    """ "2. Shave biopsy, left forearm ... Tangential removal of a sample": inside one labeled
+    block, a removal word with no site of its own describes the biopsy's technique."""
+    return (block is not None and site is None and frame.block == block
+            and frame.procedure == "biopsy_tangential" and proc.canonical == "shave_removal")  # fmt: skip
 
 
 def _own_sites(frame: Frame) -> list[Mention]:
