@@ -188,9 +188,10 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
             frame = current.get(block)
             if m in procs:
                 new_site = _first_site_after(items, m)
-                if frame is not None and (_absorbed(frame, m, frames, block) or _treats_base(text, m, frame)
-                                          or _describes_biopsy(frame, m, new_site, block)):
-                    frame.sentences.add(sent)
+                if _absorbed(m, frames, block) or (frame is not None and (_treats_base(text, m, frame)
+                                                                       or _describes_biopsy(frame, m, new_site, block))):
+                    if frame is not None:
+                        frame.sentences.add(sent)
                     continue
                 if frame is None or _opens_new_frame(frame, m, new_site):
                     same = _matching_frame(frames, m, new_site, block)
@@ -319,9 +320,12 @@ def _matching_frame(frames: list[Frame], proc: Mention, site: Mention | None, bl
 ABSORBED_BY = {"mohs": {"excision", "destruction", "ed_c"}, "pdt": {"destruction"}}
 
 
-def _absorbed(frame: Frame, proc: Mention, frames: list[Frame], block: str | None) -> bool:
+def _absorbed(proc: Mention, frames: list[Frame], block: str | None) -> bool:
     for f in frames:
-        if f.block == block and f.procedure in ABSORBED_BY and _family(proc.canonical) in ABSORBED_BY[f.procedure]:
+        # a PDT session titled above its numbered steps ("Proc: PDT w/ debridement" then
+        # "2. Targeted curettage ...") absorbs the debridement of every step
+        same_session = f.block == block or (f.block is None and f.procedure == "pdt")
+        if same_session and f.procedure in ABSORBED_BY and _family(proc.canonical) in ABSORBED_BY[f.procedure]:
             return True
     return False
 
