@@ -32,9 +32,11 @@ LABEL_MARKER = re.compile(
     r"(?im)^[ \t>*\-]*(?:(?:lesion|site|specimen|spec|part|tumou?r|procedure|proc|biopsy|bx)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%))"
     r"|\(?(?P<b>[A-H])[).:](?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t])"
     # a table row whose first cell is a lesion label: "| 2 | L lateral neck | 0.8 cm | shave |"
-    r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|)"
+    r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|"
+    # roman numerals in brackets: "(i) Philtrum ...", "(ii) Suprapubic ..."
+    r"|\((?P<f>iii|ii|iv|vi|v|i)\)(?=[ \t]))"
 )
-PATH_LABEL = re.compile(r"(?<![\w])(?:\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s)", re.IGNORECASE)
+PATH_LABEL = re.compile(r"(?<![\w])(?:\((iii|ii|iv|vi|v|i)\)|\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s)", re.IGNORECASE)
 
 
 @dataclass
@@ -131,12 +133,21 @@ def mentions_from_doc(doc: Doc) -> list[Mention]:
     return sorted(out.values(), key=lambda m: (m.start, -m.end))
 
 
+# "PROCEDURE: (i) digital block ...; shave removal. (ii) lido w/ epi; shave removal": roman
+# labels inside a line, after a colon or a sentence end, start blocks too
+INLINE_MARKER = re.compile(r"(?<=[:.;] )\((iii|ii|iv|vi|v|i)\)(?=[ \t])", re.IGNORECASE)
+
+
 def find_blocks(text: str) -> list[tuple[int, str]]:
-    """Lesion-label markers at line starts, if the note has at least two distinct ones."""
+    """Lesion-label markers (at line starts, or roman ones inside a line), if the note has at
+    least two distinct ones."""
     markers = []
     for m in LABEL_MARKER.finditer(text):
         label = next(g for g in m.groups() if g)
         markers.append((m.start(), label.upper()))
+    for m in INLINE_MARKER.finditer(text):
+        markers.append((m.start(), m.group(1).upper()))
+    markers.sort()
     labels = {lab for _, lab in markers}
     return markers if len(labels) >= 2 else []
 
