@@ -132,6 +132,15 @@ def _after_present_turn(span, starts: list[int], sections: list[tuple[int, int, 
     return any(begin <= s <= pos for s in starts)
 
 
+STEP_LINE = re.compile(r"[ \t]*(?:\d{1,2}[.)]|\(\d{1,2}\))[ \t]")
+
+
+def _on_step_line(text: str, pos: int) -> bool:
+    """ "1. Tangential bx (shave) -> FS ..." under an HPI header: numbered steps are the
+    procedure being recorded, not the history above them."""
+    return STEP_LINE.match(text, text.rfind("\n", 0, pos) + 1) is not None
+
+
 def load_context_rules(directory=None) -> list[ConTextRule]:
     """Our ConText rules, in medspaCy's JSON format."""
     data = json.loads(((directory or resources_dir()) / "context_rules.json").read_text(encoding="utf-8"))
@@ -212,7 +221,8 @@ class ContextTagger(ResourceBacked):
                 first, last = sent_text[sent_of[span.start]]
                 sentence = doc[first:last].text
                 if default == "historical":
-                    applies = not DONE_TODAY.search(sentence) and not _after_present_turn(span, present_from, doc._.derm_sections or [])
+                    applies = (not DONE_TODAY.search(sentence) and not _after_present_turn(span, present_from, doc._.derm_sections or [])
+                               and not _on_step_line(doc.text, span._.char_start))  # fmt: skip
                 else:
                     # "Plan: cryotherapy ..." in a procedure note is usually what was done; only a
                     # future cue without a completion cue makes it planned.

@@ -91,7 +91,14 @@ class Frame:
 
     @property
     def procedure(self) -> str | None:
-        return self.procedures[0].canonical if self.procedures else None
+        if not self.procedures:
+            return None
+        first = self.procedures[0].canonical
+        if first == "biopsy":
+            # "same-day dx bx" then "1. Tangential bx": the technique named later is the biopsy's
+            specific = next((p.canonical for p in self.procedures if p.canonical and p.canonical.startswith("biopsy_")), None)
+            return specific or first
+        return first
 
     @property
     def site(self) -> Mention | None:
@@ -279,8 +286,22 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
         if not _own_sites(f) and f.block == prev.block and _own_sites(prev):
             for m in _own_sites(prev)[:1] + prev.laterality[:1]:
                 f.add(m)
+    _share_single_site(frames)
     _attach_pathology(text, frames, path)
     return frames
+
+
+def _share_single_site(frames: list[Frame]) -> None:
+    """ "1) shave biopsy of the right nasal tip ... 2) Mohs: Stage I ...": when every frame that
+    names a site names the same one, the frames that name none are steps on that lesion."""
+    named = [f for f in frames if _own_sites(f)]
+    if not named or len({_own_sites(f)[0].canonical for f in named}) != 1:
+        return
+    source = named[0]
+    for f in frames:
+        if not _own_sites(f):
+            for m in _own_sites(source)[:1] + source.laterality[:1]:
+                f.add(m)
 
 
 ANESTHESIA_LINE = re.compile(r"[ \t>*\-]*(?:local[ \t]+)?(?:anesthesia|anaesthesia|anesthetic|anaesthetic)\b", re.IGNORECASE)
