@@ -205,7 +205,7 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
             block = m.block
             frame = current.get(block)
             if m in procs:
-                new_site = _first_site_after(items, m)
+                new_site = _first_site_after(items, m) or _site_since_last_procedure(items, m, frame)
                 if _absorbed(m, frames, block) or (frame is not None and (_treats_base(text, m, frame)
                                                                        or _describes_biopsy(frame, m, new_site, block))):
                     if frame is not None:
@@ -316,6 +316,17 @@ def _first_site_after(items: list[Mention], proc: Mention) -> Mention | None:
     sites = [m for m in items if m.label == "SITE" and m.active]
     after = [s for s in sites if s.start >= proc.start]
     return after[0] if after else (sites[-1] if sites else None)
+
+
+def _site_since_last_procedure(items: list[Mention], proc: Mention, frame: Frame | None) -> Mention | None:
+    """ "... then up on the scalp there is a 5 mm papule which I also sampled with a shave
+    biopsy": a site named after the current frame's last procedure and before this one, in
+    the same sentence, is this procedure's site."""
+    if frame is None or not frame.procedures:
+        return None
+    last = max(p.end for p in frame.procedures)
+    before = [x for x in items if x.label == "SITE" and x.active and last <= x.start < proc.start]
+    return before[-1] if before else None
 
 
 def _family(canonical: str | None) -> str | None:
