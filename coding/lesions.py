@@ -25,11 +25,13 @@ def lesion_group(ctx: CodingContext, site: str | None, scheme: str) -> str | Non
     return rec.groups.get(scheme) if rec else None
 
 
-def _biopsy_lesions(frame: Frame) -> int:
-    """How many lesions one biopsy frame samples: a count stated in the biopsy's own sentence, else 1."""
+def _biopsy_lesions(frame: Frame, only_frame: bool) -> int:
+    """How many lesions one biopsy frame samples: a count stated in the biopsy's own sentence
+    (or a note total when it is the only biopsy frame), else 1."""
     sentences = {p.sentence for p in frame.procedures}
     nouns = ("lesion", "site", "spot", "papule", "biops", "specimen")
-    counts = [m for m in frame.counts if m.active and (m.sentence in sentences or m.role == "total")]
+    # "All 3 specimens ..." after lesions A, B and C totals those frames; it adds none
+    counts = [m for m in frame.counts if m.active and (m.sentence in sentences or (m.role == "total" and only_frame))]
     count = facts.count_fact(counts, nouns)
     return int(count.value) if count and 1 < count.value <= 10 else 1
 
@@ -48,7 +50,7 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
             ctx.query("biopsy_technique", "Biopsy technique (tangential, punch or incisional) not documented",
                       [frame.procedures[0]])  # fmt: skip
             technique = "biopsy_tangential"
-        for _ in range(_biopsy_lesions(frame)):
+        for _ in range(_biopsy_lesions(frame, len(biopsy_frames) == 1)):
             lesions.append((technique, i, frame))
     if not lesions:
         return
@@ -75,7 +77,7 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
 @handler("bundling")
 def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
     """A biopsy of a lesion removed at the same session is not coded (removal only)."""
-    frozen = re.search(r"frozen section", ctx.text, re.IGNORECASE) is not None
+    frozen = re.search(r"frozen section|\bFS\b", ctx.text, re.IGNORECASE) is not None  # "bx -> FS: nodular BCC"
     mohs_today = any(f.procedure == "mohs" for f in ctx.frames)
     if frozen and mohs_today:
         biopsies = [c for c in ctx.candidates if c.code in ("11102", "11104", "11106")]

@@ -85,7 +85,10 @@ def destruction_premalignant(ctx: CodingContext, rule: RuleRecord) -> None:
         return
     count = _session_count(ctx, frames, AK_NOUNS)
     evidence = [f.procedures[0] for _, f in frames] + _active_hist(frames[0][1], {"ak"})[:1]
-    if count is None:
+    sites = {facts.site_fact(f).value for _, f in frames if facts.site_fact(f)}
+    if count is None and len(frames) > 1 and len(sites) == len(frames):
+        n = len(frames)  # one row per treated lesion ("| 3 | R forearm | LN2 |", "| 4 | L temple | LN2 |")
+    elif count is None:
         n = 1
         ctx.query("lesion_count", "Premalignant destruction: number of lesions treated not documented; coded as one", evidence)
     else:
@@ -171,6 +174,9 @@ def skin_tags(ctx: CodingContext, rule: RuleRecord) -> None:
 COMPLICATED = re.compile(r"loculat|packing|packed|pack(?:ed)? with|drain (?:placed|left)|penrose|wick|complicated|multiple abscess|extensive|counter[- ]?incision|septations", re.IGNORECASE)
 
 
+SEVERAL_DRAINED = re.compile(r"\b(?:I&D|I\s?and\s?D|incis(?:ed|ion)\s+and\s+drain(?:ed|age))\b[^.\n]{0,15}\b(?:both|all|each)\b", re.IGNORECASE)
+
+
 @handler("incision_drainage")
 def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
     """10060 simple/single; 10061 complicated or multiple."""
@@ -188,7 +194,10 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
         if hit and not re.search(r"\b(no|not|without|none|nor)\b", sentence, re.IGNORECASE):
             complicated = hit
             break
-    multiple = len({(facts.site_fact(f).value if facts.site_fact(f) else None) for _, f in frames}) > 1
+    multiple = (len({(facts.site_fact(f).value if facts.site_fact(f) else None) for _, f in frames}) > 1
+                # "abscesses x2 ... I&D both today": one frame, several abscesses
+                or any(c.active and isinstance(c.value, int) and c.value >= 2 for _, f in frames for c in f.counts)
+                or SEVERAL_DRAINED.search(region) is not None)  # fmt: skip
     code = "10061" if complicated or multiple else "10060"
     if blank_template and not complicated:
         ctx.query("id_complexity", "I&D: simple vs complicated left blank in the template; coded as simple",

@@ -111,6 +111,37 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
     return out
 
 
+TODAY_TURN = re.compile(r"(?:today|on today's visit|at this visit)\b", re.IGNORECASE)
+
+
+def _present_narrative_starts(doc: Doc, sent_text: dict[int, tuple[int, int]]) -> list[int]:
+    """Character offsets of lines that open with "Today ...": inside a History section the
+    story turns to this visit there, and what follows in that section is today's."""
+    starts = []
+    text = doc.text
+    for first, _last in sent_text.values():
+        idx = doc[first].idx
+        if (idx == 0 or text[idx - 1] == "\n") and TODAY_TURN.match(text, idx):
+            starts.append(idx)
+    return starts
+
+
+def _after_present_turn(span, starts: list[int], sections: list[tuple[int, int, str]]) -> bool:
+    """True when a "Today ..." line opens between the start of the span's section and the span."""
+    pos = span._.char_start
+    begin = max((a for a, b, _cat in sections if a <= pos < b), default=0)
+    return any(begin <= s <= pos for s in starts)
+
+
+STEP_LINE = re.compile(r"[ \t]*(?:\d{1,2}[.)]|\(\d{1,2}\))[ \t]")
+
+
+def _on_step_line(text: str, pos: int) -> bool:
+    """ "1. Tangential bx (shave) -> FS ..." under an HPI header: numbered steps are the
+    procedure being recorded, not the history above them."""
+    return STEP_LINE.match(text, text.rfind("\n", 0, pos) + 1) is not None
+
+
 def load_context_rules(directory=None) -> list[ConTextRule]:
     """Our ConText rules, in medspaCy's JSON format."""
     data = json.loads(((directory or resources_dir()) / "context_rules.json").read_text(encoding="utf-8"))
@@ -177,6 +208,7 @@ class ContextTagger(ResourceBacked):
                     texts.append(doc[s:e].text)
         stale = _stale_regions(note_text(doc))
         dated = _earlier_dated_sentences(doc, sent_of, sent_text)
+        present_from = _present_narrative_starts(doc, sent_text)
         for span in spans:
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
             cats, texts = list(cats), list(texts)
@@ -191,7 +223,8 @@ class ContextTagger(ResourceBacked):
                 first, last = sent_text[sent_of[span.start]]
                 sentence = doc[first:last].text
                 if default == "historical":
-                    applies = not DONE_TODAY.search(sentence)
+                    applies = (not DONE_TODAY.search(sentence) and not _after_present_turn(span, present_from, doc._.derm_sections or [])
+                               and not _on_step_line(doc.text, span._.char_start))  # fmt: skip
                 else:
                     # "Plan: cryotherapy ..." in a procedure note is usually what was done; only a
                     # future cue without a completion cue makes it planned.

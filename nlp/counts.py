@@ -19,7 +19,7 @@ from dermcoder.nlp.spans import add_span
 NOUNS = (
     r"(?:actinic keratos[ie]s|aks?|hyperkeratotic aks?|lesions?|warts?|verrucae?|tags?|skin tags?|acrochordons?|"
     r"keratos[ie]s|sks?|isks?|nails?|toenails?|fingernails?|papules?|spots?|sites?|keloids?|growths?|molluscum|"
-    r"mollusca|milia|cysts?|plaques?|patch(?:es)?|nodules?|biops(?:y|ies)|specimens?|calluses|corns?|seborrheic keratos[ie]s|condylomata?|scars?|areas?|lesion sites?)"
+    r"mollusca|milia|cysts?|plaques?|patch(?:es)?|nodules?|biops(?:y|ies)|specimens?|calluses|corns?|seborrheic keratos[ie]s|condylomata?|scars?|areas?|lesion sites?|abscess(?:es)?|boils?|furuncles?|carbuncles?)"
 )
 NUM = rf"(\d{{1,3}}(?![.,]\d)|{WORD_PATTERN})"
 # number, up to three modifier words, then a counted noun: "18 hypertrophic AKs", "six small warts"
@@ -45,8 +45,9 @@ NOT_A_COUNT = re.compile(r"^[ \t]*(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec
 
 
 # "scalp (6)", "L forehead x3", "R dorsal hand 2,", "nasal tip one.", "jawline bilateral two," - a
-# count written right after a site (and its side)
-AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?\s*(?:\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)]|$|\n)))", re.IGNORECASE)
+# count written right after a site (and its side or a bracketed detail: "L ear (antihelix) x1"), or
+# across dot leaders ("Forehead ...... 4")
+AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)]|$|\n)))", re.IGNORECASE)
 
 
 @Language.factory("derm_counts", assigns=["doc.spans"], default_config={})

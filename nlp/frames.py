@@ -32,9 +32,11 @@ LABEL_MARKER = re.compile(
     r"(?im)^[ \t>*\-]*(?:(?:lesion|site|specimen|spec|part|tumou?r|procedure|proc|biopsy|bx)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%))"
     r"|\(?(?P<b>[A-H])[).:](?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t])"
     # a table row whose first cell is a lesion label: "| 2 | L lateral neck | 0.8 cm | shave |"
-    r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|)"
+    r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|"
+    # roman numerals in brackets: "(i) Philtrum ...", "(ii) Suprapubic ..."
+    r"|\((?P<f>iii|ii|iv|vi|v|i)\)(?=[ \t]))"
 )
-PATH_LABEL = re.compile(r"(?<![\w])(?:\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s)", re.IGNORECASE)
+PATH_LABEL = re.compile(r"(?<![\w])(?:\((iii|ii|iv|vi|v|i)\)|\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s)", re.IGNORECASE)
 
 
 @dataclass
@@ -89,7 +91,14 @@ class Frame:
 
     @property
     def procedure(self) -> str | None:
-        return self.procedures[0].canonical if self.procedures else None
+        if not self.procedures:
+            return None
+        first = self.procedures[0].canonical
+        if first == "biopsy":
+            # "same-day dx bx" then "1. Tangential bx": the technique named later is the biopsy's
+            specific = next((p.canonical for p in self.procedures if p.canonical and p.canonical.startswith("biopsy_")), None)
+            return specific or first
+        return first
 
     @property
     def site(self) -> Mention | None:
@@ -132,12 +141,21 @@ def mentions_from_doc(doc: Doc) -> list[Mention]:
     return sorted(out.values(), key=lambda m: (m.start, -m.end))
 
 
+# "PROCEDURE: (i) digital block ...; shave removal. (ii) lido w/ epi; shave removal": roman
+# labels inside a line, after a colon or a sentence end, start blocks too
+INLINE_MARKER = re.compile(r"(?<=[:.;] )\((iii|ii|iv|vi|v|i)\)(?=[ \t])", re.IGNORECASE)
+
+
 def find_blocks(text: str) -> list[tuple[int, str]]:
-    """Lesion-label markers at line starts, if the note has at least two distinct ones."""
+    """Lesion-label markers (at line starts, or roman ones inside a line), if the note has at
+    least two distinct ones."""
     markers = []
     for m in LABEL_MARKER.finditer(text):
         label = next(g for g in m.groups() if g)
         markers.append((m.start(), label.upper()))
+    for m in INLINE_MARKER.finditer(text):
+        markers.append((m.start(), m.group(1).upper()))
+    markers.sort()
     labels = {lab for _, lab in markers}
     return markers if len(labels) >= 2 else []
 
@@ -188,9 +206,11 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
             block = m.block
             frame = current.get(block)
             if m in procs:
-                new_site = _first_site_after(items, m)
-                if frame is not None and (_absorbed(frame, m, frames, block) or _treats_base(text, m, frame)):
-                    frame.sentences.add(sent)
+                new_site = _first_site_after(items, m) or _site_since_last_procedure(items, m, frame)
+                if _absorbed(m, frames, block) or (frame is not None and (_treats_base(text, m, frame)
+                                                                       or _describes_biopsy(frame, m, new_site, block))):
+                    if frame is not None:
+                        frame.sentences.add(sent)
                     continue
                 if frame is None or _opens_new_frame(frame, m, new_site):
                     same = _matching_frame(frames, m, new_site, block)
@@ -267,8 +287,22 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
         if not _own_sites(f) and f.block == prev.block and _own_sites(prev):
             for m in _own_sites(prev)[:1] + prev.laterality[:1]:
                 f.add(m)
+    _share_single_site(frames)
     _attach_pathology(text, frames, path)
     return frames
+
+
+def _share_single_site(frames: list[Frame]) -> None:
+    """ "1) shave biopsy of the right nasal tip ... 2) Mohs: Stage I ...": when every frame that
+    names a site names the same one, the frames that name none are steps on that lesion."""
+    named = [f for f in frames if _own_sites(f)]
+    if not named or len({_own_sites(f)[0].canonical for f in named}) != 1:
+        return
+    source = named[0]
+    for f in frames:
+        if not _own_sites(f):
+            for m in _own_sites(source)[:1] + source.laterality[:1]:
+                f.add(m)
 
 
 ANESTHESIA_LINE = re.compile(r"[ \t>*\-]*(?:local[ \t]+)?(?:anesthesia|anaesthesia|anesthetic|anaesthetic)\b", re.IGNORECASE)
@@ -285,6 +319,17 @@ def _first_site_after(items: list[Mention], proc: Mention) -> Mention | None:
     return after[0] if after else (sites[-1] if sites else None)
 
 
+def _site_since_last_procedure(items: list[Mention], proc: Mention, frame: Frame | None) -> Mention | None:
+    """ "... then up on the scalp there is a 5 mm papule which I also sampled with a shave
+    biopsy": a site named after the current frame's last procedure and before this one, in
+    the same sentence, is this procedure's site."""
+    if frame is None or not frame.procedures:
+        return None
+    last = max(p.end for p in frame.procedures)
+    before = [x for x in items if x.label == "SITE" and x.active and last <= x.start < proc.start]
+    return before[-1] if before else None
+
+
 def _family(canonical: str | None) -> str | None:
     if canonical is None:
         return None
@@ -298,7 +343,8 @@ def _opens_new_frame(frame: Frame, proc: Mention, site: Mention | None) -> bool:
     # with another site word ("under ankle-level infiltration") is the same tumour.
     if proc.canonical == "mohs":
         return False
-    if site is not None and frame.sites and site.canonical != frame.sites[0].canonical:
+    own = _own_sites(frame)  # sites copied into the frame from history or a stale plan do not count
+    if site is not None and own and site.canonical != own[0].canonical:
         return True
     return False
 
@@ -318,9 +364,12 @@ def _matching_frame(frames: list[Frame], proc: Mention, site: Mention | None, bl
 ABSORBED_BY = {"mohs": {"excision", "destruction", "ed_c"}, "pdt": {"destruction"}}
 
 
-def _absorbed(frame: Frame, proc: Mention, frames: list[Frame], block: str | None) -> bool:
+def _absorbed(proc: Mention, frames: list[Frame], block: str | None) -> bool:
     for f in frames:
-        if f.block == block and f.procedure in ABSORBED_BY and _family(proc.canonical) in ABSORBED_BY[f.procedure]:
+        # a PDT session titled above its numbered steps ("Proc: PDT w/ debridement" then
+        # "2. Targeted curettage ...") absorbs the debridement of every step
+        same_session = f.block == block or (f.block is None and f.procedure == "pdt")
+        if same_session and f.procedure in ABSORBED_BY and _family(proc.canonical) in ABSORBED_BY[f.procedure]:
             return True
     return False
 
@@ -336,6 +385,13 @@ def _treats_base(text: str, proc: Mention, frame: Frame) -> bool:
     if _family(proc.canonical) not in {"destruction", "ed_c", "cryotherapy"} or _family(frame.procedure) not in BASE_HOSTS:
         return False
     return bool(BASE_AFTER.match(text, proc.end) or BASE_BEFORE.search(text, max(0, proc.start - 40), proc.start))
+
+
+def _describes_biopsy(frame: Frame, proc: Mention, site: Mention | None, block: str | None) -> bool:
+    """ "2. Shave biopsy, left forearm ... Tangential removal of a sample": inside one labeled
+    block, a removal word with no site of its own describes the biopsy's technique."""
+    return (block is not None and site is None and frame.block == block
+            and frame.procedure == "biopsy_tangential" and proc.canonical == "shave_removal")  # fmt: skip
 
 
 def _own_sites(frame: Frame) -> list[Mention]:

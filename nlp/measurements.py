@@ -29,7 +29,8 @@ MEASURE = re.compile(
 ROLE_BEFORE = [
     ("excised_diameter", r"excis(?:ed|ion)\s+diameter|excisional diameter|total excised|diameter excised"),
     ("depth", r"breslow|depth|thickness|deep\s+to|invasion|clark"),
-    ("path_margin", r"clear(?:ance)?\s+(?:by|of)|(?:margins?|clearance)\s+(?:is|are|of)\s+(?:clear|free)|closest margin|nearest margin|peripheral margin|deep margin"),
+    ("path_margin", r"clear(?:ance)?\s+(?:by|of)|(?:margins?|clearance)\s+(?:is|are|of)\s+(?:clear|free)|closest margin|nearest margin|peripheral margin|deep margin"
+                    r"|(?:closest|nearest)\s+(?:peripheral|deep|lateral)|margins?\s+(?:free|clear|negative|uninvolved)"),
     ("margin", r"margins?|\bmarg\b|\bmgn\b|rim\s+of\s+normal|around|circumferential|clinical\s+margin|peripheral|surgical\s+margin"),
     ("area", r"area|sq|surface"),
     ("defect", r"defect|wound\s+(?:size|measur)|final\s+defect|post[- ]?op(?:erative)?\s+defect|primary\s+defect|secondary\s+defect"),

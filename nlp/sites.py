@@ -25,7 +25,8 @@ CANON_SIDE = {"left": "left", "lt": "left", "l": "left", "right": "right", "rt":
 UPPER_LOWER = re.compile(r"\b(upper|lower|superior|inferior)\b", re.IGNORECASE)
 # "graft harvested from the right preauricular skin", "flap designed off the nasal sidewall":
 # the site tissue came from, not the lesion's site.
-DONOR = re.compile(r"(?:harvest\w*|donor(?: site)?|taken|borrowed|recruited|designed|based|raised|elevated|rotated|transposed|advanced)\s+(?:\w+\s+){0,3}(?:from|off|on|of)\s+(?:the\s+)?(?:\w+\s+){0,2}$|donor(?: site)?\s*[:=-]?\s*(?:\w+\s+){0,2}$", re.IGNORECASE)
+DONOR = re.compile(r"(?:harvest\w*|donor(?: site)?|taken|borrowed|recruited|designed|based|raised|elevated|rotated|transposed|advanced)\s+(?:\w+\s+){0,3}(?:from|off|on|of)\s+(?:the\s+)?(?:\w+\s+){0,2}$|donor(?: site)?\s*[:=-]?\s*(?:\w+\s+){0,2}$"
+    r"|(?:graft|flap|ftsg|stsg)\s+(?:\w+\s+){0,1}from\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.IGNORECASE)
 
 
 @Language.factory("derm_sites", assigns=["doc.spans"], default_config={})
