@@ -108,6 +108,7 @@ class Engine:
 
     def __init__(self, model: str | None = None) -> None:
         self.tables = load_tables()
+        icd.warm()  # the ICD-10-CM index, before the first note
         load_icd_map()
         load_rules()
         self.nlp = build_pipeline()

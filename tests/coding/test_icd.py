@@ -19,3 +19,27 @@ def test_icd_not_billable(code):
 
 def test_icd_description_is_official_title():
     assert icd.description("C44.311") == "Basal cell carcinoma of skin of nose"
+
+
+def test_icd_index_answers_as_the_library_does(tmp_path, monkeypatch):
+    """The on-disk index (built once per library version) gives the library's own answers."""
+    import simple_icd_10_cm as cm
+
+    from dermcoder.coding import icd
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    for fn in (icd._index, icd.is_billable, icd.description):
+        fn.cache_clear()
+    try:
+        icd.warm()
+        written = list((tmp_path / "dermcoder").glob("icd10cm-index-*.json"))
+        assert len(written) == 1
+        icd._index.cache_clear()  # now read back from the file
+        codes = cm.get_all_codes(True)[::97] + ["C44311", "L57.0", "C44.3", "c44.311", "C44.311 ", "ZZZ.99", "A00-A09", "1"]
+        for code in codes:
+            valid = cm.is_valid_item(code)
+            assert icd.is_billable(code) == bool(icd.DOTTED.match(code) and valid and cm.is_leaf(code)), code
+            assert icd.description(code) == (cm.get_description(code) if valid else ""), code
+    finally:
+        for fn in (icd._index, icd.is_billable, icd.description):
+            fn.cache_clear()
