@@ -3,12 +3,14 @@
 Writes bench/results.json and prints a table. Each part runs in its own fresh process
 (so cold start and peak RSS are not flattered by earlier parts):
 
-- cold start: import + engine build (pipeline, tables, scorer), median of 3 processes;
+- cold start: import + engine build (pipeline, tables, scorer), median of 3 processes
+  (after a first start that builds the ICD-10-CM index cache, reported on its own);
 - single process: notes/s and per-note latency p50/p95 of `suggest` + the JSON line the
   batch writes, on the corpus notes and on long notes (a note repeated 10x), after a
-  warm-up; peak RSS of that process;
-- the floor (bench/floor.py says exactly what it is) over the same notes, same loop, in
-  the same run, and the ratio DermCoder time / floor time per note;
+  warm-up; peak RSS of that process (taken before the floor is built);
+- the floor (bench/floor.py says exactly what it is) over the same notes with the same
+  loop, in the same process, its passes interleaved with DermCoder's; the ratio
+  DermCoder time / floor time per note (best pass of each);
 - multi-process scaling: `run_batch` with 1 and 2 workers over the corpus three times
   (steady-state rate after the first chunk is written, and wall time with start-up);
 - the API: a real uvicorn server on 127.0.0.1 (the full service, with its audit store
@@ -105,40 +107,43 @@ def part_cold() -> dict:
 
 
 def part_single() -> dict:
+    """DermCoder and the floor in one process, their passes interleaved: on a shared machine
+    the neighbours' load then weighs on both alike, and the ratio stays honest."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from floor import build_floor, describe
+
     from dermcoder.engine import get_engine
 
     engine = get_engine()
     texts = corpus_texts()
+    longs = long_texts(texts)
 
     def code(text: str) -> str:  # what one batch line costs: suggest + its JSON line
         return json.dumps(engine.suggest(text).model_dump(exclude_none=True), ensure_ascii=False)
 
     for text in texts[:WARMUP]:
         code(text)
-    corpus = best_of(code, texts)
-    long = best_of(code, long_texts(texts), runs=1)
-    long["chars_mean"] = round(statistics.mean(len(t) for t in long_texts(texts)))
-    return {
-        "corpus": corpus,
-        "long": long,
-        "corpus_chars_mean": round(statistics.mean(len(t) for t in texts)),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "model": engine.model_info.model_dump(),
-    }
-
-
-def part_floor() -> dict:
-    sys.path.insert(0, str(ROOT / "bench"))
-    from floor import build_floor, describe
-
+    derm_passes, derm_long = [timed_loop(code, texts)], [timed_loop(code, longs)]
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the floor pipeline exists
     nlp = build_floor()
-    texts = corpus_texts()
     for text in texts[:WARMUP]:
         nlp(text)
-    corpus = best_of(nlp, texts)
-    long = best_of(nlp, long_texts(texts), runs=1)
+    floor_passes, floor_long = [timed_loop(nlp, texts)], [timed_loop(nlp, longs)]
+    derm_passes.append(timed_loop(code, texts))
+    floor_passes.append(timed_loop(nlp, texts))
+
+    def best(passes: list[dict]) -> dict:
+        top = max(passes, key=lambda p: p["notes_per_second"])
+        return {**top, "passes_notes_per_second": [p["notes_per_second"] for p in passes]}
+
     entities = sum(len(nlp(t).ents) for t in texts[:50])
-    return {"pipeline": describe(), "corpus": corpus, "long": long, "entities_per_note_first_50": round(entities / 50, 1)}
+    return {
+        "dermcoder": {"corpus": best(derm_passes), "long": best(derm_long), "peak_rss_mb": round(rss, 1),
+                      "corpus_chars_mean": round(statistics.mean(len(t) for t in texts)),
+                      "long_chars_mean": round(statistics.mean(len(t) for t in longs)), "model": engine.model_info.model_dump()},
+        "floor": {"pipeline": describe(), "corpus": best(floor_passes), "long": best(floor_long),
+                  "entities_per_note_first_50": round(entities / 50, 1)},
+    }  # fmt: skip
 
 
 def part_scaling() -> dict:
@@ -267,11 +272,12 @@ def part_api() -> dict:
             "clients_20": twenty, "store_rows_after": store_rows}  # fmt: skip
 
 
-PARTS = {"cold": part_cold, "single": part_single, "floor": part_floor, "scaling": part_scaling, "api": part_api}
+PARTS = {"cold": part_cold, "single": part_single, "scaling": part_scaling, "api": part_api}
 
 
-def run_part(name: str) -> dict:
-    result = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--part", name], capture_output=True, timeout=1800)
+def run_part(name: str, env: dict | None = None) -> dict:
+    result = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--part", name], capture_output=True,
+                            timeout=1800, env={**os.environ, **(env or {})})  # fmt: skip
     if result.returncode != 0:
         raise SystemExit(f"bench part {name} failed:\n{result.stderr.decode()[-3000:]}")
     return json.loads(result.stdout.decode().strip().splitlines()[-1])
@@ -305,16 +311,23 @@ def main() -> None:
     load_before = os.getloadavg()
     results: dict = {}
     progress = sys.stderr.isatty()
-    for name in ("cold", "cold", "cold", "single", "floor", "scaling", "api"):
-        if progress:
-            print(f"bench: {name} ...", file=sys.stderr, flush=True)
-        value = run_part(name)
-        if name == "cold":
-            results.setdefault("_cold", []).append(value)
-        else:
-            results[name] = value
-    colds = results.pop("_cold")
-    results["cold_start"] = {"runs": colds, "median_total_s": statistics.median(c["total_s"] for c in colds)}
+    with tempfile.TemporaryDirectory() as cache:
+        # A fresh cache directory: the first start builds the ICD-10-CM index (coding/icd.py),
+        # every later start on the machine reads it. Both are reported.
+        env = {"XDG_CACHE_HOME": cache}
+        for name in ("cold", "cold", "cold", "cold", "single", "scaling", "api"):
+            if progress:
+                print(f"bench: {name} ...", file=sys.stderr, flush=True)
+            value = run_part(name, env)
+            if name == "cold":
+                results.setdefault("_cold", []).append(value)
+            elif name == "single":
+                results["single"], results["floor"] = value["dermcoder"], value["floor"]
+            else:
+                results[name] = value
+    first, *colds = results.pop("_cold")
+    results["cold_start"] = {"first_run_on_a_machine": first, "runs": colds,
+                             "median_total_s": statistics.median(c["total_s"] for c in colds)}  # fmt: skip
     results["cold_start_s"] = round(results["cold_start"]["median_total_s"], 2)
     results["floor"]["ratio"] = round(results["single"]["corpus"]["mean_ms"] / results["floor"]["corpus"]["mean_ms"], 2)
     results["floor"]["ratio_long"] = round(results["single"]["long"]["mean_ms"] / results["floor"]["long"]["mean_ms"], 2)
@@ -343,7 +356,7 @@ def print_table(r: dict) -> None:
         ("batch, 2 workers", f"{sc['workers_2']['steady_notes_per_second']} notes/s steady, {sc['workers_2']['wall_s']} s wall; speed-up {sc['speedup_steady']}x steady, {sc['speedup_wall']}x wall; same output: {sc['outputs_identical']}"),
         ("API, 1 client", f"p50 {api['clients_1']['p50_ms']} ms, p95 {api['clients_1']['p95_ms']} ms, {api['clients_1']['requests_per_second']} req/s"),
         ("API, 20 clients", f"p50 {api['clients_20']['p50_ms']} ms, p95 {api['clients_20']['p95_ms']} ms, {api['clients_20']['requests_per_second']} req/s"),
-        ("cold start (import + load)", f"{r['cold_start_s']} s (median of 3)"),
+        ("cold start (import + load)", f"{r['cold_start_s']} s (median of 3; first start on a machine, building the ICD index: {r['cold_start']['first_run_on_a_machine']['total_s']} s)"),
         ("peak RSS, coding process", f"{s['peak_rss_mb']} MB"),
     ]  # fmt: skip
     width = max(len(a) for a, _ in rows)
