@@ -122,6 +122,10 @@ class Engine:
         limit = get_settings().max_note_chars
         if len(text) > limit:
             raise InputError(f"note is {len(text):,} characters; the limit is {limit:,} (DERMCODER_MAX_NOTE_CHARS)")
+        # spaCy's own 1 M character guard protects parser/NER memory; this pipeline has
+        # neither, so our setting is the only limit (else a 1-2 M note raised ValueError E088).
+        if self.nlp.max_length < limit:
+            self.nlp.max_length = limit
 
     def suggest(self, text: str, note_id: str = "note") -> Suggestion:
         """Code one note. Raises InputError for text that breaks a limit."""

@@ -14,7 +14,10 @@ from __future__ import annotations
 import json
 import re
 
-from medspacy.context import ConText, ConTextRule
+import bisect
+import itertools
+
+from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -49,6 +52,14 @@ STALE_HEADER = re.compile(
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
 
 
+def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
+    """`any(a <= pos < b for a, b in regions)` for regions sorted by start, without a scan of
+    them all (a long note has many regions and many mentions): `starts` are the a's and
+    `ends_so_far` the running maximum of the b's."""
+    k = bisect.bisect_right(starts, pos)
+    return k > 0 and ends_so_far[k - 1] > pos
+
+
 def _stale_regions(text: str) -> list[tuple[int, int]]:
     regions = []
     for m in STALE_HEADER.finditer(text):
@@ -58,6 +69,78 @@ def _stale_regions(text: str) -> list[tuple[int, int]]:
             end = end + blank.start() if blank else len(text)
         regions.append((m.start(), end))
     return regions
+
+
+class LocalConTextGraph(ConTextGraph):
+    """medspaCy's ConTextGraph with the same edges, comparing only items within reach.
+
+    The stock graph compares every pair of modifiers (update_scopes) and every (target,
+    modifier) pair (apply_modifiers): quadratic, about 40 s for an 80 k character note and
+    hours for a 1 M one. A modifier's scope only ever shrinks inside the hull of its own
+    span and initial scope (its window of max_scope tokens), so two modifiers whose hulls
+    are disjoint never limit each other, and a target is modified only by a modifier whose
+    final scope holds one of its ends. The pairs that can interact are visited in the
+    stock order, so the result is identical (tests/nlp/test_context.py checks it).
+    """
+
+    def update_scopes(self) -> None:
+        mods = self.modifiers
+        hulls = [_hull(m) for m in mods]
+        order = sorted(range(len(mods)), key=lambda k: hulls[k][0])
+        starts = [hulls[k][0] for k in order]
+        widest = max((hi - lo for lo, hi in hulls), default=0)
+        for i, (lo, hi) in enumerate(hulls):
+            first = bisect.bisect_left(starts, lo - widest)
+            last = bisect.bisect_right(starts, hi)
+            for j in sorted(k for k in order[first:last] if k > i and hulls[k][1] >= lo):
+                mods[i].limit_scope(mods[j])
+                mods[j].limit_scope(mods[i])
+
+    def apply_modifiers(self) -> None:
+        if self.prune_on_modifier_overlap:
+            super().apply_modifiers()  # not used by DermCoder: keep the stock path
+            return
+        # Stock `tuple_overlaps(scope, target)`: an end of the target lies in a non-empty scope.
+        live = sorted((m.scope_span[0], m.scope_span[1], k) for k, m in enumerate(self.modifiers)
+                      if m.scope_span[0] < m.scope_span[1])  # fmt: skip
+        starts = [lo for lo, _, _ in live]
+        widest = max((hi - lo for lo, hi, _ in live), default=0)
+        for target in self.targets:
+            t0, t1 = target.start, target.end
+            window = live[bisect.bisect_left(starts, t0 - widest) : bisect.bisect_right(starts, t1)]
+            for k in sorted(k for lo, hi, k in window if lo <= t0 < hi or lo < t1 <= hi):
+                modifier = self.modifiers[k]
+                if modifier.modifies(target):
+                    modifier.modify(target)
+        edges = []
+        for modifier in self.modifiers:
+            modifier.reduce_targets()
+            for target in modifier._targets:
+                edges.append((target, modifier))
+        self.edges = edges
+
+
+def _hull(modifier: ConTextModifier) -> tuple[int, int]:
+    (start, end), (s0, s1) = modifier.modifier_span, modifier.scope_span
+    return min(start, s0, s1), max(end, s0, s1)
+
+
+def run_context(context: ConText, doc: Doc, graph_class: type[ConTextGraph] = LocalConTextGraph) -> Doc:
+    """`ConText.__call__` of medspaCy 1.3.1 over doc.spans, with `graph_class` for the graph."""
+    context_graph = graph_class(prune_on_modifier_overlap=context.prune_on_target_overlap)
+    context_graph.targets = doc.spans[context.span_group_name]
+    matcher = context._ConText__matcher  # medspaCy keeps its matcher private; pinned version
+    for match_id, start, end in matcher(doc):
+        rule = matcher.rule_map[context.nlp.vocab[match_id].text]
+        context_graph.modifiers.append(ConTextModifier(rule, start, end, doc, max_scope=context.max_scope))
+    context_graph.update_scopes()
+    context_graph.apply_modifiers()
+    for target, modifier in context_graph.edges:
+        target._.modifiers += (modifier,)
+    if context.context_attributes_mapping:
+        context.set_context_attributes(context_graph.edges)
+    doc._.context_graph = context_graph
+    return doc
 
 
 def load_context_rules(directory=None) -> list[ConTextRule]:
@@ -97,7 +180,7 @@ class ContextTagger(ResourceBacked):
         spans = doc.spans.get(SPAN_GROUP)
         if not spans:
             return doc
-        doc = self.context(doc)
+        doc = run_context(self.context, doc)
         graph = doc._.context_graph
         # sentence index per token, computed once (span.sent rescans the doc on every call)
         sent_of: list[int] = []
@@ -124,10 +207,12 @@ class ContextTagger(ResourceBacked):
                     s, e = modifier.modifier_span
                     texts.append(doc[s:e].text)
         stale = _stale_regions(doc.text)
+        stale_starts = [a for a, _ in stale]
+        stale_ends = list(itertools.accumulate((b for _, b in stale), max))
         for span in spans:
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
             cats, texts = list(cats), list(texts)
-            if "copied_forward" not in cats and any(a <= span._.char_start < b for a, b in stale):
+            if "copied_forward" not in cats and _in_regions(span._.char_start, stale_starts, stale_ends):
                 cats.append("copied_forward")
                 texts.append("[copied-forward text]")
             default = SECTION_DEFAULTS.get(span._.section or "")

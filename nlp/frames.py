@@ -114,7 +114,8 @@ def mentions_from_doc(doc: Doc) -> list[Mention]:
     # token.is_sent_start directly: doc.sents / has_annotation rescan the whole doc each call
     sent_starts = [t.idx for t in doc if t.is_sent_start] or [0]
 
-    text = doc.text  # doc.text rebuilds the string on every access
+    text = doc.text  # doc.text rebuilds the string on every access: read it once
+    line_starts = [0] + [i + 1 for i, ch in enumerate(text) if ch == "\n"]
     out: dict[tuple, Mention] = {}
     for span in doc.spans.get(SPAN_GROUP, []):
         start, end = span._.char_start, span._.char_end
@@ -124,7 +125,7 @@ def mentions_from_doc(doc: Doc) -> list[Mention]:
         out[key] = Mention(
             label=span.label_, start=start, end=end, text=text[start:end], canonical=span._.canonical,
             value=span._.value, role=span._.role, section=span._.section, context=list(span._.context or []),
-            cue=span._.cue, sentence=bisect.bisect_right(sent_starts, start) - 1, line=doc.text.count("\n", 0, start),
+            cue=span._.cue, sentence=bisect.bisect_right(sent_starts, start) - 1, line=bisect.bisect_right(line_starts, start) - 1,
         )  # fmt: skip
     return sorted(out.values(), key=lambda m: (m.start, -m.end))
 
