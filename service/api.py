@@ -19,7 +19,7 @@ from dermcoder.coding.icd import ICD_CODE_SET
 from dermcoder.coding.tables import NCCI_QUARTER
 from dermcoder.contracts import NoteIn, Suggestion
 from dermcoder.engine import Engine
-from dermcoder.errors import DermCoderError, InputError
+from dermcoder.errors import DermCoderError, InputError, NoteTooLongError
 from dermcoder.fhir import suggestion_to_bundle
 from dermcoder.jsonl import describe_validation_error
 from dermcoder.service.deps import EngineDep, SettingsDep, StoreDep
@@ -53,7 +53,7 @@ def model_card(engine: Engine) -> dict | None:
 def check_note(text: str, settings: Settings) -> None:
     """Refuse a note over the configured size before it reaches the pipeline."""
     if len(text) > settings.max_note_chars:
-        raise InputError(f"note is {len(text):,} characters; the limit is {settings.max_note_chars:,} "
+        raise NoteTooLongError(f"note is {len(text):,} characters; the limit is {settings.max_note_chars:,} "
                          "(DERMCODER_MAX_NOTE_CHARS)")  # fmt: skip
 
 
@@ -107,8 +107,10 @@ def suggest(
         raise HTTPException(status_code=422, detail="the note has no text")
     try:
         suggestion, audit_id = suggest_and_record(engine, store, settings, body.text, body.id, "api")
-    except InputError as exc:
+    except NoteTooLongError as exc:
         raise HTTPException(status_code=413, detail=str(exc)) from None
+    except InputError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
     if format == "fhir":
         bundle = suggestion_to_bundle(suggestion, body.id, audit_id=audit_id)
         return JSONResponse(bundle, media_type="application/fhir+json")

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dermcoder.errors import InputError
+from dermcoder.errors import InputError, NoteTooLongError
 from dermcoder.jsonl import describe_validation_error
 from dermcoder.service.api import suggest_and_record
 from dermcoder.service.cds_cards import NoteMalformed, NoteUnavailable, cards_for, note_from_request
@@ -128,8 +128,10 @@ def call_service(
         raise HTTPException(status_code=400, detail=str(exc)) from None
     try:
         suggestion, audit_id = suggest_and_record(engine, store, settings, note.text, note.note_id, "cds")
-    except InputError as exc:
+    except NoteTooLongError as exc:
         raise HTTPException(status_code=413, detail=str(exc)) from None
+    except InputError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
     cards = cards_for(suggestion, request.context)
     store.record_cards(audit_id, [(c.body["uuid"], c.system, c.code) for c in cards])
     return {"cards": [c.body for c in cards], "systemActions": []}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dermcoder.contracts import Suggestion
+from dermcoder.contracts import Suggestion, text_problem
 from dermcoder.service.store import Decision
 
 
@@ -13,6 +13,15 @@ class SuggestRequest(BaseModel):
 
     id: str = Field(default="note", min_length=1, max_length=200)
     text: str = Field(min_length=1)
+
+    @field_validator("text")
+    @classmethod
+    def _unicode_text(cls, value: str) -> str:
+        # Blank text keeps its own 422 in the route; only what cannot be text is refused here.
+        problem = text_problem(value) if value.strip() else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class SuggestResponse(Suggestion):
