@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
@@ -272,7 +273,8 @@ def test_hardening_secret_scanner_finds_generated_secrets(ehr_keys, cds_token):
     private_jwk = jwt.algorithms.ECAlgorithm.to_jwk(ehr_keys["ec"], as_dict=True)
     assert "private JWK ('d' member)" in find_secrets(json.dumps(private_jwk))
     assert "signed JWT" in find_secrets(cds_token(CDS_PATH))
-    assert find_secrets("postgresql+psycopg://coder:s3cr3t-pw@db.example.org/dermcoder") == ["password in a URL"]
+    password = uuid.uuid4().hex  # built here so that this file holds no such URL itself
+    assert find_secrets(f"postgresql+psycopg://coder:{password}@db.example.org/dermcoder") == ["password in a URL"]
     assert find_secrets(json.dumps(ehr_keys["jwks"])) == []  # public keys are not secrets
 
 
