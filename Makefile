@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install train clean
+.PHONY: run test bench load audit install train clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,15 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# 50 clients for 60 s against a real uvicorn on 127.0.0.1 (temporary store); see docs/hardening.md.
+load: $(STAMP)
+	$(BIN)/python bench/load.py --clients 50 --seconds 60
+
+# Known vulnerabilities of every pin in constraints.txt. --strict: a pin that could not be
+# checked is a failure, not a silent pass (see docs/hardening.md for what this needs).
+audit: $(STAMP)
+	$(BIN)/pip-audit -r constraints.txt --no-deps --disable-pip --strict --progress-spinner off
 
 # Rebuilds the shipped scorer byte for byte (fixed seeds; see models/derm-lr-v1/MODEL_CARD.md).
 train: $(STAMP)

@@ -38,6 +38,21 @@ QUERY_FACTS: tuple[str, ...] = QueryFact.__args__  # type: ignore[attr-defined]
 
 SPLITS = ("train", "dev", "test")
 
+# A JSON string may carry "\ud800" escapes: a lone UTF-16 surrogate is no character of any
+# text, cannot be encoded as UTF-8, and used to crash the tokenizer (UnicodeEncodeError).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_problem(text: str) -> str | None:
+    """Why a note's text cannot be coded (no quote of the text: it is PHI), or None."""
+    if not text.strip():
+        return "the note has no text"
+    bad = _SURROGATE.search(text)
+    if bad:
+        return (f"the note contains an unpaired surrogate (U+{ord(bad.group()):04X} at character {bad.start()}): "
+                "not valid Unicode text; send UTF-8")  # fmt: skip
+    return None
+
 
 class _Open(BaseModel):
     """Records that keep unknown fields: the contracts grow by adding fields."""
@@ -102,8 +117,9 @@ class LabeledNote(_Open):
     @field_validator("text")
     @classmethod
     def _has_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the note has no text")
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 
@@ -116,8 +132,9 @@ class NoteIn(_Open):
     @field_validator("text")
     @classmethod
     def _has_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("the note has no text")
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(problem)
         return value
 
 

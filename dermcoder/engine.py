@@ -26,11 +26,12 @@ from dermcoder.contracts import (
     LesionFrame,
     ModelInfo,
     NoteIn,
+    text_problem,
     Query,
     Suggestion,
     Warning,
 )
-from dermcoder.errors import InputError
+from dermcoder.errors import InputError, NoteTooLongError
 from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.frames import Frame, Mention, mentions_from_doc
 from dermcoder.nlp.pipeline import PIPELINE_VERSION, build_pipeline
@@ -123,10 +124,17 @@ class Engine:
     def _check(self, text: str) -> None:
         limit = get_settings().max_note_chars
         if len(text) > limit:
-            raise InputError(f"note is {len(text):,} characters; the limit is {limit:,} (DERMCODER_MAX_NOTE_CHARS)")
+            raise NoteTooLongError(f"note is {len(text):,} characters; the limit is {limit:,} (DERMCODER_MAX_NOTE_CHARS)")
+        # spaCy's own 1 M character guard protects parser/NER memory; this pipeline has
+        # neither, so our setting is the only limit (else a 1-2 M note raised ValueError E088).
+        if self.nlp.max_length < limit:
+            self.nlp.max_length = limit
+        problem = text_problem(text) if text.strip() else None  # an empty note is a valid, empty suggestion
+        if problem:
+            raise InputError(problem)
 
     def suggest(self, text: str, note_id: str = "note") -> Suggestion:
-        """Code one note. Raises InputError for text that breaks a limit."""
+        """Code one note. Raises InputError for text that breaks a limit or is not Unicode text."""
         self._check(text)
         return self._from_doc(self.nlp(text), note_id)
 

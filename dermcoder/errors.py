@@ -13,6 +13,10 @@ class InputError(DermCoderError):
     """Bad input: a missing file, an unreadable line, a note that breaks a limit."""
 
 
+class NoteTooLongError(InputError):
+    """A note over DERMCODER_MAX_NOTE_CHARS (the API answers 413)."""
+
+
 class TableError(DermCoderError):
     """A code table or lexicon failed validation; the message lists every problem."""
 

@@ -4,6 +4,8 @@
 |---|---|---|
 | DERMCODER_MAX_NOTE_CHARS | 2000000 | longest note accepted |
 | DERMCODER_BATCH_MAX_NOTES | 100 | most notes in one POST /v1/batch |
+| DERMCODER_MAX_BODY_BYTES | 16777216 | largest HTTP request body (bigger: 413 before it is read) |
+| DERMCODER_CORS_ORIGINS | (none) | comma-separated origins allowed to call the API from a browser; none = no CORS headers |
 | DERMCODER_DATA_DIR | ~/.local/share/dermcoder | where the default SQLite store lives |
 | DERMCODER_DATABASE_URL | sqlite:///<data dir>/dermcoder.db | any SQLAlchemy URL for the store |
 | DERMCODER_STORE_NOTE_TEXT | 0 | 1 = keep note text in the store (needed by `feedback export`) |
@@ -51,6 +53,16 @@ def _str_env(name: str) -> str | None:
     return raw if raw not in (None, "") else None
 
 
+def _origins_env(name: str) -> tuple[str, ...]:
+    raw = os.environ.get(name) or ""
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin == "*" or not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
+            raise SystemExit(f"error: {name}: {origin!r} is not an origin; list scheme://host[:port] values "
+                             "separated by commas (a wildcard is not allowed: the API answers with PHI)")
+    return origins
+
+
 def default_data_dir() -> Path:
     """Where DermCoder keeps its database when nothing else is set (XDG data home)."""
     xdg = os.environ.get("XDG_DATA_HOME")
@@ -66,6 +78,11 @@ class Settings:
     # tying up a worker; 2 M characters is far beyond any real procedure note.
     max_note_chars: int = 2_000_000
     batch_max_notes: int = 100
+    # 16 MiB: one note at the 2 M character limit still fits as JSON even if every
+    # character were escaped (\uXXXX, 6 bytes).
+    max_body_bytes: int = 16 * 1024 * 1024
+    # Browser origins allowed by CORS; empty = same-origin only (no CORS headers at all).
+    cors_origins: tuple[str, ...] = ()
     data_dir: Path = field(default_factory=default_data_dir)
     database_url: str | None = None
     # Notes are PHI: the store keeps only a hash unless this is switched on.
@@ -94,6 +111,8 @@ def settings_from_env() -> Settings:
     return Settings(
         max_note_chars=_int_env("DERMCODER_MAX_NOTE_CHARS", Settings.max_note_chars),
         batch_max_notes=_int_env("DERMCODER_BATCH_MAX_NOTES", Settings.batch_max_notes),
+        max_body_bytes=_int_env("DERMCODER_MAX_BODY_BYTES", Settings.max_body_bytes),
+        cors_origins=_origins_env("DERMCODER_CORS_ORIGINS"),
         data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
         database_url=_str_env("DERMCODER_DATABASE_URL"),
         store_note_text=_bool_env("DERMCODER_STORE_NOTE_TEXT", False),

@@ -14,7 +14,10 @@ from __future__ import annotations
 import json
 import re
 
-from medspacy.context import ConText, ConTextRule
+import bisect
+import itertools
+
+from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -52,6 +55,14 @@ TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", 
 
 # ">> end carried forward <<": where a copied block says it stops
 STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy[- ]forward|prior note|previous note|template)\b.*$")
+
+
+def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
+    """`any(a <= pos < b for a, b in regions)` for regions sorted by start, without a scan of
+    them all (a long note has many regions and many mentions): `starts` are the a's and
+    `ends_so_far` the running maximum of the b's."""
+    k = bisect.bisect_right(starts, pos)
+    return k > 0 and ends_so_far[k - 1] > pos
 
 
 def _stale_regions(text: str) -> list[tuple[int, int]]:
@@ -118,7 +129,7 @@ def _present_narrative_starts(doc: Doc, sent_text: dict[int, tuple[int, int]]) -
     """Character offsets of lines that open with "Today ...": inside a History section the
     story turns to this visit there, and what follows in that section is today's."""
     starts = []
-    text = doc.text
+    text = note_text(doc)
     for first, _last in sent_text.values():
         idx = doc[first].idx
         if (idx == 0 or text[idx - 1] == "\n") and TODAY_TURN.match(text, idx):
@@ -126,20 +137,95 @@ def _present_narrative_starts(doc: Doc, sent_text: dict[int, tuple[int, int]]) -
     return starts
 
 
-def _after_present_turn(span, starts: list[int], sections: list[tuple[int, int, str]]) -> bool:
-    """True when a "Today ..." line opens between the start of the span's section and the span."""
-    pos = span._.char_start
-    begin = max((a for a, b, _cat in sections if a <= pos < b), default=0)
-    return any(begin <= s <= pos for s in starts)
+def _after_present_turn(pos: int, starts: list[int], section_starts: list[int]) -> bool:
+    """True when a "Today ..." line opens between the start of the section holding `pos` and `pos`."""
+    k = bisect.bisect_right(starts, pos)
+    if k == 0:
+        return False
+    j = bisect.bisect_right(section_starts, pos)
+    begin = section_starts[j - 1] if j else 0
+    return starts[k - 1] >= begin
 
 
 STEP_LINE = re.compile(r"[ \t]*(?:\d{1,2}[.)]|\(\d{1,2}\))[ \t]")
 
 
-def _on_step_line(text: str, pos: int) -> bool:
+def _on_step_line(text: str, pos: int, line_starts: list[int]) -> bool:
     """ "1. Tangential bx (shave) -> FS ..." under an HPI header: numbered steps are the
     procedure being recorded, not the history above them."""
-    return STEP_LINE.match(text, text.rfind("\n", 0, pos) + 1) is not None
+    return STEP_LINE.match(text, line_starts[bisect.bisect_right(line_starts, pos) - 1]) is not None
+
+
+class LocalConTextGraph(ConTextGraph):
+    """medspaCy's ConTextGraph with the same edges, comparing only items within reach.
+
+    The stock graph compares every pair of modifiers (update_scopes) and every (target,
+    modifier) pair (apply_modifiers): quadratic, about 40 s for an 80 k character note and
+    hours for a 1 M one. A modifier's scope only ever shrinks inside the hull of its own
+    span and initial scope (its window of max_scope tokens), so two modifiers whose hulls
+    are disjoint never limit each other, and a target is modified only by a modifier whose
+    final scope holds one of its ends. The pairs that can interact are visited in the
+    stock order, so the result is identical (tests/nlp/test_context.py checks it).
+    """
+
+    def update_scopes(self) -> None:
+        mods = self.modifiers
+        hulls = [_hull(m) for m in mods]
+        order = sorted(range(len(mods)), key=lambda k: hulls[k][0])
+        starts = [hulls[k][0] for k in order]
+        widest = max((hi - lo for lo, hi in hulls), default=0)
+        for i, (lo, hi) in enumerate(hulls):
+            first = bisect.bisect_left(starts, lo - widest)
+            last = bisect.bisect_right(starts, hi)
+            for j in sorted(k for k in order[first:last] if k > i and hulls[k][1] >= lo):
+                mods[i].limit_scope(mods[j])
+                mods[j].limit_scope(mods[i])
+
+    def apply_modifiers(self) -> None:
+        if self.prune_on_modifier_overlap:
+            super().apply_modifiers()  # not used by DermCoder: keep the stock path
+            return
+        # Stock `tuple_overlaps(scope, target)`: an end of the target lies in a non-empty scope.
+        live = sorted((m.scope_span[0], m.scope_span[1], k) for k, m in enumerate(self.modifiers)
+                      if m.scope_span[0] < m.scope_span[1])  # fmt: skip
+        starts = [lo for lo, _, _ in live]
+        widest = max((hi - lo for lo, hi, _ in live), default=0)
+        for target in self.targets:
+            t0, t1 = target.start, target.end
+            window = live[bisect.bisect_left(starts, t0 - widest) : bisect.bisect_right(starts, t1)]
+            for k in sorted(k for lo, hi, k in window if lo <= t0 < hi or lo < t1 <= hi):
+                modifier = self.modifiers[k]
+                if modifier.modifies(target):
+                    modifier.modify(target)
+        edges = []
+        for modifier in self.modifiers:
+            modifier.reduce_targets()
+            for target in modifier._targets:
+                edges.append((target, modifier))
+        self.edges = edges
+
+
+def _hull(modifier: ConTextModifier) -> tuple[int, int]:
+    (start, end), (s0, s1) = modifier.modifier_span, modifier.scope_span
+    return min(start, s0, s1), max(end, s0, s1)
+
+
+def run_context(context: ConText, doc: Doc, graph_class: type[ConTextGraph] = LocalConTextGraph) -> Doc:
+    """`ConText.__call__` of medspaCy 1.3.1 over doc.spans, with `graph_class` for the graph."""
+    context_graph = graph_class(prune_on_modifier_overlap=context.prune_on_target_overlap)
+    context_graph.targets = doc.spans[context.span_group_name]
+    matcher = context._ConText__matcher  # medspaCy keeps its matcher private; pinned version
+    for match_id, start, end in matcher(doc):
+        rule = matcher.rule_map[context.nlp.vocab[match_id].text]
+        context_graph.modifiers.append(ConTextModifier(rule, start, end, doc, max_scope=context.max_scope))
+    context_graph.update_scopes()
+    context_graph.apply_modifiers()
+    for target, modifier in context_graph.edges:
+        target._.modifiers += (modifier,)
+    if context.context_attributes_mapping:
+        context.set_context_attributes(context_graph.edges)
+    doc._.context_graph = context_graph
+    return doc
 
 
 def load_context_rules(directory=None) -> list[ConTextRule]:
@@ -180,7 +266,7 @@ class ContextTagger(ResourceBacked):
         spans = doc.spans.get(SPAN_GROUP)
         if not spans:
             return doc
-        doc = self.context(doc)
+        doc = run_context(self.context, doc)
         graph = doc._.context_graph
         # sentence index per token, computed once (span.sent rescans the doc on every call)
         sent_of: list[int] = []
@@ -206,13 +292,18 @@ class ContextTagger(ResourceBacked):
                     cats.append(name)
                     s, e = modifier.modifier_span
                     texts.append(doc[s:e].text)
-        stale = _stale_regions(note_text(doc))
+        text = note_text(doc)
+        stale = _stale_regions(text)
+        stale_starts = [a for a, _ in stale]
+        stale_ends = list(itertools.accumulate((b for _, b in stale), max))
         dated = _earlier_dated_sentences(doc, sent_of, sent_text)
         present_from = _present_narrative_starts(doc, sent_text)
+        section_starts = [a for a, _b, _c in (doc._.derm_sections or [])]
+        line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         for span in spans:
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
             cats, texts = list(cats), list(texts)
-            if "copied_forward" not in cats and any(a <= span._.char_start < b for a, b in stale):
+            if "copied_forward" not in cats and _in_regions(span._.char_start, stale_starts, stale_ends):
                 cats.append("copied_forward")
                 texts.append("[copied-forward text]")
             if "historical" not in cats and span.label_ in TARGET_LABELS and sent_of[span.start] in dated:
@@ -223,8 +314,9 @@ class ContextTagger(ResourceBacked):
                 first, last = sent_text[sent_of[span.start]]
                 sentence = doc[first:last].text
                 if default == "historical":
-                    applies = (not DONE_TODAY.search(sentence) and not _after_present_turn(span, present_from, doc._.derm_sections or [])
-                               and not _on_step_line(doc.text, span._.char_start))  # fmt: skip
+                    pos = span._.char_start
+                    applies = (not DONE_TODAY.search(sentence) and not _after_present_turn(pos, present_from, section_starts)
+                               and not _on_step_line(text, pos, line_starts))  # fmt: skip
                 else:
                     # "Plan: cryotherapy ..." in a procedure note is usually what was done; only a
                     # future cue without a completion cue makes it planned.

@@ -19,11 +19,13 @@ from dermcoder.coding.icd import ICD_CODE_SET
 from dermcoder.coding.tables import NCCI_QUARTER
 from dermcoder.contracts import NoteIn, Suggestion
 from dermcoder.engine import Engine
-from dermcoder.errors import DermCoderError, InputError
+from dermcoder.errors import DermCoderError, InputError, NoteTooLongError
 from dermcoder.fhir import suggestion_to_bundle
 from dermcoder.jsonl import describe_validation_error
 from dermcoder.service.deps import EngineDep, SettingsDep, StoreDep
 from dermcoder.service.schemas import (
+    ERROR_RESPONSES,
+    ErrorResponse,
     FeedbackRecord,
     FeedbackRequest,
     FeedbackStored,
@@ -37,7 +39,7 @@ from dermcoder.settings import Settings
 
 CPT_CODE_SET = "CPT 2025"
 
-router = APIRouter()
+router = APIRouter(responses=ERROR_RESPONSES)
 
 
 def _year(text: str, pattern: str) -> int | None:
@@ -53,7 +55,7 @@ def model_card(engine: Engine) -> dict | None:
 def check_note(text: str, settings: Settings) -> None:
     """Refuse a note over the configured size before it reaches the pipeline."""
     if len(text) > settings.max_note_chars:
-        raise InputError(f"note is {len(text):,} characters; the limit is {settings.max_note_chars:,} "
+        raise NoteTooLongError(f"note is {len(text):,} characters; the limit is {settings.max_note_chars:,} "
                          "(DERMCODER_MAX_NOTE_CHARS)")  # fmt: skip
 
 
@@ -107,8 +109,10 @@ def suggest(
         raise HTTPException(status_code=422, detail="the note has no text")
     try:
         suggestion, audit_id = suggest_and_record(engine, store, settings, body.text, body.id, "api")
-    except InputError as exc:
+    except NoteTooLongError as exc:
         raise HTTPException(status_code=413, detail=str(exc)) from None
+    except InputError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from None
     if format == "fhir":
         bundle = suggestion_to_bundle(suggestion, body.id, audit_id=audit_id)
         return JSONResponse(bundle, media_type="application/fhir+json")
@@ -125,13 +129,13 @@ def _error_record(engine: Engine, position: int, message: str, raw: Any) -> Sugg
     response_model=list[SuggestResponse],
     response_model_exclude_none=True,
     tags=["coding"],
-    responses={413: {"description": "more notes than DERMCODER_BATCH_MAX_NOTES"}},
+    responses={413: {"model": ErrorResponse, "description": "more notes than DERMCODER_BATCH_MAX_NOTES, or a body over DERMCODER_MAX_BODY_BYTES"}},
 )
 def batch(
     engine: EngineDep,
     store: StoreDep,
     settings: SettingsDep,
-    notes: list[Any] = Body(..., description="Notes to code: a JSON list of {id, text} objects."),
+    notes: list[Any] = Body(..., min_length=1, description="Notes to code: a JSON list of {id, text} objects."),
 ) -> list[SuggestResponse]:
     """Code a list of notes: one result per note, same order; a bad note gets an error record."""
     if len(notes) > settings.batch_max_notes:
@@ -177,7 +181,7 @@ def batch(
     response_model=FeedbackStored,
     status_code=status.HTTP_201_CREATED,
     tags=["feedback"],
-    responses={404: {"description": "unknown audit_id"}, 422: {"description": "bad body or codes not suggested"}},
+    responses={404: {"model": ErrorResponse, "description": "unknown audit_id"}, 422: {"model": ErrorResponse, "description": "bad body or codes not suggested"}},
 )
 def feedback(body: FeedbackRequest, store: StoreDep) -> FeedbackStored:
     """Store a coder's accept / override / reject decisions on a stored suggestion's codes."""
@@ -191,7 +195,7 @@ def feedback(body: FeedbackRequest, store: StoreDep) -> FeedbackStored:
 
 
 @router.get("/v1/feedback/{audit_id}", response_model=FeedbackRecord, tags=["feedback"],
-            responses={404: {"description": "unknown audit_id"}})  # fmt: skip
+            responses={404: {"model": ErrorResponse, "description": "unknown audit_id"}})  # fmt: skip
 def feedback_for(audit_id: str, store: StoreDep) -> FeedbackRecord:
     """Every decision stored for an audit id, oldest first."""
     try:

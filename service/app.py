@@ -11,6 +11,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
@@ -18,6 +19,7 @@ from dermcoder import __version__
 from dermcoder.engine import get_engine
 from dermcoder.errors import DermCoderError
 from dermcoder.service import api, cds_hooks
+from dermcoder.service.middleware import BodyLimit, SecurityHeaders
 from dermcoder.service.jwt_auth import CdsJwtVerifier, check_jwt_setting, load_issuers
 from dermcoder.service.safe_errors import SafeErrors
 from dermcoder.service.store import FeedbackStore, create_store_from_settings
@@ -29,10 +31,14 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 def _validation_errors(exc: RequestValidationError) -> list[dict]:
     # FastAPI echoes the offending input in each error; for a note that is PHI, so the
     # answer names the field and the problem only.
-    return [
-        {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")).removeprefix("Value error, "), "type": e.get("type", "")}
-        for e in exc.errors()
-    ]
+    out = []
+    for e in exc.errors():
+        msg = str(e.get("msg", "")).removeprefix("Value error, ")
+        if e.get("type") == "json_invalid" and isinstance(e.get("ctx"), dict):
+            # json's own reason ("Expecting ',' delimiter") is a fixed phrase, never input text.
+            msg = f"{msg}: {e['ctx'].get('error', '')} (send a JSON body with Content-Type: application/json)"
+        out.append({"loc": list(e.get("loc", ())), "msg": msg, "type": e.get("type", "")})
+    return out
 
 
 def check_settings(settings: Settings) -> None:
@@ -71,6 +77,13 @@ def create_app(settings: Settings | None = None, store: FeedbackStore | None = N
     # Catches what routes and handlers leave before Starlette's error middleware would log
     # it with its message and traceback.
     app.add_middleware(SafeErrors)
+    if settings.cors_origins:
+        # Only the configured origins; no credentials (the API uses no cookies).
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"], max_age=600)  # fmt: skip
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Outermost: every answer gets the headers, the 413 above and SafeErrors' 500 included.
+    app.add_middleware(SecurityHeaders)
     app.include_router(api.router)
     app.include_router(cds_hooks.router)
 

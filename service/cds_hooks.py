@@ -14,11 +14,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Depends, HTTPException
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dermcoder.errors import InputError
+from dermcoder.errors import InputError, NoteTooLongError
 from dermcoder.jsonl import describe_validation_error
 from dermcoder.service.api import suggest_and_record
 from dermcoder.service.cds_cards import NoteMalformed, NoteUnavailable, cards_for, note_from_request
 from dermcoder.service.deps import EngineDep, SettingsDep, StoreDep
+from dermcoder.service.schemas import ERROR_RESPONSES, ErrorResponse
 from dermcoder.service.jwt_auth import Client, require_cds_client
 from dermcoder.service.store import Decision, DecisionError, UnknownAuditIdError
 
@@ -43,7 +44,7 @@ SERVICES: dict[str, dict] = {
     },
 }
 
-router = APIRouter(tags=["cds-hooks"])
+router = APIRouter(tags=["cds-hooks"], responses=ERROR_RESPONSES)
 ClientDep = Annotated[Client | None, Depends(require_cds_client)]
 
 
@@ -102,7 +103,9 @@ def discovery() -> dict:
     return {"services": [{"id": sid, **spec} for sid, spec in SERVICES.items()]}
 
 
-@router.post("/cds-services/{service_id}", responses={401: {}, 404: {}, 412: {"description": "note unavailable"}})
+@router.post("/cds-services/{service_id}", responses={400: {"model": ErrorResponse, "description": "not a CDS Hooks request, or a malformed note"},
+                     401: {"model": ErrorResponse, "description": "JWT refused"}, 404: {"model": ErrorResponse, "description": "unknown service"},
+                     412: {"model": ErrorResponse, "description": "note unavailable"}})  # fmt: skip
 def call_service(
     service_id: str,
     engine: EngineDep,
@@ -128,8 +131,10 @@ def call_service(
         raise HTTPException(status_code=400, detail=str(exc)) from None
     try:
         suggestion, audit_id = suggest_and_record(engine, store, settings, note.text, note.note_id, "cds")
-    except InputError as exc:
+    except NoteTooLongError as exc:
         raise HTTPException(status_code=413, detail=str(exc)) from None
+    except InputError as exc:
+        raise HTTPException(status_code=400, detail=str(exc)) from None
     cards = cards_for(suggestion, request.context)
     store.record_cards(audit_id, [(c.body["uuid"], c.system, c.code) for c in cards])
     return {"cards": [c.body for c in cards], "systemActions": []}
@@ -147,7 +152,9 @@ def _reason(item: FeedbackItem) -> str | None:
     return "; ".join(parts)[:1000] or None
 
 
-@router.post("/cds-services/{service_id}/feedback", responses={401: {}, 404: {}})
+@router.post("/cds-services/{service_id}/feedback", responses={
+    400: {"model": ErrorResponse, "description": "not CDS Hooks feedback"}, 401: {"model": ErrorResponse, "description": "JWT refused"},
+    404: {"model": ErrorResponse, "description": "unknown service or card"}})  # fmt: skip
 def feedback(service_id: str, store: StoreDep, _client: ClientDep, body: Any = Body(...)) -> dict:
     """Store what the user did with our cards: accepted -> accepted, overridden -> rejected."""
     _service(service_id)

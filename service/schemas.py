@@ -2,17 +2,49 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dermcoder.contracts import Suggestion
+from dermcoder.contracts import Suggestion, text_problem
 from dermcoder.service.store import Decision
+
+
+class ErrorItem(BaseModel):
+    """One problem of a request: where (`loc`) and what (`msg`); the input is never echoed."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx body: a one-line message, or (request validation) one item per problem."""
+
+    detail: str | list[ErrorItem]
+
+
+# The error answers every route may give, documented once for the OpenAPI schema.
+ERROR_RESPONSES: dict = {
+    413: {"model": ErrorResponse, "description": "request body over DERMCODER_MAX_BODY_BYTES, or a note over "
+          "DERMCODER_MAX_NOTE_CHARS"},
+    422: {"model": ErrorResponse, "description": "the request is not valid JSON or does not fit the schema"},
+}  # fmt: skip
 
 
 class SuggestRequest(BaseModel):
     """One note to code."""
 
     id: str = Field(default="note", min_length=1, max_length=200)
-    text: str = Field(min_length=1)
+    # The pattern documents "not blank" for clients; the validator below answers it in words.
+    text: str = Field(min_length=1, json_schema_extra={"pattern": r"\S"})
+
+    @field_validator("text")
+    @classmethod
+    def _unicode_text(cls, value: str) -> str:
+        # Blank text keeps its own 422 in the route; only what cannot be text is refused here.
+        problem = text_problem(value) if value.strip() else None
+        if problem:
+            raise ValueError(problem)
+        return value
 
 
 class SuggestResponse(Suggestion):

@@ -16,6 +16,20 @@ def pytest_addoption(parser):
     parser.addoption("--slow", action="store_true", default=False, help="run slow tests")
 
 
+# Hypothesis budgets: the default run stays within a couple of minutes; --slow is the long
+# fuzzing campaign. deadline=None: one example may be a 1 MB note (timings live in bench/).
+FUZZ_PROFILES = {"dermcoder": 500, "dermcoder-slow": 10_000}
+
+
+def pytest_configure(config):
+    from hypothesis import HealthCheck, settings
+
+    for name, examples in FUZZ_PROFILES.items():
+        settings.register_profile(name, max_examples=examples, deadline=None, print_blob=True,
+                                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+    settings.load_profile("dermcoder-slow" if config.getoption("--slow") else "dermcoder")
+
+
 def pytest_collection_modifyitems(config, items):
     if config.getoption("--slow"):
         return

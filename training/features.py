@@ -103,7 +103,8 @@ def _note_cues(ctx: CodingContext) -> dict:
     }
 
 
-def _candidate_features(cand: Candidate, ctx: CodingContext, code: str, confidence: float, kind: str) -> dict:
+def _candidate_features(cand: Candidate, ctx: CodingContext, code: str, confidence: float, kind: str,
+                        note_cues: dict | None = None) -> dict:
     rec = ctx.tables.cpt(code)
     feats: dict = {
         "kind": kind,
@@ -136,7 +137,7 @@ def _candidate_features(cand: Candidate, ctx: CodingContext, code: str, confiden
             feats["frame_has_margin"] = int(bool(frame.margins))
             feats["frame_has_pathology"] = int(bool(frame.path_histology))
             feats["frame_has_repair"] = int(bool(frame.repairs))
-    feats.update(_note_cues(ctx))
+    feats.update(note_cues if note_cues is not None else _note_cues(ctx))
     return feats
 
 
@@ -145,11 +146,14 @@ def candidate_rows(ctx: CodingContext) -> list[CandidateRow]:
     rows: list[CandidateRow] = []
     primary_codes = {c.code for c in ctx.candidates}
     seen_alts: set[str] = set()
+    # The same for every row, and a scan of every mention: computed once per note, not per
+    # candidate (the number of candidates grows with the note, so that was quadratic).
+    cues = _note_cues(ctx)
     for i, cand in enumerate(ctx.candidates):
         if not cand.evidence:
             continue  # the engine never emits a line without evidence
         rows.append(CandidateRow(cand.code, cand.units, "primary", i,
-                                 _candidate_features(cand, ctx, cand.code, cand.confidence, "primary"),
+                                 _candidate_features(cand, ctx, cand.code, cand.confidence, "primary", cues),
                                  _window(ctx.text, cand.evidence)))  # fmt: skip
     for i, cand in enumerate(ctx.candidates):
         for code, conf, _why in cand.alternatives:
@@ -157,7 +161,7 @@ def candidate_rows(ctx: CodingContext) -> list[CandidateRow]:
                 continue
             seen_alts.add(code)
             rows.append(CandidateRow(code, None, "alternative", i,
-                                     _candidate_features(cand, ctx, code, conf, "alternative"),
+                                     _candidate_features(cand, ctx, code, conf, "alternative", cues),
                                      _window(ctx.text, cand.evidence)))  # fmt: skip
     return rows
 
