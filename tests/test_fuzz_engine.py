@@ -158,7 +158,7 @@ def test_fuzz_pipeline_mentions_are_exact_slices(nlp, note):
 ONE_MB = 1_000_000
 
 
-@settings(max_examples=4)
+@settings(max_examples=2)  # ~25 s each on 2 cores; the --slow campaign and bench/long_notes.py go further
 @given(chunk=st.one_of(st.text(ANY_CHAR, min_size=1, max_size=64), NUMBERS_PUNCT, mutated_note()))
 def test_fuzz_engine_one_megabyte_notes(engine, chunk):
     """1 MB notes built by repeating a generated chunk (real or random): coded, not refused."""
