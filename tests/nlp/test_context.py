@@ -41,3 +41,50 @@ def test_context_does_not_cross_sentences(nlp):
     ms = mentions(nlp, "Removal is for symptoms, not appearance.\n\nLesion size: 0.5 cm diameter.")
     (size,) = [m for m in ms if m.label == "SIZE"]
     assert size.active
+
+
+def _before_context(nlp, text):
+    doc = nlp.make_doc(text)
+    for name, proc in nlp.pipeline:
+        if name == "derm_context":
+            return doc
+        doc = proc(doc)
+    raise AssertionError("no derm_context in the pipeline")
+
+
+def test_context_local_graph_gives_stock_medspacy_edges(nlp):
+    """LocalConTextGraph (linear) must give exactly the edges and scopes of medspaCy's own
+    all-pairs ConTextGraph, on every corpus note and on long notes made of many."""
+    import json
+    from pathlib import Path
+
+    from medspacy.context import ConTextGraph
+
+    from dermcoder.nlp.context import LocalConTextGraph, run_context
+
+    corpus = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "notes.jsonl"
+    notes = [json.loads(line)["text"] for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    texts = notes + ["\n".join(notes[i : i + 20]) for i in (0, 150, 300)]
+    tagger = nlp.get_pipe("derm_context")
+
+    def edges(text, graph_class):
+        doc = run_context(tagger.context, _before_context(nlp, text), graph_class)
+        return [((t.start, t.end, t.label_), m.modifier_span, m.scope_span, m.category) for t, m in doc._.context_graph.edges]
+
+    total = 0
+    for text in texts:
+        stock = edges(text, ConTextGraph)
+        assert edges(text, LocalConTextGraph) == stock
+        total += len(stock)
+    assert total > 1000  # the corpus does exercise ConText
+
+
+def test_context_sentence_starts_unchanged_by_array_write(nlp):
+    """derm_sentences writes all starts at once; the rule is the per-token one it replaced."""
+    from dermcoder.nlp.sentences import ENDERS
+
+    for text in ["Hello there. New one\nline", "a;b; c\r\nd.  e", "", " ", "x\u2028y. Z!", "1.2 cm. Next;\n\nend"]:
+        doc = nlp.get_pipe("derm_sentences")(nlp.make_doc(text))
+        expected = [i == 0 or "\n" in doc[i - 1].text or (doc[i - 1].text in ENDERS and (doc[i - 1].whitespace_ != "" or t.is_space))
+                    for i, t in enumerate(doc)]  # fmt: skip
+        assert [t.is_sent_start for t in doc] == expected, text

@@ -6,6 +6,7 @@ with a temporary SQLite store. (Batch resume is proven by the batch issue's own 
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
 import sqlite3
@@ -80,8 +81,8 @@ def test_durability_store_survives_a_killed_server(tmp_path):
                 try:
                     status, _ = _post(svc.base_url, "/v1/feedback", {"audit_id": audit_id, "decisions": [_decision(code, w, k)]},
                                       timeout=10)  # fmt: skip
-                except OSError:
-                    return  # the server is gone
+                except (OSError, http.client.HTTPException, ValueError):
+                    return  # the server is gone (refused, reset, or cut mid-answer)
                 if status == 201:
                     acknowledged.append((audit_id, f"w{w} write {k}"))
                 k += 1
