@@ -137,7 +137,7 @@ def batch(
     new = stats.lines - stats.resumed
     resumed = f", {stats.resumed} already done" if stats.resumed else ""
     eprint(f"{stats.lines} lines: {stats.coded} coded, {stats.errors} error record(s){resumed}; "
-           f"{new} coded now in {stats.seconds:.1f} s ({stats.notes_per_second:.1f} notes/s) -> {target}")  # fmt: skip
+           f"{new} coded now in {stats.seconds:.1f} s with start-up ({stats.notes_per_second:.1f} notes/s) -> {target}")  # fmt: skip
     if stats.total == 0:
         fail(f"{in_path}: file is empty")
 
