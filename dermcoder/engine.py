@@ -8,6 +8,7 @@ are built once per process and speed work happens in one place.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Iterable, Iterator
 
@@ -41,6 +42,8 @@ from dermcoder.training.model import RULES_ONLY, CodeScorer, NoteScores, load_mo
 # Rules only (DERMCODER_MODEL=none): a note is billed straight through only when every
 # line is at least this confident. A trained artifact replaces it with its dev-tuned threshold.
 STRAIGHT_THROUGH = 0.85
+MAX_RUN = 1_000
+LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1}}}")
 
 
 def _evidence(mentions: Iterable[Mention]) -> list[Evidence]:
@@ -132,6 +135,12 @@ class Engine:
         problem = text_problem(text) if text.strip() else None  # an empty note is a valid, empty suggestion
         if problem:
             raise InputError(problem)
+        # spaCy's tokenizer peels punctuation off a space-free run one character at a time
+        # (quadratic: 10,000 "*" take 40 s); no clinical note has such a run, a pasted blob does.
+        run = LONG_RUN.search(text)
+        if run:
+            raise InputError(f"note has more than {MAX_RUN:,} characters without a space or line break "
+                             f"(from character {run.start():,}); that is not note text: check what was pasted")  # fmt: skip
 
     def suggest(self, text: str, note_id: str = "note") -> Suggestion:
         """Code one note. Raises InputError for text that breaks a limit or is not Unicode text."""

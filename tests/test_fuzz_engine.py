@@ -63,14 +63,21 @@ def check_suggestion(note: str, s: Suggestion) -> None:
     assert all(d for c in s.cpt for d in c.diagnoses)
 
 
+LONG_RUN = re.compile(r"\S{1001}")
+
+
 def code(engine, note: str) -> None:
     """Code a note: a valid suggestion, or (only for non-Unicode text) a clear InputError."""
     try:
         s = engine.suggest(note, "fuzz")
     except InputError as exc:
+        if LONG_RUN.search(note) and not SURROGATE.search(note):
+            assert "without a space" in str(exc) and "\n" not in str(exc)
+            return
         assert SURROGATE.search(note), f"refused a valid note: {exc}"
         assert "unpaired surrogate" in str(exc) and "\n" not in str(exc)
         return
+    assert not LONG_RUN.search(note), "a note with a space-free run over the limit was coded"
     assert not SURROGATE.search(note), "a note that is not Unicode text was coded"
     check_suggestion(note, s)
 
@@ -187,3 +194,13 @@ def test_fuzz_regression_unpaired_surrogate_is_a_clear_error(engine, note):
     with pytest.raises(InputError, match=r"unpaired surrogate \(U\+D[89A-F][0-9A-F]{2} at character \d+\)") as err:
         engine.suggest(note)
     assert "biopsy" not in str(err.value) and "Excision" not in str(err.value)
+
+
+def test_fuzz_regression_long_space_free_run_is_refused_fast(engine):
+    """Regression: spaCy's tokenizer is quadratic on a space-free punctuation run (10,000 "*"
+    took 40 s, a 1 MB one never finished); such text is refused at once, quoting nothing."""
+    note = "Shave biopsy left arm 0.5 cm. " + "*" * 10_000
+    with pytest.raises(InputError, match="without a space") as err:
+        engine.suggest(note)
+    assert "*" not in str(err.value)
+    engine.suggest("Shave biopsy left arm 0.5 cm. " + "*" * 1_000)  # at the limit: coded
