@@ -85,7 +85,7 @@ def destruction_premalignant(ctx: CodingContext, rule: RuleRecord) -> None:
         return
     count = _session_count(ctx, frames, AK_NOUNS)
     evidence = [f.procedures[0] for _, f in frames] + _active_hist(frames[0][1], {"ak"})[:1]
-    sites = {facts.site_fact(f).value for _, f in frames if facts.site_fact(f)}
+    sites = {site.value for _, f in frames if (site := facts.site_fact(f)) is not None}
     if count is None and len(frames) > 1 and len(sites) == len(frames):
         n = len(frames)  # one row per treated lesion ("| 3 | R forearm | LN2 |", "| 4 | L temple | LN2 |")
     elif count is None:

@@ -13,6 +13,7 @@
 | DERMCODER_CDS_JWT | on | CDS Hooks JWT verification |
 | DERMCODER_CDS_AUDIENCE | (request URL) | expected `aud` of CDS Hooks JWTs |
 | DERMCODER_CDS_ISSUERS | (none) | JSON object iss -> JWKS (inline object or file path), or a path to such a file |
+| DERMCODER_MODEL | derm-lr-v1 | the scorer: a shipped artifact name, an artifact folder, or `none` (rules only) |
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ class Settings:
     cds_jwt: bool = True
     cds_audience: str | None = None
     cds_issuers: str | None = None
+    model: str | None = None  # None: the shipped default artifact (training/model.py)
 
     @property
     def store_url(self) -> str:
@@ -120,6 +122,7 @@ def settings_from_env() -> Settings:
         cds_jwt=_bool_env("DERMCODER_CDS_JWT", True),
         cds_audience=_str_env("DERMCODER_CDS_AUDIENCE"),
         cds_issuers=_str_env("DERMCODER_CDS_ISSUERS"),
+        model=_str_env("DERMCODER_MODEL"),
     )
 
 

@@ -178,6 +178,7 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
     blocks = find_blocks(text)
     for m in mentions:
         m.block = _block_of(m.start, blocks)
+    line_starts = [0] + [nl.end() for nl in re.finditer("\n", text)]
     # Pathology sections are matched back later; they never open frames.
     body = [m for m in mentions if m.section != "pathology"]
     path = [m for m in mentions if m.section == "pathology"]
@@ -192,7 +193,7 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
     for sent in sorted(by_sentence):
         items = by_sentence[sent]
         procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS
-                 and not _on_anesthesia_line(text, m)]  # fmt: skip
+                 and not _on_anesthesia_line(text, m, line_starts)]  # fmt: skip
         for m in items:
             if m.label == "PROCEDURE" and m.canonical == "prior_biopsy":
                 frame = current.get(m.block)
@@ -308,9 +309,10 @@ def _share_single_site(frames: list[Frame]) -> None:
 ANESTHESIA_LINE = re.compile(r"[ \t>*\-]*(?:local[ \t]+)?(?:anesthesia|anaesthesia|anesthetic|anaesthetic)\b", re.IGNORECASE)
 
 
-def _on_anesthesia_line(text: str, m: Mention) -> bool:
+def _on_anesthesia_line(text: str, m: Mention, line_starts: list[int]) -> bool:
     """ "Anesthesia: 0.5 mL per shaved site" names a procedure but performs none."""
-    return ANESTHESIA_LINE.match(text, text.rfind("\n", 0, m.start) + 1) is not None
+    # line start by bisect: a backwards scan per mention is quadratic on a huge one-line note
+    return ANESTHESIA_LINE.match(text, line_starts[bisect.bisect_right(line_starts, m.start) - 1]) is not None
 
 
 def _first_site_after(items: list[Mention], proc: Mention) -> Mention | None:

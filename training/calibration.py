@@ -48,21 +48,30 @@ def expected_calibration_error(confidences, outcomes, bins: int = BINS) -> float
                      for b in reliability_bins(confidences, outcomes, bins) if b.count))  # fmt: skip
 
 
+def lowest_threshold(confidences, outcomes, target: float) -> float | None:
+    """The lowest confidence t at which the items with confidence >= t are at least `target`
+    right (None when no cut-off reaches it). The widest cut-off meeting the target."""
+    conf = np.asarray(confidences, dtype=float)
+    hit = np.asarray(outcomes, dtype=float)
+    best = None
+    for t in np.unique(conf)[::-1]:
+        if hit[conf >= t].mean() >= target:
+            best = float(t)
+    return best
+
+
 def best_coverage(confidences, outcomes, target: float = 0.97) -> tuple[float, float | None]:
     """Largest share of items above one confidence cut-off whose accuracy is >= target.
 
     An oracle on the scored set itself: it says how well the confidences *rank* notes,
     while the artifact's own dev-tuned threshold says what an operator would get.
     """
+    t = lowest_threshold(confidences, outcomes, target)
+    if t is None:
+        return 0.0, None
     conf = np.asarray(confidences, dtype=float)
-    hit = np.asarray(outcomes, dtype=float)
-    best, best_acc = 0.0, None
-    for t in np.unique(conf):
-        above = conf >= t
-        acc = float(hit[above].mean())
-        if acc >= target and above.mean() > best:
-            best, best_acc = float(above.mean()), acc
-    return best, best_acc
+    above = conf >= t
+    return float(above.mean()), float(np.asarray(outcomes, dtype=float)[above].mean())
 
 
 def reliability_plot(confidences, outcomes, path: Path, title: str) -> Path:

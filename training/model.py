@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -266,5 +265,7 @@ def load_model(name: str) -> CodeScorer:
 
 
 def model_name_from_env() -> str:
-    """DERMCODER_MODEL: a shipped model name, an artifact folder, or 'none' (rules only)."""
-    return os.environ.get("DERMCODER_MODEL", "").strip() or DEFAULT_MODEL
+    """DERMCODER_MODEL (read with the other settings): a shipped model name, an artifact folder, or 'none'."""
+    from dermcoder.settings import settings_from_env
+
+    return (settings_from_env().model or "").strip() or DEFAULT_MODEL

@@ -36,6 +36,7 @@ from sklearn.preprocessing import MaxAbsScaler
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.contracts import LabeledNote
 from dermcoder.errors import DermCoderError
+from dermcoder.training.calibration import best_coverage, lowest_threshold
 from dermcoder.training.features import FEATURE_VERSION, CandidateRow, CandidateVectorizer, candidate_rows, note_row
 from dermcoder.training.model import DECIMALS, library_versions, save_model
 
@@ -168,19 +169,8 @@ def _cpt_f1(coded: list[CodedNote], probs: list[np.ndarray], reject: float) -> f
 
 def straight_through_threshold(confidences: np.ndarray, exact: np.ndarray, target: float = TARGET_EXACT) -> float:
     """Lowest confidence t at which notes with confidence >= t are at least `target` exact (1.01: none)."""
-    best = 1.01
-    for t in sorted(set(confidences.tolist()), reverse=True):
-        above = confidences >= t
-        if exact[above].mean() >= target:
-            best = float(t)
-    return best
-
-
-def coverage_at(confidences: np.ndarray, exact: np.ndarray, target: float = TARGET_EXACT) -> tuple[float, float]:
-    """(coverage, exact) at the straight-through threshold that `target` picks on these notes."""
-    t = straight_through_threshold(confidences, exact, target)
-    above = confidences >= t
-    return float(above.mean()), float(exact[above].mean()) if above.any() else 0.0
+    t = lowest_threshold(confidences, exact, target)
+    return 1.01 if t is None else t
 
 
 def train_scorer(
@@ -260,7 +250,7 @@ def train_scorer(
     review = REVIEW_PROBABILITY
     dev_line_p, dev_line_right = np.array(dev_line_p), np.array(dev_line_right)
     flagged = dev_line_p < review
-    coverage, st_exact = coverage_at(dev_conf, dev_exact)
+    coverage, st_exact = best_coverage(dev_conf, dev_exact, TARGET_EXACT)
 
     artifact = {
         "candidate_model": candidate_model,
@@ -275,7 +265,7 @@ def train_scorer(
         "dev_cpt_f1_with_reject": round(best_f1, 4),
         "dev_note_exact": round(float(dev_exact.mean()), 4) if len(dev_exact) else None,
         "dev_straight_through_coverage": round(coverage, 4),
-        "dev_straight_through_exact": round(st_exact, 4),
+        "dev_straight_through_exact": round(st_exact, 4) if st_exact is not None else None,
         "dev_note_log_loss": None if note_loss == float("inf") else round(note_loss, 4),
         "dev_lines_flagged_for_review": int(flagged.sum()),
         "dev_right_among_flagged": round(float(dev_line_right[flagged].mean()), 4) if flagged.any() else None,
