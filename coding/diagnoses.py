@@ -39,7 +39,11 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
         return []
     if frame.procedure and (frame.procedure.startswith("biopsy") or frame.procedure in ("shave_removal", "excision")):
         region = ctx.text[frame.start : frame.end + 200]
-        code = "D49.2" if GROWTH.search(region) else "L98.9"
+        # "Assessment: three new growths of the skin" names every lesion sampled above it
+        # (plural only: "Dx: A scaly papule; B pigmented growth" names one lesion each)
+        growth_assessed = any(m.canonical == "growth" and m.active and m.section == "assessment"
+                              and m.text.lower().endswith("s") for m in ctx.mentions)  # fmt: skip
+        code = "D49.2" if GROWTH.search(region) or growth_assessed else "L98.9"
         return [(code, frame.procedures[0], 0.5)]
     return []
 

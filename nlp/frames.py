@@ -194,6 +194,11 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
         items = by_sentence[sent]
         procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS
                  and not _on_anesthesia_line(text, m, line_starts)]  # fmt: skip
+        # "... shave biopsy of that one, then on the left upper back a 1.1 cm macule, so I took a
+        # punch biopsy": facts after a new site belong to the next procedure of the sentence
+        pending: dict[str | None, list[Mention]] = {}
+        if _untreated_lesion(items, procs, current):
+            continue
         for m in items:
             if m.label == "PROCEDURE" and m.canonical == "prior_biopsy":
                 frame = current.get(m.block)
@@ -206,8 +211,18 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                 continue
             block = m.block
             frame = current.get(block)
+            waiting = pending.get(block)
+            if m in procs and waiting and _own_site_after(items, m) is not None:
+                # "..., and a shave biopsy of the left arm": the procedure names its own site, so
+                # the facts waiting since the last new site stay with the lesion before
+                for x in pending.pop(block):
+                    frame.add(x)
+                waiting = None
             if m in procs:
-                new_site = _first_site_after(items, m) or _site_since_last_procedure(items, m, frame)
+                if waiting:
+                    new_site = next(x for x in waiting if x.label == "SITE")
+                else:
+                    new_site = _first_site_after(items, m) or _site_since_last_procedure(items, m, frame)
                 if _absorbed(m, frames, block) or (frame is not None and (_treats_base(text, m, frame)
                                                                        or _describes_biopsy(frame, m, new_site, block))):
                     if frame is not None:
@@ -223,14 +238,28 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                         current[block] = frame
                         for early in preamble.pop(block, []):
                             frame.add(early)
-                        if not [x for x in items if x.label == "SITE" and x.start > m.start]:
+                        if waiting:
+                            for x in pending.pop(block):
+                                frame.add(x)
+                        elif not [x for x in items if x.label == "SITE" and x.start > m.start]:
                             # "shave biopsy of the left upper back ..., then the lesion was excised":
                             # the site named earlier in the sentence is this procedure's site too
                             for x in items:
                                 if x.label in ("SITE", "LATERALITY") and x.start < m.start:
                                     frame.add(x)
+                for x in pending.pop(block, []):
+                    frame.add(x)
                 frame.add(m)
                 frame.sentences.add(sent)
+                continue
+            if waiting:
+                waiting.append(m)
+                continue
+            if _starts_next_lesion(frame, m):
+                moved = [x for x in frame.laterality if x.end <= m.start and m.start - x.end <= 2]
+                for x in moved:
+                    frame.laterality.remove(x)
+                pending[block] = moved + [m]
                 continue
             if m.label in ("MOHS_STAGE", "MOHS_BLOCKS") and (frame is None or frame.procedure != "mohs"):
                 mohs_frame = next((f for f in reversed(frames) if f.block == block and f.procedure == "mohs"), None)
@@ -242,6 +271,10 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
             else:
                 frame.add(m)
                 frame.sentences.add(sent)
+        for block, waiting in pending.items():
+            # no procedure followed: the site was more of the same lesion (or none of ours)
+            for x in waiting:
+                current[block].add(x)
     # "MOHS - 2 TUMORS" then "Tumor A: ... Stage 1: 4 blocks": a labeled block with Mohs stages
     # but no procedure word of its own is one more tumour of that Mohs session.
     mohs = next((f for f in frames if f.procedure == "mohs"), None)
@@ -291,6 +324,48 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
     _share_single_site(frames)
     _attach_pathology(text, frames, path)
     return frames
+
+
+LESION_FACTS = {"SITE", "LATERALITY", "HISTOLOGY", "SIZE", "COUNT"}
+
+
+def _untreated_lesion(items: list[Mention], procs: list[Mention], current: dict[str | None, Frame]) -> bool:
+    """ "The spot on her left cheek is a sebaceous hyperplasia and we did not biopsy it": a
+    sentence whose only procedure is negated or declined, at a site other than the current
+    lesion's, describes a lesion left alone; its facts belong to no frame."""
+    if procs or not any(m.label == "PROCEDURE" and not m.active for m in items):
+        return False
+    if any(m.label not in LESION_FACTS | {"PROCEDURE"} for m in items):
+        return False
+    sites = [m for m in items if m.label == "SITE"]
+    if not sites:
+        return False
+    frame = current.get(sites[0].block)
+    own = _own_sites(frame) if frame is not None else []
+    return bool(own) and all(s.canonical != own[0].canonical for s in sites)
+
+
+def _starts_next_lesion(frame: Frame | None, m: Mention) -> bool:
+    """A site other than the current lesion's, named after that lesion's procedure."""
+    if frame is None or not frame.procedures or m.label != "SITE" or not m.active or m.role == "donor":
+        return False
+    own = _own_sites(frame)
+    return bool(own) and m.canonical != own[0].canonical and m.start > max(p.end for p in frame.procedures)
+
+
+NEAR_SITE = 40  # characters: "shave biopsy of the left forearm", "punch bx R shin"
+
+
+def _own_site_after(items: list[Mention], proc: Mention) -> Mention | None:
+    """The site a procedure names right after itself, before any other procedure."""
+    for x in items:
+        if x.start < proc.end:
+            continue
+        if x.label == "PROCEDURE" or x.start - proc.end > NEAR_SITE:
+            return None
+        if x.label == "SITE" and x.active:
+            return x
+    return None
 
 
 def _share_single_site(frames: list[Frame]) -> None:

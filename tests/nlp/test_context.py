@@ -15,6 +15,9 @@ CASES = [
     ("Procedure cancelled: shave removal not performed.", "shave removal", "cancelled"),
     ("Family history of melanoma: mother had melanoma.", "melanoma", "family"),
     ("A/P (copied 01/15/2025): LN2 to 6 AKs.", "LN2", "copied_forward"),
+    ("Differential includes dysplastic nevus versus melanoma.", "melanoma", "uncertain"),
+    ("Dysplastic nevus versus melanoma.", "Dysplastic nevus", "uncertain"),
+    ("Ddx: SK vs melanoma.", "melanoma", "uncertain"),
 ]
 
 

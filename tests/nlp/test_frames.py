@@ -36,3 +36,27 @@ def test_frames_lesion_record_has_excised_diameter_arithmetic(engine):
     assert frame.excised_diameter_cm == 1.5
     assert frame.excised_diameter_arithmetic == "0.9 + 2 x 0.3 = 1.5 cm"
     assert all(s_.text == "Excision of biopsy-proven BCC, left nasal ala. Lesion 0.9 cm, margins 0.3 cm."[s_.start : s_.end] for s_ in frame.evidence)
+
+
+RUN_ON = ("Starting on the right forearm there is a 6 mm scaly papule and I did a shave biopsy of that one, then "
+          "moving over to the left upper back there is a 1.1 x 0.9 cm macule so I took a punch biopsy from the "
+          "darkest part, and then up on the scalp there is a pearly 5 mm papule which I also sampled with a shave biopsy.")
+
+
+def test_frames_run_on_dictation_gives_each_procedure_the_lesion_described_before_it(nlp):
+    fs = frames(nlp, RUN_ON)
+    assert [(f.procedure, f.sites[0].canonical, f.laterality[0].text if f.laterality else None, f.sizes[0].text)
+            for f in fs] == [("biopsy_tangential", "forearm", "right", "6 mm"), ("biopsy_punch", "back", "left", "1.1 x 0.9 cm"),
+                             ("biopsy_tangential", "scalp", None, "5 mm")]  # fmt: skip
+
+
+def test_frames_procedure_naming_its_own_site_leaves_the_sites_before_it_to_the_lesion_before(nlp):
+    fs = frames(nlp, "Cryotherapy to AKs of the left cheek, nose and forehead, and a shave biopsy of the right arm.")
+    assert [(f.procedure, [s.canonical for s in f.sites]) for f in fs] == [
+        ("cryotherapy", ["cheek", "nose", "forehead"]), ("biopsy_tangential", ["arm"])]
+
+
+def test_frames_lesion_left_untreated_joins_no_frame(nlp):
+    text = "Shave biopsy of the right forearm, 6 mm. The spot on her left cheek is a sebaceous hyperplasia and we did not biopsy it."
+    (f,) = frames(nlp, text)
+    assert [s.canonical for s in f.sites] == ["forearm"] and not f.histology
