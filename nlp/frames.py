@@ -160,6 +160,26 @@ def find_blocks(text: str) -> list[tuple[int, str]]:
     return markers if len(labels) >= 2 else []
 
 
+# "Final curetted defect: A 12 mm; B 1.6 cm": a lesion label right before a value on a line
+INLINE_LABEL = re.compile(r"(?:^|[:;,(]|\band)[ \t]*(?:lesion[ \t]+|site[ \t]+|#)?([A-H]|\d{1,2})[ \t]*[:=\-–)]?[ \t]*$", re.IGNORECASE)
+
+
+def _inline_labels(text: str, mentions: list[Mention], labels: set[str], line_starts: list[int]) -> None:
+    """Values a line gives per lesion label belong to those lesions' blocks (two labels or more)."""
+    by_line: dict[int, list[tuple[Mention, str]]] = {}
+    for m in mentions:
+        if m.label == "PROCEDURE":
+            continue
+        line = line_starts[bisect.bisect_right(line_starts, m.start) - 1]
+        hit = INLINE_LABEL.search(text, max(line, m.start - 14), m.start)
+        if hit and hit.group(1).upper() in labels:
+            by_line.setdefault(line, []).append((m, hit.group(1).upper()))
+    for found in by_line.values():
+        if len({lab for _, lab in found}) >= 2:
+            for m, lab in found:
+                m.block = lab
+
+
 def _block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
     label = None
     for start, lab in blocks:
@@ -179,6 +199,8 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
     for m in mentions:
         m.block = _block_of(m.start, blocks)
     line_starts = [0] + [nl.end() for nl in re.finditer("\n", text)]
+    if blocks:
+        _inline_labels(text, mentions, {lab for _, lab in blocks}, line_starts)
     # Pathology sections are matched back later; they never open frames.
     body = [m for m in mentions if m.section != "pathology"]
     path = [m for m in mentions if m.section == "pathology"]

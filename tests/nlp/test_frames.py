@@ -60,3 +60,10 @@ def test_frames_lesion_left_untreated_joins_no_frame(nlp):
     text = "Shave biopsy of the right forearm, 6 mm. The spot on her left cheek is a sebaceous hyperplasia and we did not biopsy it."
     (f,) = frames(nlp, text)
     assert [s.canonical for s in f.sites] == ["forearm"] and not f.histology
+
+
+def test_frames_values_given_per_label_on_one_line_go_to_those_lesions(nlp):
+    text = ("PROCEDURE: ED&C, malignant lesions x2\nLesion A - superficial BCC, right upper arm\n"
+            "Lesion B - superficial BCC, left upper back\nClinical size: A 0.9 cm; B 1.3 cm\nED&C x3 cycles at each site.")
+    sizes = {f.sites[0].text: [m.text for m in f.sizes] for f in frames(nlp, text)}
+    assert sizes == {"upper arm": ["0.9 cm"], "upper back": ["1.3 cm"]}
