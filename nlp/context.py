@@ -53,6 +53,9 @@ STALE_HEADER = re.compile(
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
 
 
+# "[ ] Complex repair   [ ] Flap": an EHR checkbox left empty says the item was not done
+UNCHECKED = re.compile(r"(?:\[[ \t]?\]|☐)[ \t]*$")
+
 # ">> end carried forward <<": where a copied block says it stops
 STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy[- ]forward|prior note|previous note|template)\b.*$")
 
@@ -303,6 +306,9 @@ class ContextTagger(ResourceBacked):
         for span in spans:
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
             cats, texts = list(cats), list(texts)
+            if "negated" not in cats and UNCHECKED.search(text, max(0, span._.char_start - 8), span._.char_start):
+                cats.append("negated")
+                texts.append("[ ] (unchecked box)")
             if "copied_forward" not in cats and _in_regions(span._.char_start, stale_starts, stale_ends):
                 cats.append("copied_forward")
                 texts.append("[copied-forward text]")

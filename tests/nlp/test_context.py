@@ -18,6 +18,7 @@ CASES = [
     ("Differential includes dysplastic nevus versus melanoma.", "melanoma", "uncertain"),
     ("Dysplastic nevus versus melanoma.", "Dysplastic nevus", "uncertain"),
     ("Ddx: SK vs melanoma.", "melanoma", "uncertain"),
+    ("[x] Timeout performed   [ ] Complex repair   [ ] Flap", "Complex repair", "negated"),
 ]
 
 
