@@ -11,7 +11,7 @@ from dermcoder.coding.lesions import DESTRUCTIONS, frames_with
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame, Mention
 
-AK_NOUNS = ("ak", "actinic", "keratos", "lesion", "spot", "site", "hak")
+AK_NOUNS = ("ak", "actinic", "keratos", "lesion", "spot", "site", "hak", "papule")
 BENIGN_NOUNS = ("wart", "verruc", "lesion", "molluscum", "mollusca", "sk", "seborrheic", "milia", "papule", "keratos", "condylom", "spot", "growth")
 TAG_NOUNS = ("tag", "acrochord", "lesion", "papule", "growth")
 BENIGN_DESTRUCTION = {"common_wart", "plantar_wart", "anogenital_wart", "molluscum", "sk", "isk", "milia"}

@@ -143,6 +143,7 @@ def mentions_from_doc(doc: Doc) -> list[Mention]:
 
 # "PROCEDURE: (i) digital block ...; shave removal. (ii) lido w/ epi; shave removal": roman
 # labels inside a line, after a colon or a sentence end, start blocks too
+TABLE_SEPARATOR = re.compile(r"^[\s|:\-+=]+$")
 INLINE_MARKER = re.compile(r"(?<=[:.;] )\((iii|ii|iv|vi|v|i)\)(?=[ \t])", re.IGNORECASE)
 
 
@@ -155,9 +156,35 @@ def find_blocks(text: str) -> list[tuple[int, str]]:
         markers.append((m.start(), label.upper()))
     for m in INLINE_MARKER.finditer(text):
         markers.append((m.start(), m.group(1).upper()))
+    if not markers:
+        markers = _table_rows(text)
     markers.sort()
-    labels = {lab for _, lab in markers}
+    labels = {lab for _, lab in markers if lab}
     return markers if len(labels) >= 2 else []
+
+
+def _table_rows(text: str) -> list[tuple[int, str]]:
+    """ "Site | Dx | Lesion size | Margin" then one row per lesion: each row is a block of its
+    own ("ROW1", "ROW2", ...) and the text after the table belongs to none ("")."""
+    out: list[tuple[int, str]] = []
+    pos = 0
+    rows = 0
+    in_table = False
+    for line in text.splitlines(keepends=True):
+        is_row = line.count("|") >= 2
+        if is_row and not in_table:
+            in_table, rows = True, -1  # the first line is the header
+        elif not is_row and in_table:
+            in_table = False
+            if rows >= 1:
+                out.append((pos, ""))
+        if is_row and rows >= 0 and not TABLE_SEPARATOR.match(line):
+            rows += 1
+            out.append((pos, f"ROW{len([1 for _, lab in out if lab]) + 1}"))
+        elif is_row and rows == -1:
+            rows = 0
+        pos += len(line)
+    return out if len([1 for _, lab in out if lab]) >= 2 else []
 
 
 # "Final curetted defect: A 12 mm; B 1.6 cm": a lesion label right before a value on a line
@@ -187,7 +214,7 @@ def _block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
             label = lab
         else:
             break
-    return label
+    return label or None
 
 
 NON_LESION_PROCS = {"em", "prior_biopsy"}
@@ -309,6 +336,25 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                 frames.append(tumour)
                 del preamble[block]
         frames.sort(key=lambda f: f.start)
+    # "Technique: each lesion excised as a fusiform ellipse" above one block (or table row) per
+    # lesion that names no procedure: each block is a lesion of that procedure.
+    first_block = min((start for start, lab in blocks if lab), default=0)
+    titles = [f for f in frames if f.block is None and _is_title(f, first_block)]
+    if blocks and len({_family(f.procedure) for f in titles}) == 1:
+        for block, early in list(preamble.items()):
+            if block is None or any(f.block == block for f in frames):
+                continue
+            if not any(m.label == "SITE" and m.active and m.role != "donor" for m in early):
+                continue
+            lesion = Frame(label=block, block=block, start=early[0].start, end=early[-1].end, procedures=list(titles[0].procedures[:1]))
+            for m in early:
+                lesion.add(m)
+            for m in titles[0].histology + titles[0].priors:  # "ED&C x3, bx-proven sBCC" above the rows
+                if m.start < first_block:
+                    lesion.add(m)
+            frames.append(lesion)
+            del preamble[block]
+        frames.sort(key=lambda f: f.start)
     # A visit that only repairs wounds ("1. Simple repair left forearm, 2.0 cm") has no
     # procedure word to open frames: each block holding a repair is one wound.
     if not frames:
@@ -334,8 +380,8 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
         # A title line ("MOHS REPORT - two tumors") is not a lesion of its own when the
         # labeled blocks below carry the same procedure.
         labeled = {_family(f.procedure) for f in frames if f.block is not None}
-        frames = [f for f in frames if not (f.block is None and _family(f.procedure) in labeled
-                                            and not _own_sites(f) and not [m for m in f.sizes if m.active])]
+        frames = [f for f in frames if not (f.block is None and _family(f.procedure) in labeled and _is_title(f, first_block)
+                                            and not [m for m in f.sizes if m.active and m.start < first_block])]
     frames = _merge_titles(frames)
     # "Base then treated with curettage": a procedure with no site of its own continues the
     # lesion of the frame before it in the same block.
@@ -388,6 +434,12 @@ def _own_site_after(items: list[Mention], proc: Mention) -> Mention | None:
         if x.label == "SITE" and x.active:
             return x
     return None
+
+
+def _is_title(frame: Frame, first_block: int) -> bool:
+    """A frame opened above the labeled blocks that names no site there ("EXCISION x3",
+    "Technique: each lesion excised ..."); text after the blocks does not make it a lesion."""
+    return frame.start < first_block and not [s for s in _own_sites(frame) if s.start < first_block]
 
 
 def _share_single_site(frames: list[Frame]) -> None:

@@ -65,6 +65,9 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     """Read the role of a measurement from the words around it (same clause)."""
     if is_area:
         return "area"
+    column = table_role(text, start)
+    if column is not None:
+        return column
     after = re.split(r"[\n.;]", text[end : end + 40], maxsplit=1)[0]
     for role, rx in _AFTER:
         if rx.search(after):
@@ -89,6 +92,47 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
         if head:
             return "repair_length" if head.group(1).lower() not in ("defect", "wound") else "defect"
     return best[1] if best else "size"
+
+
+# A measurement in a pipe table takes the role its column header names:
+# "Site | Dx | Lesion size | Margin | Closure | Length"
+HEADER_ROLES = [
+    ("excised_diameter", re.compile(r"excis\w*\s+diam|excised", re.IGNORECASE)),
+    ("margin", re.compile(r"margin|\bmgn|\bmarg\b", re.IGNORECASE)),
+    ("defect", re.compile(r"defect|wound", re.IGNORECASE)),
+    ("repair_length", re.compile(r"length|\blen\b|repair|closure", re.IGNORECASE)),
+    ("lesion", re.compile(r"size|lesion|diam|dimension|\bsz\b", re.IGNORECASE)),
+]
+TABLE_SEPARATOR = re.compile(r"^[\s|:\-+=]+$")
+
+
+def table_role(text: str, start: int) -> str | None:
+    """The role named by the column header above a table cell, if the number sits in one."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", start)
+    line = text[line_start : line_end if line_end >= 0 else len(text)]
+    if line.count("|") < 2:
+        return None
+    header = None
+    pos = line_start
+    while pos > 0:  # the topmost line of the contiguous block of table lines
+        prev_start = text.rfind("\n", 0, pos - 1) + 1
+        prev = text[prev_start : pos - 1]
+        if prev.count("|") < 2:
+            break
+        if not TABLE_SEPARATOR.match(prev):
+            header = prev
+        pos = prev_start
+    if header is None or MEASURE.search(header):
+        return None
+    cell = line[: start - line_start].count("|")
+    cells = header.split("|")
+    if cell >= len(cells):
+        return None
+    for role, rx in HEADER_ROLES:
+        if rx.search(cells[cell]):
+            return role
+    return None
 
 
 CLOSING_VERB = re.compile(r"\b(?:closed|repaired|sutured|approximated)\s+(?:the\s+|a\s+|this\s+)?(?:resulting\s+|final\s+)?$", re.IGNORECASE)

@@ -67,3 +67,17 @@ def test_frames_values_given_per_label_on_one_line_go_to_those_lesions(nlp):
             "Lesion B - superficial BCC, left upper back\nClinical size: A 0.9 cm; B 1.3 cm\nED&C x3 cycles at each site.")
     sizes = {f.sites[0].text: [m.text for m in f.sizes] for f in frames(nlp, text)}
     assert sizes == {"upper arm": ["0.9 cm"], "upper back": ["1.3 cm"]}
+
+
+TABLE = ("Technique: each lesion excised as a fusiform ellipse, biopsy-proven BCC.\n\n"
+         "Site | Dx | Lesion size | Margin | Closure | Length\n"
+         "R nasal ala | BCC | 6 mm | 3 mm | intermediate | 2.2 cm\n"
+         "L upper back | BCC | 1.4 cm | 4 mm | simple | 3.5 cm\n\n"
+         "Deep layer 5-0 Monocryl on the face.")
+
+
+def test_frames_table_rows_are_lesions_of_the_procedure_named_above(nlp):
+    fs = frames(nlp, TABLE)
+    assert [(f.procedure, f.sites[0].canonical, [m.text for m in f.sizes if m.role == "lesion"], [m.text for m in f.margins])
+            for f in fs] == [("excision", "nose", ["6 mm"], ["3 mm"]), ("excision", "back", ["1.4 cm"], ["4 mm"])]  # fmt: skip
+    assert all(f.histology and f.histology[0].text == "BCC" for f in fs)
