@@ -609,9 +609,12 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> No
     path_sites = [m for m in path if m.label == "SITE"]
     for h in hist:
         target = None
-        label = _path_label(text, h.start) or h.block
+        label = _path_label(text, h.start)
         if label is not None:
             target = next((f for f in lesion_frames if f.block == label), None)
+            if target is None and len(label) == 1 and "A" <= label <= "H":
+                # "Specimens A-C" for lesions numbered 1) 2) 3): the letters follow the numbers
+                target = next((f for f in lesion_frames if f.block == str(ord(label) - 64)), None)
         if target is None:
             # the site mentioned closest before the diagnosis in the pathology text
             before = [s for s in path_sites if s.start <= h.start and h.start - s.end < 160]
@@ -623,6 +626,9 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> No
                     for other in matches[1:]:  # the same lesion biopsied and then destroyed/excised
                         if h not in other.path_histology:
                             other.path_histology.append(h)
+        if target is None and label is None and h.block is not None:
+            # a pathology line inside the last labeled block, naming no label or site of its own
+            target = next((f for f in lesion_frames if f.block == h.block), None)
         if target is None and len(lesion_frames) == 1:
             target = lesion_frames[0]
         if target is not None and h not in target.path_histology:

@@ -1,5 +1,7 @@
 """Frames: one per lesion/procedure, facts attached, pathology matched back, excised diameter arithmetic."""
 
+import pytest
+
 from dermcoder.nlp.frames import build_frames, mentions_from_doc
 
 
@@ -81,3 +83,20 @@ def test_frames_table_rows_are_lesions_of_the_procedure_named_above(nlp):
     assert [(f.procedure, f.sites[0].canonical, [m.text for m in f.sizes if m.role == "lesion"], [m.text for m in f.margins])
             for f in fs] == [("excision", "nose", ["6 mm"], ["3 mm"]), ("excision", "back", ["1.4 cm"], ["4 mm"])]  # fmt: skip
     assert all(f.histology and f.histology[0].text == "BCC" for f in fs)
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        pytest.param("Procedure 1 - left cheek, BCC (1.2 cm): excision with 4 mm margins.\n"
+                     "Procedure 2 - mid upper back, 0.9 cm papule: excision with 2 mm margins.\n"
+                     "Path: cheek - BCC, clear. Back - compound nevus.",
+                     [["bcc"], ["nevus"]], id="by site inside the last block"),
+        pytest.param("1) Excision, left upper back. Scar 0.8 cm; 0.5 cm margins.\n"
+                     "2) Excision, right lateral neck. Cyst 1.5 cm.\n3) Punch biopsy, left shin.\n"
+                     "Path: A) melanoma in situ, margins clear. B) epidermoid cyst. C) pending.",
+                     [["mis"], ["epidermoid_cyst"], []], id="letters for numbered lesions"),
+    ],
+)
+def test_frames_pathology_goes_to_its_lesion(nlp, text, expected):
+    assert [[m.canonical for m in f.path_histology] for f in frames(nlp, text)] == expected
