@@ -45,7 +45,13 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
     for i, frame in biopsy_frames:
         if frame.procedure == "biopsy" and specific and not [s for s in frame.sites if s.active]:
             continue  # "only one biopsy done" restates a biopsy described with its technique elsewhere
-        technique = max((p.canonical for p in frame.procedures if p.canonical in BIOPSY_RANK), key=lambda c: BIOPSY_RANK[c])
+        # the technique(s) named where the biopsy is described: "Each punch site 1 suture" later on
+        # names the punch biopsies of other lesions
+        named = [p for p in frame.procedures if p.canonical in BIOPSY_RANK]
+        opening = [p for p in named if p.sentence == named[0].sentence]
+        technique = max((p.canonical for p in opening), key=lambda c: BIOPSY_RANK[c])
+        if technique == "biopsy":
+            technique = max((p.canonical for p in named), key=lambda c: BIOPSY_RANK[c])
         if technique == "biopsy":
             ctx.query("biopsy_technique", "Biopsy technique (tangential, punch or incisional) not documented",
                       [frame.procedures[0]])  # fmt: skip

@@ -505,7 +505,8 @@ def _matching_frame(frames: list[Frame], proc: Mention, site: Mention | None, bl
     for f in frames:
         if f.block != block or _family(f.procedure) != _family(proc.canonical):
             continue
-        if site is None or not f.sites or f.sites[0].canonical == site.canonical:
+        own = _own_sites(f)  # a copied-forward or historical site names no lesion of today
+        if site is None or not own or own[0].canonical == site.canonical:
             return f
     return None
 
@@ -620,7 +621,7 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> No
             before = [s for s in path_sites if s.start <= h.start and h.start - s.end < 160]
             if before:
                 site = before[-1].canonical
-                matches = [f for f in lesion_frames if f.site is not None and f.site.canonical == site]
+                matches = [f for f in lesion_frames if _own_sites(f) and _own_sites(f)[0].canonical == site]
                 if len(matches) >= 1:
                     target = matches[0]
                     for other in matches[1:]:  # the same lesion biopsied and then destroyed/excised
