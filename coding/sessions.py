@@ -115,7 +115,12 @@ def destruction_benign(ctx: CodingContext, rule: RuleRecord) -> None:
     frames = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if _active_hist(f, BENIGN_DESTRUCTION)
               and not _active_hist(f, {"ak"})]  # fmt: skip
     mixed = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if _active_hist(f, BENIGN_DESTRUCTION) and _active_hist(f, {"ak"})]
-    frames += mixed
+    if not frames:
+        # a frame naming both AKs and benign lesions is the benign session only when no frame
+        # treats the benign lesions on their own ("AKs + ISKs" above "LN2 to ISKs x2")
+        frames = mixed
+    else:
+        mixed = []
     if not frames:
         return
     if is_cosmetic(ctx.text):

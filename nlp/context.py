@@ -53,6 +53,10 @@ STALE_HEADER = re.compile(
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
 
 
+# "rec'd shave bx r/o BCC; pt declined today": the refusal is the next clause, past the ';'
+# that ends ConText's sentence
+DECLINED_AFTER = re.compile(r"[^.;\n]{0,40};[ \t]*(?:but[ \t]+)?(?:(?:the[ \t]+)?(?:pt|patient|she|he|they)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses)\b", re.IGNORECASE)
+
 # "[ ] Complex repair   [ ] Flap": an EHR checkbox left empty says the item was not done
 UNCHECKED = re.compile(r"(?:\[[ \t]?\]|☐)[ \t]*$")
 
@@ -306,6 +310,9 @@ class ContextTagger(ResourceBacked):
         for span in spans:
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
             cats, texts = list(cats), list(texts)
+            if "declined" not in cats and span.label_ == "PROCEDURE" and DECLINED_AFTER.match(text, span._.char_end):
+                cats.append("declined")
+                texts.append("declined (next clause)")
             if "negated" not in cats and UNCHECKED.search(text, max(0, span._.char_start - 8), span._.char_start):
                 cats.append("negated")
                 texts.append("[ ] (unchecked box)")

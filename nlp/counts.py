@@ -50,6 +50,10 @@ NOT_A_COUNT = re.compile(r"^[ \t]*(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec
 AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)]|$|\n)))", re.IGNORECASE)
 
 
+# "twelve on face, three on scalp": a count written right before the site it was found on
+BEFORE_SITE = re.compile(rf"(?:^|[\s:,;(])(\d{{1,2}}|{WORD_PATTERN})\s+(?:on|at)\s+(?:the\s+)?(?:(?:left|right|L|R|bilateral|bilat)\s+)?$", re.IGNORECASE)
+
+
 @Language.factory("derm_counts", assigns=["doc.spans"], default_config={})
 def make_counts(nlp, name):  # untyped: spaCy validates factory signatures
     """Factory for the lesion-count recognizer."""
@@ -74,11 +78,18 @@ class CountRecognizer:
                 if role == "after":
                     noun = re.search(NOUNS, m.group(0), re.IGNORECASE)
                 else:
-                    noun = re.search(NOUNS, text[end : end + 40], re.IGNORECASE)
+                    # the noun counted is on the number's own line ("= fifteen total" then "LN2 to ISKs" below)
+                    ahead = text[end : end + 40].split("\n", 1)[0]
+                    noun = re.search(NOUNS, ahead, re.IGNORECASE)
                 seen.add(start)
                 add_span(doc, start, end, "COUNT", value=value, role=("item" if role == "after" else role),
                          canonical=(noun.group(0).lower() if noun else None))  # fmt: skip
         for site in [sp for sp in doc.spans.get(SPAN_GROUP, []) if sp.label_ == "SITE"]:
+            m = BEFORE_SITE.search(text, max(0, site._.char_start - 40), site._.char_start)
+            if m and m.start(1) not in seen and (value := to_int(m.group(1))) is not None and 0 < value <= 60:
+                seen.add(m.start(1))
+                add_span(doc, m.start(1), m.end(1), "COUNT", value=value, role="item", canonical="lesions by site")
+                continue
             m = AFTER_SITE.match(text, site._.char_end)
             if not m:
                 continue

@@ -246,7 +246,7 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
         # "... shave biopsy of that one, then on the left upper back a 1.1 cm macule, so I took a
         # punch biopsy": facts after a new site belong to the next procedure of the sentence
         pending: dict[str | None, list[Mention]] = {}
-        if _untreated_lesion(items, procs, current):
+        if _untreated_lesion(text, items, procs, current):
             continue
         for m in items:
             if m.label == "PROCEDURE" and m.canonical == "prior_biopsy":
@@ -397,11 +397,18 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
 LESION_FACTS = {"SITE", "LATERALITY", "HISTOLOGY", "SIZE", "COUNT"}
 
 
-def _untreated_lesion(items: list[Mention], procs: list[Mention], current: dict[str | None, Frame]) -> bool:
-    """ "The spot on her left cheek is a sebaceous hyperplasia and we did not biopsy it": a
-    sentence whose only procedure is negated or declined, at a site other than the current
-    lesion's, describes a lesion left alone; its facts belong to no frame."""
-    if procs or not any(m.label == "PROCEDURE" and not m.active for m in items):
+NOT_TREATED = re.compile(r"\b(?:no (?:tx|treatment|intervention)|not treated|untreated|reassur\w*|observ(?:e|ation)|monitor(?:ing)?)\b", re.IGNORECASE)
+
+
+def _untreated_lesion(text: str, items: list[Mention], procs: list[Mention], current: dict[str | None, Frame]) -> bool:
+    """ "The spot on her left cheek is a sebaceous hyperplasia and we did not biopsy it",
+    "Multiple SKs on back: reassured, no tx": a sentence with no procedure done, at a site
+    other than the current lesion's, describes a lesion left alone; its facts belong to no frame."""
+    if procs:
+        return False
+    line_end = text.find("\n", items[-1].end)
+    said = text[items[0].start : line_end if line_end >= 0 else len(text)]
+    if not any(m.label == "PROCEDURE" and not m.active for m in items) and not NOT_TREATED.search(said):
         return False
     if any(m.label not in LESION_FACTS | {"PROCEDURE"} for m in items):
         return False

@@ -19,6 +19,7 @@ CASES = [
     ("Dysplastic nevus versus melanoma.", "Dysplastic nevus", "uncertain"),
     ("Ddx: SK vs melanoma.", "melanoma", "uncertain"),
     ("[x] Timeout performed   [ ] Complex repair   [ ] Flap", "Complex repair", "negated"),
+    ("Papule R nasal ala: shave bx r/o BCC; pt declined today.", "shave bx", "declined"),
 ]
 
 

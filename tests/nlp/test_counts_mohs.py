@@ -13,6 +13,7 @@ COUNTS = [
     ("22 total removed", [22]),
     ("LN2 to 3 AKs, 2 FTC each", [3]),
     ("double freeze, 2 cycles", []),
+    ("LN2 to AKs: twelve on face (forehead, nose), three on scalp = fifteen total", [12, 3, 15]),
 ]
 
 

@@ -100,3 +100,8 @@ def test_frames_table_rows_are_lesions_of_the_procedure_named_above(nlp):
 )
 def test_frames_pathology_goes_to_its_lesion(nlp, text, expected):
     assert [[m.canonical for m in f.path_histology] for f in frames(nlp, text)] == expected
+
+
+def test_frames_lesions_only_reassured_join_no_frame(nlp):
+    (f,) = frames(nlp, "LN2 to ISKs x2 L inframammary.\nMultiple benign-appearing SKs on back: reassured, no tx.")
+    assert [s.text for s in f.sites] == ["inframammary"] and [h.text for h in f.histology] == ["ISKs"]
