@@ -99,6 +99,12 @@ def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
     for i, frame in enumerate(ctx.frames):
         if frame.procedure in REMOVALS:
             site = facts.site_fact(frame)
+            own = {m.canonical for m in frame.sites if m.active and m.role != "donor"}
+            said = {p.sentence for p in frame.procedures}
+            if len(own) > 1 and not any(m.sentence in said for m in frame.sites if m.active):
+                # "LN2 to warts as above" over warts of several sites: no one lesion was removed
+                # there, so a biopsy at one of those sites is of another lesion
+                continue
             if site:
                 removed_sites[site.value] = i
     if not removed_sites:

@@ -41,13 +41,13 @@ SIDE_SPLIT = re.compile(rf"(?:(?<=\()|(?<=,)|(?<=;)|(?<=, )|(?<=; )|(?<=\( )){NU
 # "Scalp: 7", "R axilla: five." - a site line listing how many were treated there
 SITE_COUNT = re.compile(rf"(?im)(?:^[ \t]*|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:\s*{NUM}\s*(?=$|[.;,)])")
 # (never across a line end: "treated: 23" then "Freeze technique: ..." on the next line)
-NOT_A_COUNT = re.compile(r"^[ \t]*(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b)", re.IGNORECASE)
+NOT_A_COUNT = re.compile(r"^[ \t]*(?:(?:x|×|by)[ \t]*\d|(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b))", re.IGNORECASE)
 
 
 # "scalp (6)", "L forehead x3", "R dorsal hand 2,", "nasal tip one.", "jawline bilateral two," - a
 # count written right after a site (and its side or a bracketed detail: "L ear (antihelix) x1"), or
 # across dot leaders ("Forehead ...... 4")
-AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)]|$|\n)))", re.IGNORECASE)
+AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)]|$|\n|\((?!\s*\d))))", re.IGNORECASE)
 
 
 # "twelve on face, three on scalp": a count written right before the site it was found on
@@ -100,4 +100,21 @@ class CountRecognizer:
                 continue
             seen.add(start)
             add_span(doc, start, end, "COUNT", value=value, role="item", canonical="lesions by site")
+        _drop_breakdowns(doc, text)
         return doc
+
+
+# "R hand 4 (periungual x2, dorsal x2)": the bracket right after a count breaks it down
+BREAKDOWN = re.compile(r"[ \t]*\(([^()\n]{1,80})\)")
+
+
+def _drop_breakdowns(doc: Doc, text: str) -> None:
+    spans = list(doc.spans.get(SPAN_GROUP, []))
+    counts = [sp for sp in spans if sp.label_ == "COUNT"]
+    inside: set[int] = set()
+    for sp in counts:
+        m = BREAKDOWN.match(text, sp._.char_end)
+        if m:
+            inside |= {id(o) for o in counts if m.start(1) <= o._.char_start < m.end(1)}
+    if inside:
+        doc.spans[SPAN_GROUP] = [sp for sp in spans if id(sp) not in inside]
