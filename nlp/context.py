@@ -21,6 +21,7 @@ from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from dermcoder.errors import TableError
 from dermcoder.nlp._extensions import SPAN_GROUP, note_text
 from dermcoder.nlp._medspacy import share_note_text
 from dermcoder.nlp.lexicons import resources_dir
@@ -236,8 +237,24 @@ def run_context(context: ConText, doc: Doc, graph_class: type[ConTextGraph] = Lo
 
 
 def load_context_rules(directory=None) -> list[ConTextRule]:
-    """Our ConText rules, in medspaCy's JSON format."""
-    data = json.loads(((directory or resources_dir()) / "context_rules.json").read_text(encoding="utf-8"))
+    """Our ConText rules, in medspaCy's JSON format.
+
+    Raises TableError when two rules share a literal: medspaCy's matcher keeps one match per
+    span, so the second rule would be silently dead (a FORWARD and a BACKWARD rule for the
+    same cue must be one BIDIRECTIONAL rule)."""
+    path = (directory or resources_dir()) / "context_rules.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    seen: dict[str, int] = {}
+    problems = []
+    for i, rule in enumerate(data["context_rules"]):
+        if "pattern" in rule:
+            continue
+        key = rule["literal"].lower()
+        if key in seen:
+            problems.append(f"rule {i} repeats the literal {rule['literal']!r} of rule {seen[key]} (only one of them can ever match)")
+        seen.setdefault(key, i)
+    if problems:
+        raise TableError(str(path), problems)
     return [ConTextRule.from_dict(rule) for rule in data["context_rules"]]
 
 

@@ -93,3 +93,29 @@ def test_context_sentence_starts_unchanged_by_array_write(nlp):
         expected = [i == 0 or "\n" in doc[i - 1].text or (doc[i - 1].text in ENDERS and (doc[i - 1].whitespace_ != "" or t.is_space))
                     for i, t in enumerate(doc)]  # fmt: skip
         assert [t.is_sent_start for t in doc] == expected, text
+
+
+def test_context_rules_with_a_repeated_literal_are_refused(tmp_path):
+    import json
+
+    from dermcoder.errors import TableError
+    from dermcoder.nlp.context import load_context_rules
+
+    rules = {"context_rules": [{"category": "HISTORICAL", "literal": "last month", "direction": "FORWARD"},
+                               {"category": "HISTORICAL", "literal": "Last month", "direction": "BACKWARD"}]}
+    (tmp_path / "context_rules.json").write_text(json.dumps(rules))
+    with pytest.raises(TableError, match="repeats the literal"):
+        load_context_rules(tmp_path)
+    assert len(load_context_rules()) > 100  # the shipped rules pass
+
+
+@pytest.mark.parametrize("text,target", [("The shave biopsy from last month showed melanoma.", "shave biopsy"),
+                                         ("BCC of the nose excised 2 years ago.", "excised")])
+def test_context_time_cues_reach_back(nlp, text, target):
+    (m,) = [m for m in mentions(nlp, text) if m.text == target]
+    assert "historical" in m.context
+
+
+def test_context_new_since_last_year_is_not_history(nlp):
+    (m,) = [m for m in mentions(nlp, "L shoulder - 0.8 cm pigmented growth, new since last year.") if m.label == "SIZE"]
+    assert m.active
