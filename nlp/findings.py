@@ -7,6 +7,7 @@ in_situ, premalignant, benign, ...).
 
 from __future__ import annotations
 
+import json
 import re
 
 from spacy.language import Language
@@ -16,6 +17,7 @@ from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.lexicons import load_lexicons
 from dermcoder.nlp.resource_io import ResourceBacked
 from dermcoder.nlp.spans import add_span
+from dermcoder.nlp.typos import find_typos, vocabulary
 
 
 PRIOR_CORE = re.compile(r"(?:(?:deep )?shave |punch |tangential |incisional )?(?:biops(?:y|ies|ied)|bx)", re.IGNORECASE)
@@ -49,6 +51,11 @@ class FindingsRecognizer(ResourceBacked):
 
     def load_resources(self) -> None:
         self.lex = load_lexicons(self.resource_dir)
+        findings = json.loads((self.resource_dir / "findings_lexicon.json").read_text(encoding="utf-8"))
+        self.typos = vocabulary(tuple(
+            (label, tuple((k, tuple(v)) for k, v in findings[section].items()))
+            for label, section in (("PROCEDURE", "procedure"), ("REPAIR", "repair"))
+        ))  # fmt: skip
 
     def __call__(self, doc: Doc) -> Doc:
         text = note_text(doc)
@@ -64,6 +71,10 @@ class FindingsRecognizer(ResourceBacked):
                 if core:
                     start, end = core.start(), core.end()
             add_span(doc, start, end, "PROCEDURE", canonical=canonical)
-        for start, end, canonical in self.lex.repairs.finditer(text):
+        repairs = list(self.lex.repairs.finditer(text))
+        for start, end, canonical in repairs:
             add_span(doc, start, end, "REPAIR", canonical=canonical)
+        taken = [(s, e) for s, e, _ in hist + procs + repairs]
+        for start, end, label, canonical in find_typos(text, self.typos, taken):
+            add_span(doc, start, end, label, canonical=canonical)
         return doc
