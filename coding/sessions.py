@@ -27,6 +27,22 @@ def is_cosmetic(text: str) -> bool:
     return COSMETIC.search(text) is not None and NOT_COSMETIC.search(text) is None
 
 
+def medical_frames(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[tuple[int, Frame]]:
+    """The frames that are not cosmetic. "C) 5 flat SKs frozen for cosmetic reasons, self-pay"
+    takes out that lesion only; a cosmetic statement outside every frame covers them all."""
+    if not is_cosmetic(ctx.text):
+        return frames
+    regions = {i: (f.start, _line_end(ctx.text, f.end)) for i, f in frames}
+    inside = {i for i, (a, b) in regions.items() if COSMETIC.search(ctx.text, a, b)}
+    stated_alone = any(not any(a <= m.start() < b for a, b in regions.values()) for m in COSMETIC.finditer(ctx.text))
+    return [] if stated_alone else [(i, f) for i, f in frames if i not in inside]
+
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
+
+
 def note_has(ctx: CodingContext, canonicals: set[str]) -> list[Mention]:
     """Active, certain diagnosis mentions of these kinds anywhere in the note."""
     return [m for m in ctx.mentions if m.label == "HISTOLOGY" and m.active and "uncertain" not in m.context and m.canonical in canonicals]
@@ -123,8 +139,12 @@ def destruction_benign(ctx: CodingContext, rule: RuleRecord) -> None:
         mixed = []
     if not frames:
         return
-    if is_cosmetic(ctx.text):
+    kept = medical_frames(ctx, frames)
+    if len(kept) < len(frames):
         ctx.warn("cosmetic", f"{rule.id}: destruction documented as cosmetic: not coded")
+        mixed = [x for x in mixed if x in kept]
+    frames = kept
+    if not frames:
         return
     nouns = ("wart", "verruc", "molluscum", "mollusca", "sk", "seborrheic", "milia", "condylom") if mixed else BENIGN_NOUNS
     count = _session_count(ctx, frames, nouns)
@@ -160,8 +180,11 @@ def skin_tags(ctx: CodingContext, rule: RuleRecord) -> None:
         frames = [(i, f) for i, f in frames_with(ctx, *TAG_PROCS) if not _active_hist(f, BENIGN_DESTRUCTION | {"ak"})]
     if not frames:
         return
-    if is_cosmetic(ctx.text):
+    kept = medical_frames(ctx, frames)
+    if len(kept) < len(frames):
         ctx.warn("cosmetic", f"{rule.id}: skin tag removal documented as cosmetic: not coded")
+    frames = kept
+    if not frames:
         return
     for i, _ in frames:
         ctx.consumed.add(i)
