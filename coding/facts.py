@@ -44,7 +44,7 @@ def site_fact(frame: Frame) -> Fact | None:
     proc_sentences = {p.sentence for p in frame.procedures if p.active} if frame.procedure != "mohs" else set()
     # (a "weeks ago" clause about the biopsy does not make the lesion's site history when
     # the procedure in that sentence is today's)
-    with_proc = [s for s in frame.sites if s.sentence in proc_sentences and s.role != "donor" and "negated" not in s.context]
+    with_proc = [s for s in frame.sites if s.sentence in proc_sentences and s.role != "donor" and not set(s.context) - {"historical", "uncertain"}]
     site = with_proc[0] if with_proc else sites[0]
     # a more specific site word in the same frame wins over "face"/"arm"/"leg"
     generic = {"face", "arm", "leg"}

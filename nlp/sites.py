@@ -8,6 +8,7 @@ a site ("R forearm", "nasal ala (L)").
 
 from __future__ import annotations
 
+import json
 import re
 
 from spacy.language import Language
@@ -17,6 +18,7 @@ from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.lexicons import load_lexicons
 from dermcoder.nlp.resource_io import ResourceBacked
 from dermcoder.nlp.spans import add_span
+from dermcoder.nlp.typos import find_typos, vocabulary
 
 LATERALITY_WORDS = re.compile(r"(?<![\w/])(left|right|bilateral|bilaterally|bilat|both|lt|rt)(?![\w/])", re.IGNORECASE)
 LR_SHORT = re.compile(r"(?<![\w/.&])(L|R|LT|RT|Lt|Rt)(?![\w/&])")
@@ -45,12 +47,18 @@ class SiteRecognizer(ResourceBacked):
 
     def load_resources(self) -> None:
         self.lexicon = load_lexicons(self.resource_dir).sites
+        sites = json.loads((self.resource_dir / "site_lexicon.json").read_text(encoding="utf-8"))["sites"]
+        self.typos = vocabulary((("SITE", tuple((k, tuple(v)) for k, v in sites.items())),))
 
     def __call__(self, doc: Doc) -> Doc:
         text = note_text(doc)
         site_starts: list[int] = []
         site_ends: list[int] = []
-        for start, end, canonical in self.lexicon.finditer(text):
+        hits = list(self.lexicon.finditer(text))
+        misspelt = find_typos(text, self.typos, [(a, b) for a, b, _ in hits])  # "L sholder"
+        if misspelt:
+            hits = sorted(hits + [(a, b, canonical) for a, b, _, canonical in misspelt])
+        for start, end, canonical in hits:
             if re.search(r"crow'?s[- ]?$", text[max(0, start - 7) : start], re.IGNORECASE):
                 continue  # "crow's-feet lines" are facial wrinkles, not the foot
             value = None

@@ -13,8 +13,11 @@ import re
 from functools import lru_cache
 
 MIN_LENGTH = 7
+# Six-letter words too common in notes to leave out ("Shave biospy L shoulder"); the
+# lexicon writes them as patterns, not as plain words.
+EXTRA_WORDS = {"biopsy": ("PROCEDURE", "biopsy")}
 # Real words one edit from a vocabulary word: the instrument, not the act ("a 3 mm curette").
-NOT_TYPOS = frozenset({"curette", "curettes", "slipped", "excited", "exciting", "excites", "destroys", "layering"})
+NOT_TYPOS = frozenset({"curette", "curettes", "slipped", "excited", "exciting", "excites", "destroys", "layering", "paronychia"})
 WORD = re.compile(r"[A-Za-z]{6,}")
 _PLAIN = re.compile(r"[a-z]+")
 
@@ -66,7 +69,7 @@ class TypoVocabulary:
 @lru_cache(maxsize=4)
 def vocabulary(sections: tuple[tuple[str, tuple[tuple[str, tuple[str, ...]], ...]], ...]) -> TypoVocabulary:
     """Build the vocabulary from (label, ((canonical, patterns), ...)) sections of the lexicon."""
-    words: dict[str, tuple[str, str]] = {}
+    words: dict[str, tuple[str, str]] = {w: v for w, v in EXTRA_WORDS.items() if any(label == v[0] for label, _ in sections)}
     for label, entries in sections:
         for canonical, patterns in entries:
             for p in patterns:

@@ -37,3 +37,9 @@ def test_pipeline_reads_misspelt_procedure_words(nlp, text, label, canonical):
 
 def test_pipeline_leaves_the_instrument_alone(nlp):
     assert not [m for m in mentions(nlp, "Curettage with a 3 mm curette.") if m.text == "curette"]
+
+
+def test_pipeline_reads_misspelt_sites_and_biopsy(nlp):
+    ms = mentions(nlp, "Shave biospy L sholdr 8 mm pearly papule.")
+    assert ("PROCEDURE", "biopsy") in [(m.label, m.canonical) for m in ms]
+    assert ("SITE", "shoulder") in [(m.label, m.canonical) for m in ms]
