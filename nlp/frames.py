@@ -455,6 +455,8 @@ def _share_single_site(frames: list[Frame]) -> None:
     named = [f for f in frames if _own_sites(f)]
     if not named or len({_own_sites(f)[0].canonical for f in named}) != 1:
         return
+    if len(named) == 1 and len({s.canonical for s in _own_sites(named[0])}) > 2:
+        return  # one frame naming sites all over the exam ("forehead x2, R cheek x2, scalp x3") is no single lesion
     source = named[0]
     for f in frames:
         if not _own_sites(f):
