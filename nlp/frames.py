@@ -229,8 +229,10 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
     if blocks:
         _inline_labels(text, mentions, {lab for _, lab in blocks}, line_starts)
     # Pathology sections are matched back later; they never open frames.
-    body = [m for m in mentions if m.section != "pathology"]
-    path = [m for m in mentions if m.section == "pathology"]
+    # Mohs stages under a "Pathology"/"Microscopic" header are the surgeon's own frozen
+    # sections: they belong to the Mohs frame, not to a pathology report.
+    body = [m for m in mentions if m.section != "pathology" or m.label in ("MOHS_STAGE", "MOHS_BLOCKS")]
+    path = [m for m in mentions if m.section == "pathology" and m.label not in ("MOHS_STAGE", "MOHS_BLOCKS")]
 
     frames: list[Frame] = []
     current: dict[str | None, Frame] = {}
@@ -643,6 +645,13 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> No
             target = lesion_frames[0]
         if target is not None and h not in target.path_histology:
             target.path_histology.append(h)
+            if not _own_sites(target):
+                # "Pathology reviewed: outside shave biopsy - SCC, left lateral thigh" above a
+                # Mohs report that names no site of its own: the report's site is the tumour's
+                line = (h.line,)
+                for m in path:
+                    if m.label in ("SITE", "LATERALITY") and m.line in line:
+                        target.add(m)
 
 
 @Language.factory("derm_frames", assigns=["doc._.frames"], default_config={})

@@ -67,10 +67,18 @@ class MohsRecognizer:
             nxt = STAGE.search(window)
             if nxt:
                 window = window[: nxt.start()]
+            base = m.end()
             b = BLOCKS.search(window) or BLOCKS_AFTER_WORD.search(window)
+            if b is None and not window.strip(" \t:-–—."):
+                # "STAGE 1" alone on its line, then "  Blocks: 12 blocks" below it
+                below = text[line_end : line_end + 160]
+                nxt = STAGE.search(below)
+                below = below[: nxt.start()] if nxt else below
+                base = line_end
+                b = BLOCKS.search(below) or BLOCKS_AFTER_WORD.search(below)
             if b:
                 blocks = to_int(b.group("b"))
                 if blocks:
-                    s = m.end() + b.start("b")
-                    add_span(doc, s, m.end() + b.end(), "MOHS_BLOCKS", value=blocks, role=stage)
+                    s = base + b.start("b")
+                    add_span(doc, s, base + b.end(), "MOHS_BLOCKS", value=blocks, role=stage)
         return doc

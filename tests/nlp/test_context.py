@@ -20,6 +20,7 @@ CASES = [
     ("Ddx: SK vs melanoma.", "melanoma", "uncertain"),
     ("[x] Timeout performed   [ ] Complex repair   [ ] Flap", "Complex repair", "negated"),
     ("Papule R nasal ala: shave bx r/o BCC; pt declined today.", "shave bx", "declined"),
+    ("She goes to oculoplastics for reconstruction, most likely a tarsoconjunctival flap.", "flap", "hypothetical"),
 ]
 
 

@@ -24,6 +24,7 @@ def test_counts(nlp, text, values):
 
 MOHS = [
     ("Mohs surgery.\nStage I: 4 blocks, clear.", {1: 4}),
+    ("MOHS MICROGRAPHIC SURGERY\nSTAGE 1\n  Blocks: 12 blocks\n  Result: positive\nSTAGE 2\n  Blocks: 7 blocks", {1: 12, 2: 7}),
     ("Mohs.\nStage | Blocks | Result\n1 | 6 | positive\n2 | 2 | clear", {1: 6, 2: 2}),
     ("Mohs.\nSTAGE   BLOCKS\nStage 1  6\nStage 2  2\nStage 3  1", {1: 6, 2: 2, 3: 1}),
     ("MMS.\n S1: 3 blks, deep +\n S2: 2 blks, clear", {1: 3, 2: 2}),
