@@ -73,6 +73,8 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
         if rx.search(after):
             if role == "defect" and CLOSING_VERB.search(text[max(0, start - 30) : start]):
                 return "repair_length"  # "closed the 5.8 cm wound in two layers"
+            if role == "ellipse" and REPAIR_LINE.match(text[text.rfind("\n", 0, start) + 1 : start]) and not re.search(r"ellipse|elliptical|fusiform", after, re.IGNORECASE):
+                return "repair_length"  # "Closure: intermediate repair, 4-0 nylon; 3.0 cm long."
             return role
     before = text[max(0, start - 70) : start]
     if _BEFORE[0][1].search(before):

@@ -28,6 +28,7 @@ MOHS = [
     ("Mohs.\nStage | Blocks | Result\n1 | 6 | positive\n2 | 2 | clear", {1: 6, 2: 2}),
     ("Mohs.\nSTAGE   BLOCKS\nStage 1  6\nStage 2  2\nStage 3  1", {1: 6, 2: 2, 3: 1}),
     ("MMS.\n S1: 3 blks, deep +\n S2: 2 blks, clear", {1: 3, 2: 2}),
+    ("MMS L nasal sidewall.\nL1: 3 blks, + sup.\nL2: 2 blks, neg.", {1: 3, 2: 2}),
     ("Mohs micrographic surgery. Stage one, three blocks; stage two, two blocks.", {1: 3, 2: 2}),
 ]
 

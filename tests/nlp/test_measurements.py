@@ -19,6 +19,8 @@ CASES = [
     ("excised diameter 1.6 cm", [("SIZE", "1.6 cm", [1.6], "excised_diameter")]),
     ("complex repair measuring 6.5 cm in final length", [("SIZE", "6.5 cm", [6.5], "repair_length")]),
     ("Len 2.4 cm.", [("SIZE", "2.4 cm", [2.4], "repair_length")]),
+    ("Technique: excision.\nClosure: intermediate repair, 4-0 nylon; 3.0 cm long.", [("SIZE", "3.0 cm", [3.0], "repair_length")]),
+    ("The ellipse was 3.0 cm long.", [("SIZE", "3.0 cm", [3.0], "ellipse")]),
     ("Site | Lesion size | Margin | Length\nR cheek | 6 mm | 3 mm | 2.2 cm",
      [("SIZE", "6 mm", [0.6], "lesion"), ("MARGIN", "3 mm", [0.3], "margin"), ("SIZE", "2.2 cm", [2.2], "repair_length")]),
     ("Site | pre-tx | final defect\nL chest | 0.4 cm | 0.5 cm", [("SIZE", "0.4 cm", [0.4], "size"), ("SIZE", "0.5 cm", [0.5], "defect")]),
