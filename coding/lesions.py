@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from dermcoder.coding import facts
+from dermcoder.coding.cosmetic import medical_frames
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame
 
@@ -139,7 +140,7 @@ def banded_code(ctx: CodingContext, frame: Frame, lesion: facts.Lesion, family: 
 @handler("shave")
 def shave(ctx: CodingContext, rule: RuleRecord) -> None:
     """Shave removal per lesion by lesion diameter and site group."""
-    for i, frame in frames_with(ctx, "shave_removal"):
+    for i, frame in _not_cosmetic(ctx, rule, frames_with(ctx, "shave_removal")):
         for lesion in facts.lesion_instances(frame):
             found = banded_code(ctx, frame, lesion, "shave_removal", "Shave removal")
             if found is None:
@@ -150,6 +151,20 @@ def shave(ctx: CodingContext, rule: RuleRecord) -> None:
                 evidence=frame.procedures[:1] + lesion.size.evidence + ([lesion.site] if lesion.site else []), frames=[i],
                 site=lesion.site.canonical if lesion.site else None, alternatives=_neighbours(ctx, "shave_removal", code.code, group),
             ))  # fmt: skip
+
+
+def _not_cosmetic(ctx: CodingContext, rule: RuleRecord, frames: list[tuple[int, Frame]]) -> list[tuple[int, Frame]]:
+    """The frames to code: a benign lesion removed for appearance only is not billed (a
+    malignancy is never cosmetic, whatever the note says about payment)."""
+    kept = medical_frames(ctx, frames)
+    out = []
+    for i, frame in frames:
+        hist, _ = facts.histology(frame)
+        if (i, frame) in kept or (hist is not None and hist.value in facts.MALIGNANT):
+            out.append((i, frame))
+        else:
+            ctx.warn("cosmetic", f"{rule.id}: removal documented as cosmetic: not coded", frame.procedures[:1])
+    return out
 
 
 def _neighbours(ctx: CodingContext, family: str, code: str, group: str | None) -> list[tuple[str, float, str]]:
@@ -186,7 +201,7 @@ def excised_diameter(ctx: CodingContext, frame: Frame) -> tuple[facts.Fact | Non
 @handler("excision")
 def excision(ctx: CodingContext, rule: RuleRecord) -> None:
     """Benign or malignant excision by excised diameter, site group and final pathology."""
-    for i, frame in frames_with(ctx, "excision"):
+    for i, frame in _not_cosmetic(ctx, rule, frames_with(ctx, "excision")):
         if i in ctx.consumed:
             continue
         hist, source = facts.histology(frame)

@@ -7,6 +7,7 @@ import math
 import re
 
 from dermcoder.coding import facts
+from dermcoder.coding.cosmetic import medical_frames
 from dermcoder.coding.lesions import DESTRUCTIONS, frames_with
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame, Mention
@@ -16,31 +17,6 @@ BENIGN_NOUNS = ("wart", "verruc", "lesion", "molluscum", "mollusca", "sk", "sebo
 TAG_NOUNS = ("tag", "acrochord", "lesion", "papule", "growth")
 BENIGN_DESTRUCTION = {"common_wart", "plantar_wart", "anogenital_wart", "molluscum", "sk", "isk", "milia"}
 TAG_PROCS = DESTRUCTIONS | {"skin_tag_removal", "excision", "shave_removal"}
-
-
-COSMETIC = re.compile(r"(?<!not )(?<!non-)(?<!non )(?<!no )\bcosmetic\b|self[- ]pay|for appearance(?! only)|not medically necessary", re.IGNORECASE)
-NOT_COSMETIC = re.compile(r"not (?:for )?(?:a )?cosmetic|non-?cosmetic|not (?:for )?appearance|medically necessary", re.IGNORECASE)
-
-
-def is_cosmetic(text: str) -> bool:
-    """The note documents a cosmetic-only service (and does not deny it)."""
-    return COSMETIC.search(text) is not None and NOT_COSMETIC.search(text) is None
-
-
-def medical_frames(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[tuple[int, Frame]]:
-    """The frames that are not cosmetic. "C) 5 flat SKs frozen for cosmetic reasons, self-pay"
-    takes out that lesion only; a cosmetic statement outside every frame covers them all."""
-    if not is_cosmetic(ctx.text):
-        return frames
-    regions = {i: (f.start, _line_end(ctx.text, f.end)) for i, f in frames}
-    inside = {i for i, (a, b) in regions.items() if COSMETIC.search(ctx.text, a, b)}
-    stated_alone = any(not any(a <= m.start() < b for a, b in regions.values()) for m in COSMETIC.finditer(ctx.text))
-    return [] if stated_alone else [(i, f) for i, f in frames if i not in inside]
-
-
-def _line_end(text: str, pos: int) -> int:
-    end = text.find("\n", pos)
-    return len(text) if end < 0 else end
 
 
 def note_has(ctx: CodingContext, canonicals: set[str]) -> list[Mention]:

@@ -49,8 +49,13 @@ SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 # under it up to the next blank line.
 STALE_HEADER = re.compile(
     r"(?im)^.*(?:prior (?:visit )?note|previous (?:visit )?note|copied (?:from|forward)|\(copied|\*\* ?copied|auto-?populated|"
-    r"carried forward|\[template|template text|pre-?populated|duplicate from).*$"
+    r"carried forward|\[template|template text|pre-?populated|duplicate from|template from|pre-?filled|from booking).*$"
 )
+# "PROCEDURE NOTE (template pre-filled 10/20)", "SCHEDULED PROCEDURE (template from booking):"
+# announce text written before the visit: it runs to a blank line, a rule ("---") or the
+# line that turns to the visit itself ("Day of surgery:", "Actual visit", "Today").
+PREFILLED = re.compile(r"pre-?filled|pre-?populated|template from|from booking", re.IGNORECASE)
+STALE_BLOCK_END = re.compile(r"\n[ \t]*\n|\n[ \t]*[-=*_~]{3,}[ \t]*(?=\n|$)|\n(?=[ \t]*(?:actual visit|day of (?:surgery|procedure)|today\b))", re.IGNORECASE)
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
 
 
@@ -82,6 +87,9 @@ def _stale_regions(text: str) -> list[tuple[int, int]]:
         closing = STALE_END.search(text, end)
         if closing is not None:
             end = closing.end()
+        elif PREFILLED.search(m.group(0)):
+            stop = STALE_BLOCK_END.search(text, end)
+            end = stop.start() if stop else len(text)
         elif m.group(0).rstrip().endswith(":"):
             blank = re.search(r"\n\s*\n", text[end:])
             end = end + blank.start() if blank else len(text)

@@ -1,0 +1,40 @@
+"""Cosmetic-only services: no CPT line (reference: cosmetic removals are not billed).
+
+A cosmetic statement ("for appearance", "self-pay", "cosmetic") covers the whole note
+unless it sits inside one lesion's own text, in which case only that lesion is cosmetic.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dermcoder.coding.rulebook import CodingContext
+from dermcoder.nlp.frames import Frame
+
+COSMETIC = re.compile(r"(?<!not )(?<!non-)(?<!non )(?<!no )\bcosmetic\b|self[- ]pay|for appearance(?! only)|not medically necessary", re.IGNORECASE)
+NOT_COSMETIC = re.compile(r"not (?:for )?(?:a )?cosmetic|non-?cosmetic|not (?:for )?appearance|medically necessary", re.IGNORECASE)
+
+
+def is_cosmetic(text: str) -> bool:
+    """The note documents a cosmetic-only service (and does not deny it)."""
+    return COSMETIC.search(text) is not None and NOT_COSMETIC.search(text) is None
+
+
+def medical_frames(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[tuple[int, Frame]]:
+    """The frames that are not cosmetic. "C) 5 flat SKs frozen for cosmetic reasons, self-pay"
+    takes out that lesion only; a cosmetic statement outside every frame covers them all."""
+    if not is_cosmetic(ctx.text):
+        return frames
+    # A statement on the line of a procedure belongs to that procedure's lesion (every frame of
+    # the note counts: "3 flat SKs treated w/ LN2 for appearance only" under the shave
+    # removals is the cryotherapy's); one on no procedure's line covers the whole note.
+    text = ctx.text
+    lines_of = {i: {_line_start(text, p.start) for p in f.procedures if p.active} for i, f in enumerate(ctx.frames)}
+    stated = {_line_start(text, m.start()) for m in COSMETIC.finditer(text)}
+    if stated - set().union(*lines_of.values()):
+        return []
+    return [(i, f) for i, f in frames if not lines_of.get(i, set()) & stated]
+
+
+def _line_start(text: str, pos: int) -> int:
+    return text.rfind("\n", 0, pos) + 1
