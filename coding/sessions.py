@@ -35,9 +35,11 @@ def _period_sentence(text: str, start: int, end: int) -> tuple[int, int]:
     return left, (min(stops) if stops else len(text))
 
 
-def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: tuple[str, ...]) -> facts.Fact | None:
+def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: tuple[str, ...],
+                   own_sentence_only: bool = False) -> facts.Fact | None:
     """Lesions treated this session: counts written with the procedure itself ("the nine facial
-    lesions were treated with LN2") win over counts of what the exam found."""
+    lesions were treated with LN2") win over counts of what the exam found (which are not
+    used at all with own_sentence_only)."""
     counts: list[Mention] = []
     for _, f in frames:
         counts += [m for m in f.counts if m.active]
@@ -45,6 +47,8 @@ def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: t
     spans = [_period_sentence(ctx.text, p.start, p.end) for _, f in frames for p in f.procedures if p.active]
     with_procedure = [m for m in counts if any(a <= m.start < b for a, b in spans)]
     found = facts.count_fact(with_procedure, nouns) if with_procedure else None
+    if own_sentence_only:
+        return found
     return found or facts.count_fact(counts, nouns)
 
 
@@ -217,16 +221,24 @@ NAIL_WORDS = ("nail", "toenail", "fingernail", "lesion")
 @handler("nails")
 def nails(ctx: CodingContext, rule: RuleRecord) -> None:
     """Avulsion 11730 + 11732 per further nail; matrixectomy 11750 per nail; debridement 11720/11721; biopsy 11755."""
+    matrix_sentences = {p.sentence for _, f in frames_with(ctx, "matrixectomy") for p in f.procedures
+                        if p.canonical == "matrixectomy" and p.active}  # fmt: skip
     for proc, code_first in (("nail_avulsion", "11730"), ("matrixectomy", "11750"), ("nail_biopsy", "11755")):
         frames = frames_with(ctx, proc)
         if not frames:
             continue
-        count = _session_count(ctx, frames, NAIL_WORDS)
-        n = int(count.value) if count and count.value <= 10 else len(frames)
+        # a nail count written with the procedure itself ("five nails in all, were debrided"
+        # two sentences on counts the debridement, not this avulsion)
+        count = _session_count(ctx, frames, NAIL_WORDS, own_sentence_only=True)
+        # "R: partial avulsion ... L: partial avulsion ...": one nail per sentence that does it
+        said = {p.sentence for _, f in frames for p in f.procedures if p.canonical == proc and p.active}
+        n = int(count.value) if count and count.value <= 10 else max(len(frames), len(said) if proc == "nail_avulsion" else 0)
         evidence = [f.procedures[0] for _, f in frames] + (count.evidence if count else [])
         idx = [i for i, _ in frames]
         if proc == "nail_avulsion":
-            if frames_with(ctx, "matrixectomy") and n == 1:
+            if count is None and len(said) > 1:
+                n -= len(said & matrix_sentences)  # the matrixectomy of that nail includes its avulsion
+            if n < 1 or (matrix_sentences and n == 1 and len(said) <= 1):
                 continue  # the matrixectomy of the same nail includes its avulsion
             ctx.add(Candidate("11730", 1, rule.id, f"{rule.id}: nail avulsion, first nail", evidence=evidence, frames=idx))
             if n > 1:

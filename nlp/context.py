@@ -54,6 +54,8 @@ STALE_HEADER = re.compile(
 # "PROCEDURE NOTE (template pre-filled 10/20)", "SCHEDULED PROCEDURE (template from booking):"
 # announce text written before the visit: it runs to a blank line, a rule ("---") or the
 # line that turns to the visit itself ("Day of surgery:", "Actual visit", "Today").
+# "** Interval hx (copied from 02/11 visit) **": a banner line over the copied text
+BANNER = re.compile(r"^[ \t]*[*#=~-]{2,}.*[*#=~-]{2,}[ \t]*$")
 PREFILLED = re.compile(r"pre-?filled|pre-?populated|template from|from booking", re.IGNORECASE)
 STALE_BLOCK_END = re.compile(r"\n[ \t]*\n|\n[ \t]*[-=*_~]{3,}[ \t]*(?=\n|$)|\n(?=[ \t]*(?:actual visit|day of (?:surgery|procedure)|today\b))", re.IGNORECASE)
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
@@ -87,7 +89,7 @@ def _stale_regions(text: str) -> list[tuple[int, int]]:
         closing = STALE_END.search(text, end)
         if closing is not None:
             end = closing.end()
-        elif PREFILLED.search(m.group(0)):
+        elif PREFILLED.search(m.group(0)) or BANNER.match(m.group(0)):
             stop = STALE_BLOCK_END.search(text, end)
             end = stop.start() if stop else len(text)
         elif m.group(0).rstrip().endswith(":"):
@@ -332,10 +334,14 @@ class ContextTagger(ResourceBacked):
         present_from = _present_narrative_starts(doc, sent_text)
         section_starts = [a for a, _b, _c in (doc._.derm_sections or [])]
         line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        procedure_starts = [sp._.char_start for sp in spans if sp.label_ == "PROCEDURE"]
         for span in spans:
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
             cats, texts = list(cats), list(texts)
-            if "declined" not in cats and span.label_ == "PROCEDURE" and DECLINED_AFTER.match(text, span._.char_end):
+            refusal = DECLINED_AFTER.match(text, span._.char_end) if span.label_ == "PROCEDURE" and "declined" not in cats else None
+            # "...: partial nail avulsion only; pt declined chemical matrixectomy": the refusal
+            # names its own procedure
+            if refusal is not None and not any(refusal.end() <= p < refusal.end() + 40 for p in procedure_starts):
                 cats.append("declined")
                 texts.append("declined (next clause)")
             if "negated" not in cats and UNCHECKED.search(text, max(0, span._.char_start - 8), span._.char_start):

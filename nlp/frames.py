@@ -410,7 +410,9 @@ def _untreated_lesion(text: str, items: list[Mention], procs: list[Mention], cur
         return False
     line_end = text.find("\n", items[-1].end)
     said = text[items[0].start : line_end if line_end >= 0 else len(text)]
-    if not any(m.label == "PROCEDURE" and not m.active for m in items) and not NOT_TREATED.search(said):
+    if NOT_TREATED.search(said) and any(m.label in ("SITE", "HISTOLOGY") for m in items):
+        return all(m.label in LESION_FACTS | {"PROCEDURE"} for m in items)  # "ISK L temple - benign, no tx."
+    if not any(m.label == "PROCEDURE" and not m.active for m in items):
         return False
     if any(m.label not in LESION_FACTS | {"PROCEDURE"} for m in items):
         return False

@@ -120,3 +120,8 @@ def test_context_time_cues_reach_back(nlp, text, target):
 def test_context_new_since_last_year_is_not_history(nlp):
     (m,) = [m for m in mentions(nlp, "L shoulder - 0.8 cm pigmented growth, new since last year.") if m.label == "SIZE"]
     assert m.active
+
+
+def test_context_refusal_of_another_procedure_leaves_this_one_done(nlp):
+    ms = mentions(nlp, "L hallux: partial nail avulsion only; pt declined chemical matrixectomy on this side.")
+    assert [m.active for m in ms if m.label == "PROCEDURE"] == [True, False]
