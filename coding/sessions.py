@@ -405,14 +405,15 @@ EM_SEPARATE = re.compile(
     r"|modifier[- ]25|\b-25\b|\bE/?&?M\b[^.\n]{0,40}(?:separate|25)|in addition(?: to the procedure)?,? (?:we |i )?(?:also )?(?:evaluated|addressed|managed|discussed)"
     r"|also (?:evaluated|addressed|managed)|additional(?:ly)? (?:evaluated|addressed|managed)|separate(?:ly)? (?:evaluated|addressed|managed)|decision (?:for|to proceed with) (?:surgery|flap|the flap)"
     # visit time counted apart from the procedure ("22 min (excludes procedure time)")
-    r"|(?:excludes?|excluding|exclusive of|not including|apart from|separate from) (?:the )?procedur\w*(?: time)?",
+    r"|(?:excludes?|excluding|exclusive of|not including|not counting|apart from|separate from) (?:the )?(?:procedur\w*|biops\w*|excision|cryo\w*|LN2|injections?)(?: time)?",
     re.IGNORECASE,
 )
 EM_ONLY = re.compile(r"surveillance|full[- ]?(?:body )?skin exam\w*|total[- ]body skin exam\w*|\bFBSE\b|\bTBSE\b|\bFSE\b|skin (?:cancer )?check|follow[- ]up|office visit|new patient visit|consult", re.IGNORECASE)
 NOT_SEPARATE = re.compile(r"no separate (?:e/?&?m|evaluation)|e/?&?m (?:is )?not (?:separately )?(?:billed|billable|reported)|not separately (?:billable|identifiable)|no e/?&?m", re.IGNORECASE)
 MDM = re.compile(r"\b(straightforward|low|moderate|high)\b(?:[- ]complexity)?\s*(?:mdm|medical decision|decision[- ]making|complexity)"
-                 r"|(?:\bmdm\b|medical decision[- ]making)[^.\n\d]{0,60}?\b(straightforward|low|moderate|high)\b", re.IGNORECASE)
-TIME = re.compile(r"(?:total time|spent|time)[^\d\n]{0,80}(\d{2,3})\s*(?:min|minutes)\b", re.IGNORECASE)
+                 r"|(?:\bmdm\b|medical decision[- ]making)[^.\n\d]{0,60}?\b(straightforward|low|moderate|mod|high|sf)\b", re.IGNORECASE)
+MDM_WORDS = {"mod": "moderate", "sf": "straightforward"}  # "MDM mod."
+TIME = re.compile(r"(?:total time|spent|time)[^\d\n]{0,120}(\d{2,3})\s*(?:min|minutes)\b", re.IGNORECASE)
 NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the )?(?:practice|clinic)|\bNP\b", re.IGNORECASE)
 ESTABLISHED = re.compile(r"\bestablished\b|\best\.? pt\b|\best\.? patient\b|\breturning patient\b|\bf/u\b|\bfollow[- ]up\b", re.IGNORECASE)
 LEVELS = {"new": {"straightforward": "99202", "low": "99203", "moderate": "99204", "high": "99205"},
@@ -440,7 +441,8 @@ def em(ctx: CodingContext, rule: RuleRecord) -> None:
     minutes = TIME.search(ctx.text)
     code = None
     if patient and mdm:
-        code = LEVELS[patient][(mdm.group(1) or mdm.group(2)).lower()]
+        level = (mdm.group(1) or mdm.group(2)).lower()
+        code = LEVELS[patient][MDM_WORDS.get(level, level)]
     elif patient and minutes:
         t = int(minutes.group(1))
         code = next((c for limit, c in TIME_LEVELS[patient] if t >= limit), None)

@@ -40,9 +40,10 @@ CATEGORY_NAMES = {
 SPAN_ATTRS = {cat: {f"ctx_{name}": True} for cat, name in CATEGORY_NAMES.items()}  # declared in _extensions
 DONE_TODAY = re.compile(r"\b(today|this visit|this session|now performed|performed today|done today)\b", re.IGNORECASE)
 # In a plan section a mention is planned unless its sentence records it as done.
-DONE = re.compile(r"\b(today|performed|done|completed|treated|tolerated|tol|removed|excised|injected|applied|destroyed|frozen|"
+DONE = re.compile(r"\b(today|performed|done|completed|treated|tolerated|tol|removed|excised|injected|applied|destroyed|frozen|sampled|sutured?|"
                   r"consent\w*|sent to path\w*|given|administered|drained|avulsed|curetted)\b|->|→", re.IGNORECASE)
 FUTURE = re.compile(r"\b(will|plan(?:s|ned)?|schedul\w*|next|return|rtc|f/u|follow[- ]?up|consider\w*|recommend\w*|if|may|prn|refer\w*)\b", re.IGNORECASE)
+PLAN_CUE = re.compile(r"\bplan(?:ned)?\b:?", re.IGNORECASE)
 SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 # Labels whose mentions context applies to: facts about what was done and found.
 # Copied-forward blocks: the line that announces them, and (if it ends with ':') the lines
@@ -353,6 +354,15 @@ class ContextTagger(ResourceBacked):
             if "historical" not in cats and span.label_ in TARGET_LABELS and sent_of[span.start] in dated:
                 cats.append("historical")
                 texts.append(dated[sent_of[span.start]])
+            if "hypothetical" in cats and span.label_ == "PROCEDURE":
+                # "Plan: punch biopsy of the changing lesion - darkest area sampled": a plan
+                # header over work the sentence records as done
+                k = cats.index("hypothetical")
+                if PLAN_CUE.fullmatch(texts[k].strip()):
+                    first, last = sent_text[sent_of[span.start]]
+                    sentence = doc[first:last].text
+                    if DONE.search(sentence) and not FUTURE.search(PLAN_CUE.sub("", sentence)):
+                        del cats[k], texts[k]
             default = SECTION_DEFAULTS.get(span._.section or "")
             if default and default not in cats and span.label_ in TARGET_LABELS:
                 first, last = sent_text[sent_of[span.start]]

@@ -36,7 +36,8 @@ def test_context_categories_with_cue(nlp, text, target, category):
 @pytest.mark.parametrize(
     "text,target",
     [("Cryotherapy to 6 AKs today.", "Cryotherapy"), ("Excision of biopsy-proven BCC, left cheek.", "Excision"),
-     ("A/P: 1. AK x 15 -> LN2 cryo, tol well.", "LN2")],  # fmt: skip
+     ("A/P: 1. AK x 15 -> LN2 cryo, tol well.", "LN2"),
+     ("Plan: punch biopsy of the changing lesion - darkest area sampled for diagnosis.", "punch biopsy")],  # fmt: skip
 )
 def test_context_done_today_stays_active(nlp, text, target):
     (m,) = [m for m in mentions(nlp, text) if m.text == target]
