@@ -501,6 +501,9 @@ def _family(canonical: str | None) -> str | None:
 
 
 def _opens_new_frame(frame: Frame, proc: Mention, site: Mention | None) -> bool:
+    own = _own_sites(frame)
+    if frame.procedure == "ed_c" and proc.canonical == "destruction" and (site is None or not own or site.canonical == own[0].canonical):
+        return False  # "ED&C, 3 cycles; final curetted defect 1.1 cm": the same lesion's defect
     if _family(frame.procedure) != _family(proc.canonical):
         return True
     # Several tumours of one Mohs session are labeled (Tumor A/B); an unlabeled second "Mohs"

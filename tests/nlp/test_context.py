@@ -21,6 +21,7 @@ CASES = [
     ("[x] Timeout performed   [ ] Complex repair   [ ] Flap", "Complex repair", "negated"),
     ("Papule R nasal ala: shave bx r/o BCC; pt declined today.", "shave bx", "declined"),
     ("She goes to oculoplastics for reconstruction, most likely a tarsoconjunctival flap.", "flap", "hypothetical"),
+    ("Path pending on margins; if positive we'd talk about Mohs for the re-excision.", "Mohs", "hypothetical"),
 ]
 
 
