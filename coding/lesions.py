@@ -30,7 +30,7 @@ def _biopsy_lesions(frame: Frame, only_frame: bool) -> int:
     """How many lesions one biopsy frame samples: a count stated in the biopsy's own sentence
     (or a note total when it is the only biopsy frame), else 1."""
     sentences = {p.sentence for p in frame.procedures}
-    nouns = ("lesion", "site", "spot", "papule", "biops", "specimen")
+    nouns = ("lesion", "site", "spot", "papule", "biops", "specimen", "patch", "plaque", "nodule")
     # "All 3 specimens ..." after lesions A, B and C totals those frames; it adds none
     counts = [m for m in frame.counts if m.active and (m.sentence in sentences or (m.role == "total" and only_frame))]
     count = facts.count_fact(counts, nouns)
@@ -113,10 +113,25 @@ def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
     for cand in list(ctx.candidates):
         if cand.code not in ("11102", "11104", "11106"):
             continue
+        if cand.site in removed_sites and _other_side(ctx, cand, removed_sites[cand.site]):
+            continue  # "excision, right forearm" and "punch biopsy, left forearm": two lesions
         if cand.site in removed_sites and not (frozen and ctx.frames[removed_sites[cand.site]].procedure == "mohs"):
             ctx.candidates.remove(cand)
             ctx.warn("bundled_biopsy", f"{rule.id}: biopsy of the lesion removed at this session is included in the removal",
                      cand.evidence)  # fmt: skip
+
+
+def _other_side(ctx: CodingContext, cand: Candidate, removal: int) -> bool:
+    """True when the biopsy and the removal name opposite sides of the same site."""
+    if not cand.frames:
+        return False
+    sides = []
+    for i in (cand.frames[0], removal):
+        frame = ctx.frames[i]
+        site = facts.site_fact(frame)
+        side = facts.side_fact(frame, site.evidence[0] if site else None)
+        sides.append(side.value if side else None)
+    return None not in sides and sides[0] != sides[1]
 
 
 def banded_code(ctx: CodingContext, frame: Frame, lesion: facts.Lesion, family: str, what: str):

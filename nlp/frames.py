@@ -384,6 +384,7 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
         labeled = {_family(f.procedure) for f in frames if f.block is not None}
         frames = [f for f in frames if not (f.block is None and _family(f.procedure) in labeled and _is_title(f, first_block)
                                             and not [m for m in f.sizes if m.active and m.start < first_block])]
+        frames = _merge_listed(frames, first_block)
     frames = _merge_titles(frames)
     # "Base then treated with curettage": a procedure with no site of its own continues the
     # lesion of the frame before it in the same block.
@@ -445,6 +446,35 @@ def _own_site_after(items: list[Mention], proc: Mention) -> Mention | None:
         if x.label == "SITE" and x.active:
             return x
     return None
+
+
+SLOTS = ("procedures", "sites", "laterality", "histology", "path_histology", "sizes", "margins", "areas",
+         "repairs", "counts", "mohs_stages", "mohs_blocks")  # fmt: skip
+
+
+def _merge_listed(frames: list[Frame], first_block: int) -> list[Frame]:
+    """ "PROCEDURES: 1) Excision of lipoma, right forearm. 2) Punch biopsy, left forearm." above
+    the numbered write-ups: a frame of the summary whose procedure and site a labeled frame
+    repeats is that frame's lesion, not one more."""
+    kept: list[Frame] = []
+    summary = [f for f in frames if f.block is None and f.start < first_block]
+    for f in frames:
+        own = [s for s in _own_sites(f) if s.start < first_block]
+        host = None
+        if len(summary) >= 2 and f in summary and own:  # a list of the session's procedures
+            same = [g for g in frames if g.block is not None and _family(g.procedure) == _family(f.procedure)]
+            # the one labeled frame of that procedure, or the one at the same site
+            host = same[0] if len(same) == 1 else next(
+                (g for g in same if _own_sites(g) and _own_sites(g)[0].canonical == own[0].canonical), None)
+        if host is None:
+            kept.append(f)
+            continue
+        for slot in SLOTS:
+            for m in getattr(f, slot):
+                if m not in getattr(host, slot):
+                    getattr(host, slot).append(m)
+        host.start = min(host.start, f.start)
+    return kept
 
 
 def _is_title(frame: Frame, first_block: int) -> bool:
