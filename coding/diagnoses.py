@@ -8,13 +8,15 @@ import re
 from dermcoder.coding import facts
 from dermcoder.coding.icd_map import icd_code
 from dermcoder.coding.rulebook import CodingContext, RuleRecord, handler
-from dermcoder.nlp.frames import Frame, Mention
+from dermcoder.nlp.frames import SUPPRESSING, Frame, Mention
 
 FAMILY_DX_CLASSES = {
     "nail": ("nail", "infection"), "intralesional": ("inflammatory", "benign"), "phototherapy": ("inflammatory",),
     "excimer": ("inflammatory",), "incision_drainage": ("infection", "benign", "inflammatory"), "pdt": ("premalignant",),
     "paring": ("benign",), "acne_surgery": ("inflammatory",), "chemical_peel": ("inflammatory", "premalignant"),
 }  # fmt: skip
+NEOPLASTIC = {"malignant", "in_situ", "benign", "uncertain"}
+
 GROWTH = re.compile(r"\b(growth|neoplasm|tumou?r|new lesion|lesion of uncertain)\b", re.IGNORECASE)
 SURVEILLANCE = re.compile(r"surveillance|no (?:evidence|e/o|sign) of recurrence|no recurrence|NED\b|follow[- ]up (?:of|for|after)|skin check", re.IGNORECASE)
 HISTORY_DX = [
@@ -43,7 +45,11 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
         # (plural only: "Dx: A scaly papule; B pigmented growth" names one lesion each)
         growth_assessed = any(m.canonical == "growth" and m.active and m.section == "assessment"
                               and m.text.lower().endswith("s") for m in ctx.mentions)  # fmt: skip
-        code = "D49.2" if GROWTH.search(region) or growth_assessed else "L98.9"
+        # a differential of neoplasms ("r/o BCC", "dysplastic nevus vs melanoma") is a growth of
+        # uncertain behaviour until pathology; an inflammatory one stays a skin disorder
+        neoplastic = [m for m in frame.histology if "uncertain" in m.context and m.value in NEOPLASTIC and not set(m.context) & SUPPRESSING]
+        inflammatory = [m for m in frame.histology if m.value in ("inflammatory", "infection")]
+        code = "D49.2" if GROWTH.search(region) or growth_assessed or (neoplastic and not inflammatory) else "L98.9"
         return [(code, frame.procedures[0], 0.5)]
     return []
 
@@ -80,6 +86,8 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
                 cand.diagnoses.append(code)
                 ctx.note_dx.append((code, m, 0.6))
     used = {code for dx in cache.values() for code, _, _ in dx}
+    # the diagnoses already coded at their site ("C44.329") are not coded again without it ("C44.92")
+    used_keys = {facts.histology_key(m) for dx in cache.values() for _, m, _ in dx if m is not None}
     em = [c for c in ctx.candidates if c.code.startswith("992")]
     extra: list[tuple[str, Mention | None, float]] = []
     if em or not ctx.candidates:
@@ -91,7 +99,7 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
             if m.value in ("benign", "unknown") and not procedures_today:
                 continue  # stable nevi seen on a surveillance exam are findings, not the reason for the visit
             key = facts.histology_key(m)
-            if key in ("d49_2", "l98_9") or key is None:
+            if key in ("d49_2", "l98_9") or key is None or key in used_keys:
                 continue
             code = icd_code(key, None)
             if code and code not in used and code not in [e[0] for e in extra]:
