@@ -8,14 +8,13 @@ import re
 from dermcoder.coding import facts
 from dermcoder.coding.icd_map import icd_code
 from dermcoder.coding.rulebook import CodingContext, RuleRecord, handler
-from dermcoder.nlp.frames import SUPPRESSING, Frame, Mention
+from dermcoder.nlp.frames import Frame, Mention
 
 FAMILY_DX_CLASSES = {
     "nail": ("nail", "infection"), "intralesional": ("inflammatory", "benign"), "phototherapy": ("inflammatory",),
     "excimer": ("inflammatory",), "incision_drainage": ("infection", "benign", "inflammatory"), "pdt": ("premalignant",),
     "paring": ("benign",), "acne_surgery": ("inflammatory",), "chemical_peel": ("inflammatory", "premalignant"),
 }  # fmt: skip
-NEOPLASTIC = {"malignant", "in_situ", "benign", "uncertain"}
 
 GROWTH = re.compile(r"\b(growth|neoplasm|tumou?r|new lesion|lesion of uncertain)\b", re.IGNORECASE)
 SURVEILLANCE = re.compile(r"surveillance|no (?:evidence|e/o|sign) of recurrence|no recurrence|NED\b|follow[- ]up (?:of|for|after)|skin check", re.IGNORECASE)
@@ -45,11 +44,9 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
         # (plural only: "Dx: A scaly papule; B pigmented growth" names one lesion each)
         growth_assessed = any(m.canonical == "growth" and m.active and m.section == "assessment"
                               and m.text.lower().endswith("s") for m in ctx.mentions)  # fmt: skip
-        # a differential of neoplasms ("r/o BCC", "dysplastic nevus vs melanoma") is a growth of
-        # uncertain behaviour until pathology; an inflammatory one stays a skin disorder
-        neoplastic = [m for m in frame.histology if "uncertain" in m.context and m.value in NEOPLASTIC and not set(m.context) & SUPPRESSING]
-        inflammatory = [m for m in frame.histology if m.value in ("inflammatory", "infection")]
-        code = "D49.2" if GROWTH.search(region) or growth_assessed or (neoplastic and not inflammatory) else "L98.9"
+        # D49.2 only where the clinician writes growth/neoplasm/tumour (reference 11.5.3): a
+        # suspected cancer ("r/o BCC") documents no neoplasm, so it stays a finding (L98.9)
+        code = "D49.2" if GROWTH.search(region) or growth_assessed else "L98.9"
         return [(code, frame.procedures[0], 0.5)]
     return []
 

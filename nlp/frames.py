@@ -409,8 +409,9 @@ def _untreated_lesion(text: str, items: list[Mention], procs: list[Mention], cur
     other than the current lesion's, describes a lesion left alone; its facts belong to no frame."""
     if procs:
         return False
-    line_end = text.find("\n", items[-1].end)
-    said = text[items[0].start : line_end if line_end >= 0 else len(text)]
+    # the sentence's own words: to its full stop or line end, whichever comes first
+    stops = [i for i in (text.find("\n", items[-1].end), text.find(". ", items[-1].end)) if i >= 0]
+    said = text[items[0].start : min(stops) if stops else len(text)]
     if NOT_TREATED.search(said) and any(m.label in ("SITE", "HISTOLOGY") for m in items):
         return all(m.label in LESION_FACTS | {"PROCEDURE"} for m in items)  # "ISK L temple - benign, no tx."
     if not any(m.label == "PROCEDURE" and not m.active for m in items):
