@@ -31,6 +31,11 @@ DONOR = re.compile(r"(?:harvest\w*|donor(?: site)?|taken|borrowed|recruited|desi
     r"|(?:graft|flap|ftsg|stsg)\s+(?:\w+\s+){0,1}from\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.IGNORECASE)
 
 
+# "back" the adverb, not the site
+NOT_THE_BACK_AFTER = re.compile(r"[ \t]+(?:for|to|in|after|today|again|from|with|later|soon)\b", re.IGNORECASE)
+NOT_THE_BACK_BEFORE = re.compile(r"\b(?:came|comes|come|coming|returns?|returned|called|calls?|go|goes|went|get|got|is|was|be|bring|brought|follow(?:s|ed)?|check(?:ed)?|patient|pt)[ \t]+$", re.IGNORECASE)
+
+
 @Language.factory("derm_sites", assigns=["doc.spans"], default_config={})
 def make_sites(nlp, name):  # untyped: spaCy validates factory signatures
     """Factory for the site and laterality recognizer."""
@@ -61,6 +66,8 @@ class SiteRecognizer(ResourceBacked):
         for start, end, canonical in hits:
             if re.search(r"crow'?s[- ]?$", text[max(0, start - 7) : start], re.IGNORECASE):
                 continue  # "crow's-feet lines" are facial wrinkles, not the foot
+            if canonical == "back" and (NOT_THE_BACK_AFTER.match(text, end) or NOT_THE_BACK_BEFORE.search(text, max(0, start - 20), start)):
+                continue  # "patient back for definitive treatment", "she comes back in 3 months"
             value = None
             if canonical == "eyelid":
                 m = UPPER_LOWER.search(text[max(0, start - 12) : end])

@@ -22,6 +22,7 @@ CASES = [
     ("Papule R nasal ala: shave bx r/o BCC; pt declined today.", "shave bx", "declined"),
     ("She goes to oculoplastics for reconstruction, most likely a tarsoconjunctival flap.", "flap", "hypothetical"),
     ("Path pending on margins; if positive we'd talk about Mohs for the re-excision.", "Mohs", "hypothetical"),
+    ("The cyst was incised and drained at urgent care last winter and has refilled.", "incised and drained", "historical"),
 ]
 
 

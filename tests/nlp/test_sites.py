@@ -14,6 +14,7 @@ CASES = [
     ("dorsal hand, rt", "hand", "right"),
     ("nape of neck", "neck", None),
     ("right great toe", "toe", "right"),
+    ("left malar cheek", "cheek", "left"),
 ]
 
 
@@ -42,3 +43,13 @@ def test_sites_donor_site_is_marked(nlp):
 
 def test_sites_single_letter_needs_a_site(nlp):
     assert not [m for m in mentions(nlp, "Vitamin D level R 42") if m.label == "LATERALITY"]
+
+
+@pytest.mark.parametrize("text", ["This 71-year-old patient is back for definitive treatment of the BCC.",
+                                  "She will come back in 3 months.", "Pt back today for suture removal."])
+def test_sites_back_the_adverb_is_no_site(nlp, text):
+    assert not [m for m in mentions(nlp, text) if m.label == "SITE" and m.canonical == "back"]
+
+
+def test_sites_back_the_site_stays(nlp):
+    assert [m.canonical for m in mentions(nlp, "Shave biopsy of the upper back. Back: 6 mm papule.") if m.label == "SITE"] == ["back", "back"]
