@@ -191,6 +191,19 @@ def _table_rows(text: str) -> list[tuple[int, str]]:
 INLINE_LABEL = re.compile(r"(?:^|[:;,(]|\band)[ \t]*(?:lesion[ \t]+|site[ \t]+|#)?([A-H]|\d{1,2})[ \t]*[:=\-–)]?[ \t]*$", re.IGNORECASE)
 
 
+# "... wound care reviewed. Pathology: the nose is basal cell carcinoma; the lip is a compound
+# nevus." inside a dictated paragraph: the report runs to the end of that paragraph line
+INLINE_PATH = re.compile(r"(?<=[.;] )(?:final )?(?:path(?:ology)?|dermpath)(?: (?:report|results?|returned|came back))?:", re.IGNORECASE)
+
+
+def _inline_path_regions(text: str) -> list[tuple[int, int]]:
+    out = []
+    for m in INLINE_PATH.finditer(text):
+        end = text.find("\n", m.end())
+        out.append((m.start(), len(text) if end < 0 else end))
+    return out
+
+
 def _inline_labels(text: str, mentions: list[Mention], labels: set[str], line_starts: list[int]) -> None:
     """Values a line gives per lesion label belong to those lesions' blocks (two labels or more)."""
     by_line: dict[int, list[tuple[Mention, str]]] = {}
@@ -231,6 +244,10 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
     # Pathology sections are matched back later; they never open frames.
     # Mohs stages under a "Pathology"/"Microscopic" header are the surgeon's own frozen
     # sections: they belong to the Mohs frame, not to a pathology report.
+    for a, b in _inline_path_regions(text):
+        for m in mentions:
+            if a <= m.start < b and m.section != "pathology":
+                m.section = "pathology"
     body = [m for m in mentions if m.section != "pathology" or m.label in ("MOHS_STAGE", "MOHS_BLOCKS")]
     path = [m for m in mentions if m.section == "pathology" and m.label not in ("MOHS_STAGE", "MOHS_BLOCKS")]
 
@@ -241,13 +258,34 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
     for m in body:
         by_sentence.setdefault(m.sentence, []).append(m)
 
-    for sent in sorted(by_sentence):
+    order = sorted(by_sentence)
+    firsts = {k: by_sentence[k][0].start for k in order}
+
+    def next_start(k: int) -> int:
+        later = [firsts[j] for j in order if j > k]
+        return later[0] if later else len(text)
+
+    carried: dict[str | None, list[Mention]] = {}
+    for sent in order:
         items = by_sentence[sent]
         procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS
                  and not _on_anesthesia_line(text, m, line_starts)]  # fmt: skip
         # "... shave biopsy of that one, then on the left upper back a 1.1 cm macule, so I took a
         # punch biopsy": facts after a new site belong to the next procedure of the sentence
         pending: dict[str | None, list[Mention]] = {}
+        for block, waiting in carried.items():
+            # "... a 0.4 cm papule on the left upper lip, which bleeds; it was excised with a 1 mm
+            # margin": the lesion described in the last sentence is this one's, when this
+            # sentence's procedure names no site of its own
+            takers = [p for p in procs if p.block == block and _own_site_after(items, p) is None
+                      and not [x for x in items if x.label == "SITE" and x.start < p.start]
+                      and REFERS_BACK.search(text, max(0, p.start - 30), p.start)]  # fmt: skip
+            if takers:
+                pending[block] = waiting
+            else:
+                for x in waiting:
+                    current[block].add(x)
+        carried = {}
         if _untreated_lesion(text, items, procs, current):
             continue
         for m in items:
@@ -322,10 +360,18 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
             else:
                 frame.add(m)
                 frame.sentences.add(sent)
+        # no procedure followed: the site was more of the same lesion (or none of ours), unless
+        # the next sentence's procedure takes it; a line end closes the description
         for block, waiting in pending.items():
-            # no procedure followed: the site was more of the same lesion (or none of ours)
-            for x in waiting:
-                current[block].add(x)
+            between = text[waiting[-1].end : next_start(sent)]
+            if "\n" not in between and ";" in between:
+                carried[block] = waiting
+            else:
+                for x in waiting:
+                    current[block].add(x)
+    for block, waiting in carried.items():
+        for x in waiting:
+            current[block].add(x)
     # "MOHS - 2 TUMORS" then "Tumor A: ... Stage 1: 4 blocks": a labeled block with Mohs stages
     # but no procedure word of its own is one more tumour of that Mohs session.
     mohs = next((f for f in frames if f.procedure == "mohs"), None)
@@ -434,6 +480,8 @@ def _starts_next_lesion(frame: Frame | None, m: Mention) -> bool:
     return bool(own) and m.canonical != own[0].canonical and m.start > max(p.end for p in frame.procedures)
 
 
+# "...; it was excised", "...; this was shaved": the procedure points back at the lesion just described
+REFERS_BACK = re.compile(r"\b(?:it|this|that|which|the lesion|this lesion|this one|that one)\b[^.;\n]{0,25}$", re.IGNORECASE)
 NEAR_SITE = 40  # characters: "shave biopsy of the left forearm", "punch bx R shin"
 
 
@@ -649,6 +697,20 @@ def _path_label(text: str, pos: int) -> str | None:
     return found
 
 
+LISTED = re.compile(r"(?:^|[:.;]\s*)((?:[A-H]|\d{1,2})(?:\s*(?:,|and|&)\s*(?:[A-H]|\d{1,2}))*)\s+(?=[A-Za-z])")
+
+
+def _listed_labels(text: str, pos: int, labels: set[str]) -> list[str]:
+    """The lesion labels that open the clause of a diagnosis ("A and B BCC", "C compound nevus"),
+    when they are labels of this note."""
+    line_start = text.rfind("\n", 0, pos) + 1
+    found: list[str] = []
+    for m in LISTED.finditer(text, line_start, pos):
+        if text[m.end() : pos].count(".") == 0:  # the diagnosis is in this clause
+            found = [x.upper() for x in re.findall(r"[A-H]|\d{1,2}", m.group(1))]
+    return found if found and all(x in labels for x in found) else []
+
+
 def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> None:
     hist = [m for m in path if m.label == "HISTOLOGY" and m.active and "uncertain" not in m.context]
     if not hist or not frames:
@@ -657,7 +719,14 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> No
     path_sites = [m for m in path if m.label == "SITE"]
     for h in hist:
         target = None
-        label = _path_label(text, h.start)
+        listed = _listed_labels(text, h.start, {f.block for f in lesion_frames if f.block})
+        if len(listed) > 1:
+            # "Path: A and B BCC, margins clear. C compound nevus": one result for several lesions
+            for f in lesion_frames:
+                if f.block in listed and h not in f.path_histology:
+                    f.path_histology.append(h)
+            continue
+        label = listed[0] if listed else _path_label(text, h.start)
         if label is not None:
             target = next((f for f in lesion_frames if f.block == label), None)
             if target is None and len(label) == 1 and "A" <= label <= "H":

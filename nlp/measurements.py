@@ -73,8 +73,9 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
         if rx.search(after):
             if role == "defect" and CLOSING_VERB.search(text[max(0, start - 30) : start]):
                 return "repair_length"  # "closed the 5.8 cm wound in two layers"
-            if role == "ellipse" and REPAIR_LINE.match(text[text.rfind("\n", 0, start) + 1 : start]) and not re.search(r"ellipse|elliptical|fusiform", after, re.IGNORECASE):
-                return "repair_length"  # "Closure: intermediate repair, 4-0 nylon; 3.0 cm long."
+            if role == "ellipse" and not re.search(r"ellipse|elliptical|fusiform", after, re.IGNORECASE) and (
+                    REPAIR_LINE.match(text[text.rfind("\n", 0, start) + 1 : start]) or CLOSURE_JUST_BEFORE.search(text, max(0, start - 30), start)):
+                return "repair_length"  # "Closure: intermediate repair, 4-0 nylon; 3.0 cm long", "a layered closure, 1.6 cm long"
             return role
     before = text[max(0, start - 70) : start]
     if _BEFORE[0][1].search(before):
@@ -137,6 +138,7 @@ def table_role(text: str, start: int) -> str | None:
     return None
 
 
+CLOSURE_JUST_BEFORE = re.compile(r"\b(?:closure|repair|closed|sutured)\b[^.;\n\d]{0,12}$", re.IGNORECASE)
 CLOSING_VERB = re.compile(r"\b(?:closed|repaired|sutured|approximated)\s+(?:the\s+|a\s+|this\s+)?(?:resulting\s+|final\s+)?$", re.IGNORECASE)
 REPAIR_LINE = re.compile(r"^\s*(?:(?:simple|intermediate|complex|layered|linear)\s+)?(?:repair|closure|reconstruction|wound closure)\b", re.IGNORECASE)
 GENERIC = re.compile(r"^(?:measur\w*|sized?|diameter)", re.IGNORECASE)

@@ -73,7 +73,7 @@ class SiteRecognizer(ResourceBacked):
                 m = UPPER_LOWER.search(text[max(0, start - 12) : end])
                 if m:
                     value = "upper" if m.group(1).lower() in ("upper", "superior") else "lower"
-            role = "donor" if DONOR.search(text[max(0, start - 60) : start]) else None
+            role = "donor" if _is_donor(text, start) else None
             add_span(doc, start, end, "SITE", canonical=canonical, value=value, role=role)
             site_starts.append(start)
             site_ends.append(end)
@@ -87,6 +87,19 @@ class SiteRecognizer(ResourceBacked):
             if _near_site(m.end(), site_starts, after=True, reach=14) or _near_site(m.start(), site_ends, after=False, reach=4):
                 add_span(doc, m.start(), m.end(), "LATERALITY", canonical=CANON_SIDE[m.group(1).lower()])
         return doc
+
+
+FLAP_VERB = re.compile(r"^(?:designed|based|raised|elevated)\b", re.IGNORECASE)
+FLAP_WORDS = re.compile(r"flap|graft|ftsg|stsg|pedicle|rotation|advancement|transposition", re.IGNORECASE)
+
+
+def _is_donor(text: str, start: int) -> bool:
+    """The site tissue was taken from; "a small raised brown papule on the lip" is no flap."""
+    window = text[max(0, start - 60) : start]
+    m = DONOR.search(window)
+    if m is None:
+        return False
+    return not FLAP_VERB.match(m.group(0)) or FLAP_WORDS.search(window) is not None
 
 
 def _near_site(pos: int, anchors: list[int], after: bool, reach: int) -> bool:
