@@ -197,8 +197,8 @@ class LocalConTextGraph(ConTextGraph):
             first = bisect.bisect_left(starts, lo - widest)
             last = bisect.bisect_right(starts, hi)
             for j in sorted(k for k in order[first:last] if k > i and hulls[k][1] >= lo):
-                mods[i].limit_scope(mods[j])
-                mods[j].limit_scope(mods[i])
+                limit_scope(mods[i], mods[j])
+                limit_scope(mods[j], mods[i])
 
     def apply_modifiers(self) -> None:
         if self.prune_on_modifier_overlap:
@@ -222,6 +222,43 @@ class LocalConTextGraph(ConTextGraph):
             for target in modifier._targets:
                 edges.append((target, modifier))
         self.edges = edges
+
+
+def limit_scope(modifier: ConTextModifier, other: ConTextModifier) -> bool:
+    """medspaCy 1.3.1's `ConTextModifier.limit_scope`, with a symmetric overlap test.
+
+    The stock test (`tuple_overlaps`) only asks whether an end of `other`'s scope falls inside
+    this one's, so a TERMINATE cue whose own scope holds all of this scope ("does not look like
+    her psoriasis, and I did a punch biopsy" in a long sentence) never ended the negation.
+    """
+    (a0, a1), (b0, b1) = modifier.scope_span, other.scope_span
+    if not (a0 < b1 and b0 < a1):
+        return False
+    if modifier.direction.upper() == "TERMINATE":
+        return False
+    if (other.direction.upper() != "TERMINATE" and other.category.upper() not in modifier.rule.terminated_by
+            and other.category.upper() != modifier.category.upper()):  # fmt: skip
+        return False
+    if modifier.category == other.category and (modifier.allowed_types != other.allowed_types
+                                                or modifier.excluded_types != other.excluded_types):  # fmt: skip
+        return False
+    orig_scope = modifier.scope_span
+    if modifier.direction.lower() in ("forward", "bidirectional") and other > modifier:
+        modifier._scope_end = min(modifier._scope_end, other.modifier_span[0])
+    if modifier.direction.lower() in ("backward", "bidirectional") and other < modifier:
+        modifier._scope_start = max(modifier._scope_start, other.modifier_span[1])
+    return orig_scope != modifier.scope_span
+
+
+class AllPairsConTextGraph(ConTextGraph):
+    """medspaCy's all-pairs graph with DermCoder's `limit_scope`: the reference that
+    LocalConTextGraph must equal (tested), and nothing else uses."""
+
+    def update_scopes(self) -> None:
+        for i in range(len(self.modifiers) - 1):
+            for j in range(i + 1, len(self.modifiers)):
+                limit_scope(self.modifiers[i], self.modifiers[j])
+                limit_scope(self.modifiers[j], self.modifiers[i])
 
 
 def _hull(modifier: ConTextModifier) -> tuple[int, int]:

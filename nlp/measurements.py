@@ -86,8 +86,11 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
         if m and (best is None or m.start() > best[0]):
             best = (m.start(), role)  # the cue closest to the number wins
     if best is None:
+        # the line ("Intermediate repair: 3-0 Vicryl buried, staples. 3.0 cm.") or the sentence
+        # so far ("Excised w/ 2 mm margins. Layered closure 4-0 nylon; 3.0 cm.") opens with a closure
         line = text[text.rfind("\n", 0, start) + 1 : start]
-        if REPAIR_LINE.match(line):
+        sentence = text[max(text.rfind("\n", 0, start) + 1, text.rfind(". ", 0, start) + 2) : start]
+        if REPAIR_LINE.match(line) or REPAIR_LINE.match(sentence):
             return "repair_length"  # "Repair: simple closure ... no undermining; 2.0 cm."
     if best and best[1] == "lesion" and GENERIC.search(before[best[0]:]):
         # "complex repair measuring 6.5 cm": a generic verb takes the role of the noun before it

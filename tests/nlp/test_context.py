@@ -25,6 +25,17 @@ CASES = [
     ("The cyst was incised and drained at urgent care last winter and has refilled.", "incised and drained", "historical"),
 ]
 
+DONE_DESPITE_A_CUE = [
+    ("R upper arm lesion, clinically BCC (not bx'd, pt wanted it out in one step) - excision today", "excision"),
+    ("Defect 3.5 x 3.0 cm; closure would pull the lower eyelid -> full-thickness skin graft, 10.5 sq cm", "full-thickness skin graft"),
+]
+
+
+@pytest.mark.parametrize("text,target", DONE_DESPITE_A_CUE, ids=[c[1] for c in DONE_DESPITE_A_CUE])
+def test_context_bracket_or_arrow_ends_a_cue(nlp, text, target):
+    (m,) = [m for m in mentions(nlp, text) if m.text == target]
+    assert m.active
+
 
 @pytest.mark.parametrize("text,target,category", CASES, ids=[c[0] for c in CASES])
 def test_context_categories_with_cue(nlp, text, target, category):
@@ -62,13 +73,13 @@ def _before_context(nlp, text):
 
 
 def test_context_local_graph_gives_stock_medspacy_edges(nlp):
-    """LocalConTextGraph (linear) must give exactly the edges and scopes of medspaCy's own
-    all-pairs ConTextGraph, on every corpus note and on long notes made of many."""
+    """LocalConTextGraph (linear) must give exactly the edges and scopes of the all-pairs graph
+    (medspaCy's own loop, with the same scope rule), on every corpus note and on long notes
+    made of many."""
     import json
     from pathlib import Path
 
-    from medspacy.context import ConTextGraph
-
+    from dermcoder.nlp.context import AllPairsConTextGraph as ConTextGraph
     from dermcoder.nlp.context import LocalConTextGraph, run_context
 
     corpus = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "notes.jsonl"
@@ -128,3 +139,12 @@ def test_context_new_since_last_year_is_not_history(nlp):
 def test_context_refusal_of_another_procedure_leaves_this_one_done(nlp):
     ms = mentions(nlp, "L hallux: partial nail avulsion only; pt declined chemical matrixectomy on this side.")
     assert [m.active for m in ms if m.label == "PROCEDURE"] == [True, False]
+
+
+def test_context_terminate_cue_ends_a_negation_in_a_long_sentence(nlp):
+    """medspaCy's overlap test missed a TERMINATE cue whose scope holds the negation's whole
+    scope; the same words in a short or a long sentence must read the same."""
+    core = "There is a 9 mm plaque that does not look like her psoriasis, and I did a punch biopsy closed with one nylon"
+    for text in (core + ".", "Separately she pointed out two new spots on exam today. " + core + " suture and a bandage was applied."):
+        (m,) = [m for m in mentions(nlp, text) if m.text == "punch biopsy"]
+        assert m.active, text
