@@ -522,8 +522,10 @@ def default_serve_workers() -> int:
 
 def serve_options(host: str, port: int, workers: int) -> dict:
     """The uvicorn.run arguments of `dermcoder serve` (each worker builds its own engine and store connection)."""
+    from dermcoder.service.serving import PROTOCOL
+
     return {"app": "dermcoder.service.app:create_app", "factory": True, "host": host, "port": port,
-            "workers": workers, "log_level": "info"}  # fmt: skip
+            "workers": workers, "log_level": "info", "http": PROTOCOL}  # fmt: skip
 
 
 @app.command()

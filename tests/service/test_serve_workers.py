@@ -92,3 +92,40 @@ def test_serve_with_two_workers_answers_from_two_processes(tmp_path):
     with sqlite3.connect(tmp_path / "store.db") as db:
         tables = [r[0] for r in db.execute("select name from sqlite_master where type='table'")]
         assert any(db.execute(f'select count(*) from "{t}"').fetchone()[0] >= 6 for t in tables)  # noqa: S608
+
+
+def test_nodelay_protocol_sets_tcp_nodelay_on_a_socket_bound_like_uvicorn_workers():
+    """uvicorn's --workers socket has proto 0, so asyncio leaves Nagle on; the protocol turns it off."""
+    import asyncio
+    import socket
+
+    from dermcoder.service.serving import PROTOCOL, NoDelayHTTPProtocol, set_nodelay
+
+    assert cli.serve_options("127.0.0.1", 1, 2)["http"] == PROTOCOL
+    assert PROTOCOL.endswith(":" + NoDelayHTTPProtocol.__name__)
+
+    async def accepted_options() -> list[tuple[int, bool, int]]:
+        seen = []
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport):
+                sock = transport.get_extra_info("socket")
+                before = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+                seen.append((before, set_nodelay(transport), sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)))
+                transport.close()
+
+        listener = socket.socket(socket.AF_INET)  # as uvicorn's Config.bind_socket makes it
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        server = await asyncio.get_running_loop().create_server(Probe, sock=listener)
+        _reader, writer = await asyncio.open_connection("127.0.0.1", listener.getsockname()[1])
+        for _ in range(50):
+            if seen:
+                break
+            await asyncio.sleep(0.02)
+        writer.close()
+        server.close()
+        return seen
+
+    [(_before, changed, after)] = asyncio.run(accepted_options())  # _before is 0 with Python 3.11's asyncio
+    assert changed and after == 1
