@@ -120,23 +120,40 @@ class Frame:
             self.end = max(self.end, m.end)
 
 
+_NEWLINE = re.compile("\n")
+
+
+def sentence_starts(doc: Doc) -> list[int]:
+    """`[t.idx for t in doc if t.is_sent_start] or [0]`, from one array read (no Token objects).
+
+    token.is_sent_start, not doc.sents / has_annotation: those rescan the whole doc each call.
+    """
+    if len(doc) == 0:
+        return [0]
+    table = doc.to_array(["IDX", "SENT_START"])
+    starts = table[table[:, 1] == 1, 0].tolist()
+    if doc[0].is_sent_start and (not starts or starts[0] != 0):
+        starts.insert(0, 0)  # spaCy reports the first token as a start even when its flag is unset
+    return starts or [0]
+
+
 def mentions_from_doc(doc: Doc) -> list[Mention]:
     """Entity spans -> Mentions with sentence index, in text order (duplicates dropped)."""
-    # token.is_sent_start directly: doc.sents / has_annotation rescan the whole doc each call
-    sent_starts = [t.idx for t in doc if t.is_sent_start] or [0]
+    sent_starts = sentence_starts(doc)
 
     text = note_text(doc)  # note_text(doc) rebuilds the string on every access
-    newlines = [i for i, ch in enumerate(text) if ch == "\n"]  # line of a mention = newlines before it
+    newlines = [m.start() for m in _NEWLINE.finditer(text)]  # line of a mention = newlines before it
     out: dict[tuple, Mention] = {}
     for span in doc.spans.get(SPAN_GROUP, []):
-        start, end = span._.char_start, span._.char_end
+        u = span._  # each `span._` builds a new accessor object: once per span, not per attribute
+        start, end = u.char_start, u.char_end
         key = (span.label_, start, end)
         if key in out:
             continue
         out[key] = Mention(
-            label=span.label_, start=start, end=end, text=text[start:end], canonical=span._.canonical,
-            value=span._.value, role=span._.role, section=span._.section, context=list(span._.context or []),
-            cue=span._.cue, sentence=bisect.bisect_right(sent_starts, start) - 1, line=bisect.bisect_left(newlines, start),
+            label=key[0], start=start, end=end, text=text[start:end], canonical=u.canonical,
+            value=u.value, role=u.role, section=u.section, context=list(u.context or []),
+            cue=u.cue, sentence=bisect.bisect_right(sent_starts, start) - 1, line=bisect.bisect_left(newlines, start),
         )  # fmt: skip
     return sorted(out.values(), key=lambda m: (m.start, -m.end))
 

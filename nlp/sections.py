@@ -73,6 +73,7 @@ class SectionTagger(ResourceBacked):
         doc._.derm_sections = sections
         starts = [s[0] for s in sections]
         for span in doc.spans.get(SPAN_GROUP, []):
-            i = bisect.bisect_right(starts, span._.char_start) - 1
-            span._.section = sections[i][2] if i >= 0 else None
+            u = span._  # each `span._` builds a new accessor object: once per span
+            i = bisect.bisect_right(starts, u.char_start) - 1
+            u.section = sections[i][2] if i >= 0 else None
         return doc
