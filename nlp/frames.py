@@ -139,23 +139,41 @@ def sentence_starts(doc: Doc) -> list[int]:
 
 def mentions_from_doc(doc: Doc) -> list[Mention]:
     """Entity spans -> Mentions with sentence index, in text order (duplicates dropped)."""
-    sent_starts = sentence_starts(doc)
+    return _mentions(_mention_fields(doc))
 
+
+# derm_frames keeps the fields it read here, so the engine (which needs its own Mention
+# objects: the frame builder sets `block` on its own) does not read every span again.
+MENTION_FIELDS_KEY = "dermcoder.mention_fields"
+
+
+def pipeline_mentions(doc: Doc) -> list[Mention]:
+    """`mentions_from_doc(doc)` for a Doc out of the pipeline (derm_frames is its last step):
+    new Mention objects from the fields derm_frames read, else from the spans."""
+    fields = doc.user_data.get(MENTION_FIELDS_KEY)
+    return _mentions(fields) if fields is not None else mentions_from_doc(doc)
+
+
+def _mention_fields(doc: Doc) -> list[tuple]:
+    """Mention constructor arguments (block None, context a tuple), sorted like the mentions."""
+    sent_starts = sentence_starts(doc)
     text = note_text(doc)  # note_text(doc) rebuilds the string on every access
     newlines = [m.start() for m in _NEWLINE.finditer(text)]  # line of a mention = newlines before it
-    out: dict[tuple, Mention] = {}
+    out: dict[tuple, tuple] = {}
     for span in doc.spans.get(SPAN_GROUP, []):
         u = span._  # each `span._` builds a new accessor object: once per span, not per attribute
         start, end = u.char_start, u.char_end
         key = (span.label_, start, end)
         if key in out:
             continue
-        out[key] = Mention(
-            label=key[0], start=start, end=end, text=text[start:end], canonical=u.canonical,
-            value=u.value, role=u.role, section=u.section, context=list(u.context or []),
-            cue=u.cue, sentence=bisect.bisect_right(sent_starts, start) - 1, line=bisect.bisect_left(newlines, start),
-        )  # fmt: skip
-    return sorted(out.values(), key=lambda m: (m.start, -m.end))
+        out[key] = (key[0], start, end, text[start:end], u.canonical, u.value, u.role, u.section, tuple(u.context or ()),
+                    u.cue, bisect.bisect_right(sent_starts, start) - 1, None, bisect.bisect_left(newlines, start))  # fmt: skip
+    return sorted(out.values(), key=lambda f: (f[1], -f[2]))
+
+
+def _mentions(fields: list[tuple]) -> list[Mention]:
+    return [Mention(label, start, end, text, canonical, value, role, section, list(context), cue, sentence, block, line)
+            for label, start, end, text, canonical, value, role, section, context, cue, sentence, block, line in fields]  # fmt: skip
 
 
 # "PROCEDURE: (i) digital block ...; shave removal. (ii) lido w/ epi; shave removal": roman
@@ -507,5 +525,6 @@ class FrameBuilder:
     """Stores `doc._.frames` (list[Frame]) built from the entity group."""
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.frames = build_frames(note_text(doc), mentions_from_doc(doc))
+        fields = doc.user_data[MENTION_FIELDS_KEY] = _mention_fields(doc)
+        doc._.frames = build_frames(note_text(doc), _mentions(fields))
         return doc
