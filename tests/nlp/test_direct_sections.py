@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
-from medspacy.section_detection import Sectionizer
-
+# DermCoder's span extensions must be declared before medspaCy's import declares its own
+# `Span._.section` (a getter): the pipeline's import order. Importing medspaCy first here
+# would change `span._.section` for every later test of the session.
+from dermcoder.nlp import _extensions  # noqa: F401, I001
 from dermcoder.nlp._medspacy import DirectTokenSectionizer, token_keys_match
+from medspacy.section_detection import Sectionizer
 
 from tests.conftest import REPO
 
