@@ -171,9 +171,19 @@ def _mention_fields(doc: Doc) -> list[tuple]:
     return sorted(out.values(), key=lambda f: (f[1], -f[2]))
 
 
+# The order of the tuples _mention_fields makes (Mention is built by keyword, so new fields
+# with defaults keep working).
+_FIELD_NAMES = ("label", "start", "end", "text", "canonical", "value", "role", "section", "context", "cue", "sentence",
+                "block", "line")  # fmt: skip
+
+
 def _mentions(fields: list[tuple]) -> list[Mention]:
-    return [Mention(label, start, end, text, canonical, value, role, section, list(context), cue, sentence, block, line)
-            for label, start, end, text, canonical, value, role, section, context, cue, sentence, block, line in fields]  # fmt: skip
+    out = []
+    for f in fields:
+        kwargs = dict(zip(_FIELD_NAMES, f))
+        kwargs["context"] = list(kwargs["context"])  # each Mention owns its list
+        out.append(Mention(**kwargs))
+    return out
 
 
 # "PROCEDURE: (i) digital block ...; shave removal. (ii) lido w/ epi; shave removal": roman
