@@ -13,9 +13,11 @@ Writes bench/results.json and prints a table. Each part runs in its own fresh pr
   DermCoder time / floor time per note (best pass of each);
 - multi-process scaling: `run_batch` with 1 and 2 workers over the corpus three times
   (steady-state rate after the first chunk is written, and wall time with start-up);
-- the API: a real uvicorn server on 127.0.0.1 (the full service, with its audit store
-  on a temporary SQLite database) answering POST /v1/suggest to 1 and to 20 concurrent
-  closed-loop clients (request counts and time are bounded).
+- the API: the server as `make run` starts it (`dermcoder serve`: uvicorn with its default
+  workers, one per CPU up to 4, and its default logging) on 127.0.0.1, the full service
+  with its audit store on a temporary SQLite database, answering POST /v1/suggest to 1
+  and to 20 concurrent closed-loop clients (request counts and time are bounded), after
+  every worker has started; the clients' own CPU per request is recorded.
 
 `targets` in results.json lists each target with the measured value and pass/fail.
 Figures depend on the machine and on what else runs on it: `environment` records the
@@ -232,30 +234,39 @@ def part_api() -> dict:
     texts = corpus_texts()
     bodies = [json.dumps({"id": f"n{i}", "text": t}).encode() for i, t in enumerate(texts)]
     port = _free_port()
+    from dermcoder.cli import default_serve_workers
+
+    workers = default_serve_workers()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "DERMCODER_DATA_DIR": tmp, "DERMCODER_DATABASE_URL": f"sqlite:///{tmp}/bench.db"}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "dermcoder.service.app:create_app", "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
+        env.pop("DERMCODER_WORKERS", None)
+        log_path = Path(tmp) / "server.log"
+        # Started as `make run` starts it (`dermcoder serve`, its default workers and logging);
+        # the log goes to a file, not a pipe nobody reads (a full pipe would stall the server).
+        with open(log_path, "wb") as log_file:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "dermcoder", "serve", "--host", "127.0.0.1", "--port", str(port)],
+                env=env, stdout=log_file, stderr=subprocess.STDOUT,
+            )  # fmt: skip
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 180
             while True:
-                try:
+                started = log_path.read_text(errors="replace").count("Application startup complete")
+                if started >= workers:  # every worker has built its engine
                     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                     conn.request("GET", "/health")
                     if conn.getresponse().status == 200:
                         conn.close()
                         break
-                except OSError:
-                    pass
                 if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start: " + (server.stderr.read().decode()[-500:] if server.stderr else ""))
+                    raise RuntimeError("the server did not start: " + log_path.read_text(errors="replace")[-500:])
                 time.sleep(0.2)
-            _clients(port, bodies, 1, WARMUP, 60)  # warm-up
+            _clients(port, bodies, 1, WARMUP * workers, 60)  # warm-up (requests spread over the workers)
             one = _clients(port, bodies, 1, 300, 120)
+            cpu = time.process_time()
             twenty = _clients(port, bodies, 20, 20, 180)
+            # What the load generator itself cost (it shares the cores with the server).
+            twenty["client_cpu_ms_per_request"] = round((time.process_time() - cpu) * 1000 / max(1, twenty["requests"]), 2)
             store_rows = None
             try:
                 import sqlite3
@@ -268,7 +279,8 @@ def part_api() -> dict:
         finally:
             server.terminate()
             server.wait(timeout=30)
-    return {"server": "uvicorn, 1 worker, full service app with its SQLite audit store", "clients_1": one,
+    return {"server": f"`dermcoder serve` (uvicorn), {workers} worker(s), full service app with its SQLite audit store",
+            "workers": workers, "clients_1": one,
             "clients_20": twenty, "store_rows_after": store_rows}  # fmt: skip
 
 
@@ -355,7 +367,7 @@ def print_table(r: dict) -> None:
         ("batch, 1 worker", f"{sc['workers_1']['steady_notes_per_second']} notes/s steady, {sc['workers_1']['wall_s']} s wall for {sc['notes']}"),
         ("batch, 2 workers", f"{sc['workers_2']['steady_notes_per_second']} notes/s steady, {sc['workers_2']['wall_s']} s wall; speed-up {sc['speedup_steady']}x steady, {sc['speedup_wall']}x wall; same output: {sc['outputs_identical']}"),
         ("API, 1 client", f"p50 {api['clients_1']['p50_ms']} ms, p95 {api['clients_1']['p95_ms']} ms, {api['clients_1']['requests_per_second']} req/s"),
-        ("API, 20 clients", f"p50 {api['clients_20']['p50_ms']} ms, p95 {api['clients_20']['p95_ms']} ms, {api['clients_20']['requests_per_second']} req/s"),
+        ("API, 20 clients", f"p50 {api['clients_20']['p50_ms']} ms, p95 {api['clients_20']['p95_ms']} ms, {api['clients_20']['requests_per_second']} req/s ({api['workers']} server workers)"),
         ("cold start (import + load)", f"{r['cold_start_s']} s (median of 3; first start on a machine, building the ICD index: {r['cold_start']['first_run_on_a_machine']['total_s']} s)"),
         ("peak RSS, coding process", f"{s['peak_rss_mb']} MB"),
     ]  # fmt: skip

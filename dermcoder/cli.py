@@ -503,10 +503,39 @@ def feedback_export(
            f"{result.skipped_no_decision} never reviewed, {result.skipped_undecided} with CPT lines left undecided")  # fmt: skip
 
 
+# More server processes than this by default would mostly add memory (~350 MB each).
+MAX_DEFAULT_WORKERS = 4
+
+
+def default_serve_workers() -> int:
+    """Server processes when --workers is not given: one per usable CPU, at most MAX_DEFAULT_WORKERS.
+
+    Coding a note is CPU-bound Python, so one process serves one core (the GIL); on a
+    2-core machine two processes answer twice the requests before they queue.
+    """
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, MAX_DEFAULT_WORKERS))
+
+
+def serve_options(host: str, port: int, workers: int) -> dict:
+    """The uvicorn.run arguments of `dermcoder serve` (each worker builds its own engine and store connection)."""
+    from dermcoder.service.serving import PROTOCOL
+
+    return {"app": "dermcoder.service.app:create_app", "factory": True, "host": host, "port": port,
+            "workers": workers, "log_level": "info", "http": PROTOCOL}  # fmt: skip
+
+
 @app.command()
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", "-w", min=1, envvar="DERMCODER_WORKERS", show_default=False,
+        help=f"Server processes sharing the port (default: one per CPU, at most {MAX_DEFAULT_WORKERS}).",
+    ),  # fmt: skip
 ) -> None:
     """Start the HTTP service."""
     import uvicorn
@@ -516,7 +545,7 @@ def serve(
 
     check_settings(settings_from_env())  # a bad setting is one line here, not a server traceback
 
-    uvicorn.run("dermcoder.service.app:create_app", factory=True, host=host, port=port, log_level="info")
+    uvicorn.run(**serve_options(host, port, workers or default_serve_workers()))
 
 
 @app.command()

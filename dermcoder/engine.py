@@ -34,7 +34,7 @@ from dermcoder.contracts import (
 )
 from dermcoder.errors import InputError, NoteTooLongError
 from dermcoder.nlp._extensions import note_text
-from dermcoder.nlp.frames import Frame, Mention, mentions_from_doc
+from dermcoder.nlp.frames import Frame, Mention, pipeline_mentions
 from dermcoder.nlp.pipeline import PIPELINE_VERSION, build_pipeline
 from dermcoder.settings import get_settings
 from dermcoder.training.model import RULES_ONLY, CodeScorer, NoteScores, load_model, model_name_from_env
@@ -168,7 +168,7 @@ class Engine:
 
     def _context(self, doc: Doc) -> CodingContext:
         frames: list[Frame] = doc._.frames or []
-        return run_rules(note_text(doc), frames, mentions_from_doc(doc), self.tables)
+        return run_rules(note_text(doc), frames, pipeline_mentions(doc), self.tables)
 
     def _from_doc(self, doc: Doc, note_id: str) -> Suggestion:
         return self._suggestion(self._context(doc), note_id)

@@ -17,6 +17,8 @@ import re
 import bisect
 import itertools
 
+import numpy as np
+
 from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -173,6 +175,24 @@ def _on_step_line(text: str, pos: int, line_starts: list[int]) -> bool:
     """ "1. Tangential bx (shave) -> FS ..." under an HPI header: numbered steps are the
     procedure being recorded, not the history above them."""
     return STEP_LINE.match(text, line_starts[bisect.bisect_right(line_starts, pos) - 1]) is not None
+
+
+def sentence_index(doc: Doc) -> tuple[list[int], dict[int, tuple[int, int]]]:
+    """(sentence number of each token, sentence number -> (first token, end token)).
+
+    What a loop over `token.is_sent_start` gives (a sentence opens at token 0 and wherever
+    the flag is set), from one array read instead of a Python object per token.
+    """
+    n = len(doc)
+    if n == 0:
+        return [], {}
+    flags = doc.to_array("SENT_START")
+    opens = flags == 1
+    opens[0] = True
+    sent_of = (np.cumsum(opens) - 1).tolist()
+    starts = np.flatnonzero(opens).tolist()
+    ends = starts[1:] + [n]
+    return sent_of, {k: (a, b) for k, (a, b) in enumerate(zip(starts, ends))}
 
 
 class LocalConTextGraph(ConTextGraph):
@@ -341,15 +361,7 @@ class ContextTagger(ResourceBacked):
         doc = run_context(self.context, doc)
         graph = doc._.context_graph
         # sentence index per token, computed once (span.sent rescans the doc on every call)
-        sent_of: list[int] = []
-        sent_text: dict[int, tuple[int, int]] = {}
-        k = -1
-        for t in doc:
-            if t.is_sent_start or k < 0:
-                k += 1
-                sent_text[k] = (t.i, t.i)
-            sent_of.append(k)
-            sent_text[k] = (sent_text[k][0], t.i + 1)
+        sent_of, sent_text = sentence_index(doc)
         cues: dict[tuple[int, int, str], tuple[list[str], list[str]]] = {}
         if graph is not None:
             for target, modifier in graph.edges:
@@ -373,19 +385,21 @@ class ContextTagger(ResourceBacked):
         section_starts = [a for a, _b, _c in (doc._.derm_sections or [])]
         line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         procedure_starts = [sp._.char_start for sp in spans if sp.label_ == "PROCEDURE"]
+        sentences: dict[int, str] = {}
         for span in spans:
+            u = span._  # each `span._` builds a new accessor object: once per span
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
             cats, texts = list(cats), list(texts)
-            refusal = DECLINED_AFTER.match(text, span._.char_end) if span.label_ == "PROCEDURE" and "declined" not in cats else None
+            refusal = DECLINED_AFTER.match(text, u.char_end) if span.label_ == "PROCEDURE" and "declined" not in cats else None
             # "...: partial nail avulsion only; pt declined chemical matrixectomy": the refusal
             # names its own procedure
             if refusal is not None and not any(refusal.end() <= p < refusal.end() + 40 for p in procedure_starts):
                 cats.append("declined")
                 texts.append("declined (next clause)")
-            if "negated" not in cats and UNCHECKED.search(text, max(0, span._.char_start - 8), span._.char_start):
+            if "negated" not in cats and UNCHECKED.search(text, max(0, u.char_start - 8), u.char_start):
                 cats.append("negated")
                 texts.append("[ ] (unchecked box)")
-            if "copied_forward" not in cats and _in_regions(span._.char_start, stale_starts, stale_ends):
+            if "copied_forward" not in cats and _in_regions(u.char_start, stale_starts, stale_ends):
                 cats.append("copied_forward")
                 texts.append("[copied-forward text]")
             if "historical" not in cats and span.label_ in TARGET_LABELS and sent_of[span.start] in dated:
@@ -397,15 +411,17 @@ class ContextTagger(ResourceBacked):
                 k = cats.index("hypothetical")
                 if PLAN_CUE.fullmatch(texts[k].strip()):
                     first, last = sent_text[sent_of[span.start]]
-                    sentence = doc[first:last].text
+                    sentence = text[doc[first].idx : doc[last - 1].idx + len(doc[last - 1])]
                     if DONE.search(sentence) and not FUTURE.search(PLAN_CUE.sub("", sentence)):
                         del cats[k], texts[k]
-            default = SECTION_DEFAULTS.get(span._.section or "")
+            default = SECTION_DEFAULTS.get(u.section or "")
             if default and default not in cats and span.label_ in TARGET_LABELS:
                 first, last = sent_text[sent_of[span.start]]
-                sentence = doc[first:last].text
+                sentence = sentences.get(first)
+                if sentence is None:  # == doc[first:last].text, without rebuilding it from tokens
+                    sentence = sentences[first] = text[doc[first].idx : doc[last - 1].idx + len(doc[last - 1])]
                 if default == "historical":
-                    pos = span._.char_start
+                    pos = u.char_start
                     applies = (not DONE_TODAY.search(sentence) and not _after_present_turn(pos, present_from, section_starts)
                                and not _on_step_line(text, pos, line_starts))  # fmt: skip
                 else:
@@ -414,7 +430,7 @@ class ContextTagger(ResourceBacked):
                     applies = FUTURE.search(sentence) is not None and DONE.search(sentence) is None
                 if applies:
                     cats.append(default)
-                    texts.append(f"[{span._.section} section]")
-            span._.context = cats
-            span._.cue = "; ".join(texts) if texts else None
+                    texts.append(f"[{u.section} section]")
+            u.context = cats
+            u.cue = "; ".join(texts) if texts else None
         return doc

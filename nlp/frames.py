@@ -120,25 +120,70 @@ class Frame:
             self.end = max(self.end, m.end)
 
 
+_NEWLINE = re.compile("\n")
+
+
+def sentence_starts(doc: Doc) -> list[int]:
+    """`[t.idx for t in doc if t.is_sent_start] or [0]`, from one array read (no Token objects).
+
+    token.is_sent_start, not doc.sents / has_annotation: those rescan the whole doc each call.
+    """
+    if len(doc) == 0:
+        return [0]
+    table = doc.to_array(["IDX", "SENT_START"])
+    starts = table[table[:, 1] == 1, 0].tolist()
+    if doc[0].is_sent_start and (not starts or starts[0] != 0):
+        starts.insert(0, 0)  # spaCy reports the first token as a start even when its flag is unset
+    return starts or [0]
+
+
 def mentions_from_doc(doc: Doc) -> list[Mention]:
     """Entity spans -> Mentions with sentence index, in text order (duplicates dropped)."""
-    # token.is_sent_start directly: doc.sents / has_annotation rescan the whole doc each call
-    sent_starts = [t.idx for t in doc if t.is_sent_start] or [0]
+    return _mentions(_mention_fields(doc))
 
+
+# derm_frames keeps the fields it read here, so the engine (which needs its own Mention
+# objects: the frame builder sets `block` on its own) does not read every span again.
+MENTION_FIELDS_KEY = "dermcoder.mention_fields"
+
+
+def pipeline_mentions(doc: Doc) -> list[Mention]:
+    """`mentions_from_doc(doc)` for a Doc out of the pipeline (derm_frames is its last step):
+    new Mention objects from the fields derm_frames read, else from the spans."""
+    fields = doc.user_data.get(MENTION_FIELDS_KEY)
+    return _mentions(fields) if fields is not None else mentions_from_doc(doc)
+
+
+def _mention_fields(doc: Doc) -> list[tuple]:
+    """Mention constructor arguments (block None, context a tuple), sorted like the mentions."""
+    sent_starts = sentence_starts(doc)
     text = note_text(doc)  # note_text(doc) rebuilds the string on every access
-    newlines = [i for i, ch in enumerate(text) if ch == "\n"]  # line of a mention = newlines before it
-    out: dict[tuple, Mention] = {}
+    newlines = [m.start() for m in _NEWLINE.finditer(text)]  # line of a mention = newlines before it
+    out: dict[tuple, tuple] = {}
     for span in doc.spans.get(SPAN_GROUP, []):
-        start, end = span._.char_start, span._.char_end
+        u = span._  # each `span._` builds a new accessor object: once per span, not per attribute
+        start, end = u.char_start, u.char_end
         key = (span.label_, start, end)
         if key in out:
             continue
-        out[key] = Mention(
-            label=span.label_, start=start, end=end, text=text[start:end], canonical=span._.canonical,
-            value=span._.value, role=span._.role, section=span._.section, context=list(span._.context or []),
-            cue=span._.cue, sentence=bisect.bisect_right(sent_starts, start) - 1, line=bisect.bisect_left(newlines, start),
-        )  # fmt: skip
-    return sorted(out.values(), key=lambda m: (m.start, -m.end))
+        out[key] = (key[0], start, end, text[start:end], u.canonical, u.value, u.role, u.section, tuple(u.context or ()),
+                    u.cue, bisect.bisect_right(sent_starts, start) - 1, None, bisect.bisect_left(newlines, start))  # fmt: skip
+    return sorted(out.values(), key=lambda f: (f[1], -f[2]))
+
+
+# The order of the tuples _mention_fields makes (Mention is built by keyword, so new fields
+# with defaults keep working).
+_FIELD_NAMES = ("label", "start", "end", "text", "canonical", "value", "role", "section", "context", "cue", "sentence",
+                "block", "line")  # fmt: skip
+
+
+def _mentions(fields: list[tuple]) -> list[Mention]:
+    out = []
+    for f in fields:
+        kwargs = dict(zip(_FIELD_NAMES, f))
+        kwargs["context"] = list(kwargs["context"])  # each Mention owns its list
+        out.append(Mention(**kwargs))
+    return out
 
 
 # "PROCEDURE: (i) digital block ...; shave removal. (ii) lido w/ epi; shave removal": roman
@@ -769,5 +814,6 @@ class FrameBuilder:
     """Stores `doc._.frames` (list[Frame]) built from the entity group."""
 
     def __call__(self, doc: Doc) -> Doc:
-        doc._.frames = build_frames(note_text(doc), mentions_from_doc(doc))
+        fields = doc.user_data[MENTION_FIELDS_KEY] = _mention_fields(doc)
+        doc._.frames = build_frames(note_text(doc), _mentions(fields))
         return doc

@@ -17,7 +17,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from dermcoder.nlp._extensions import SPAN_GROUP, note_text
-from dermcoder.nlp._medspacy import share_note_text
+from dermcoder.nlp._medspacy import share_note_text, use_direct_token_sections
 from dermcoder.nlp.lexicons import resources_dir
 from dermcoder.nlp.resource_io import ResourceBacked
 
@@ -50,6 +50,8 @@ class SectionTagger(ResourceBacked):
                                        require_start_line=self.require_start_line)  # fmt: skip
         self.sectionizer.add(load_section_rules(self.resource_dir))
         share_note_text(self.sectionizer)  # same matches, the text read once per note (nlp/_medspacy.py)
+        # same sections and token stamps, written without a Python object per token (nlp/_medspacy.py)
+        use_direct_token_sections(self.sectionizer, self.nlp.make_doc("Plan: probe"))
 
     def __call__(self, doc: Doc) -> Doc:
         doc = self.sectionizer(doc)
@@ -73,6 +75,7 @@ class SectionTagger(ResourceBacked):
         doc._.derm_sections = sections
         starts = [s[0] for s in sections]
         for span in doc.spans.get(SPAN_GROUP, []):
-            i = bisect.bisect_right(starts, span._.char_start) - 1
-            span._.section = sections[i][2] if i >= 0 else None
+            u = span._  # each `span._` builds a new accessor object: once per span
+            i = bisect.bisect_right(starts, u.char_start) - 1
+            u.section = sections[i][2] if i >= 0 else None
         return doc

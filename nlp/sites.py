@@ -8,6 +8,7 @@ a site ("R forearm", "nasal ala (L)").
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 
@@ -103,6 +104,12 @@ def _is_donor(text: str, start: int) -> bool:
 
 
 def _near_site(pos: int, anchors: list[int], after: bool, reach: int) -> bool:
+    """An anchor within `reach` characters after (or before) `pos`; `anchors` ascending (text order).
+
+    By bisection, not a scan of every site: a long note has many sites and many L/R marks.
+    """
     if after:
-        return any(0 <= a - pos <= reach for a in anchors)
-    return any(0 <= pos - a <= reach for a in anchors)
+        k = bisect.bisect_left(anchors, pos)
+        return k < len(anchors) and anchors[k] - pos <= reach
+    k = bisect.bisect_right(anchors, pos)
+    return k > 0 and pos - anchors[k - 1] <= reach

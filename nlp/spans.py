@@ -12,10 +12,11 @@ def add_span(doc: Doc, start: int, end: int, label: str, **attrs) -> Span | None
     span = doc.char_span(start, end, label=label, alignment_mode="expand")
     if span is None or len(span) == 0:
         return None
-    span._.char_start = start
-    span._.char_end = end
+    u = span._  # each `span._` builds a new accessor object: take it once
+    u.char_start = start
+    u.char_end = end
     for key, value in attrs.items():
-        setattr(span._, key, value)
+        setattr(u, key, value)
     if SPAN_GROUP not in doc.spans:
         doc.spans[SPAN_GROUP] = []
     doc.spans[SPAN_GROUP].append(span)

@@ -313,20 +313,22 @@ class FeedbackStore:
         The note's text is kept only when the store was opened with store_note_text.
         """
         _check_source(source)
-        row = SuggestionRow(
-            id=uuid.uuid4().hex,
-            created_at=_now(),
-            note_id=suggestion.id[:200],
-            note_hash=note_hash(note_text),
-            note_text=note_text if self.store_note_text else None,
-            source=source,
-            model_name=suggestion.model.pipeline,
-            model_version=suggestion.model.version,
-            suggestion_json=json.dumps(self._stored_form(suggestion), ensure_ascii=False),
-        )
-        with self._session.begin() as session:
-            session.add(row)
-        return row.id
+        row = {
+            "id": uuid.uuid4().hex,
+            "created_at": _now(),
+            "note_id": suggestion.id[:200],
+            "note_hash": note_hash(note_text),
+            "note_text": note_text if self.store_note_text else None,
+            "source": source,
+            "model_name": suggestion.model.pipeline,
+            "model_version": suggestion.model.version,
+            "suggestion_json": json.dumps(self._stored_form(suggestion), ensure_ascii=False),
+        }
+        # One Core INSERT (the same row, the same column types): the ORM's unit of work for
+        # a single new object cost ~1 ms of the time to answer POST /v1/suggest.
+        with self.engine.begin() as conn:
+            conn.execute(SuggestionRow.__table__.insert(), row)
+        return row["id"]
 
     def _stored_form(self, suggestion: Suggestion) -> dict:
         data = suggestion.model_dump(exclude_none=True)

@@ -25,6 +25,7 @@ from scipy.special import expit
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.errors import DermCoderError
 from dermcoder.training.features import FEATURE_VERSION, candidate_rows, note_row, raw_transform
+from dermcoder.training.rowscore import compile_rows, decisions
 
 DEFAULT_MODEL = "derm-lr-v1"
 # Suggestions show probabilities to this many decimals, and every decision (thresholds
@@ -129,8 +130,10 @@ class FastProba:
     dominates. This runs the same fitted objects with the same arithmetic in the same
     order (transform steps, then per calibrated fold `X @ coef.T + intercept`, the sigmoid
     `expit(-(a * d + b))`, and the running mean), so its results are bit-for-bit those of
-    `predict_proba` (tests/training/test_model.py checks that on the corpus). Pipelines
-    of any other shape (a DummyClassifier baseline, isotonic calibration, ...) keep
+    `predict_proba` (tests/training/test_model.py checks that on the corpus). The transform
+    steps themselves run row by row in plain Python when training/rowscore.py knows their
+    shape (the shipped ones): building scipy matrices for a few rows was the next ~3 ms
+    per note. Pipelines of any other shape (a DummyClassifier baseline, isotonic calibration, ...) keep
     scikit-learn's own path.
     """
 
@@ -138,6 +141,10 @@ class FastProba:
         self.pipeline = pipeline
         self.steps = [step for _name, step in pipeline.steps[:-1]]
         self.folds = self._folds(pipeline.steps[-1][1])
+        # The transforms row by row without scipy matrices (training/rowscore.py), when
+        # the pipeline has a shape that module knows; else the steps' own transform.
+        self.rows = compile_rows(self.steps) if self.folds is not None else None
+        self.coefs = [coef_t[:, 0].tolist() for coef_t, _i, _a, _b in self.folds or []]
 
     @staticmethod
     def _folds(clf) -> list[tuple[np.ndarray, np.ndarray, float, float]] | None:
@@ -160,6 +167,14 @@ class FastProba:
         """P(positive class) for each row of X."""
         if self.folds is None:
             return self.pipeline.predict_proba(X)[:, 1]
+        rows = self.rows(X) if self.rows is not None and len(X) else None
+        if rows is not None:
+            mean = np.zeros(len(rows))
+            for sums, (_coef_t, intercept, a, b) in zip(decisions(rows, self.coefs), self.folds):
+                decision = np.asarray(sums) + intercept
+                mean += expit(-(a * decision + b))
+            mean /= len(self.folds)
+            return mean
         for step in self.steps:
             X = raw_transform(step, X)
         if sparse.issparse(X):
