@@ -20,13 +20,50 @@ from dermcoder.nlp.spans import add_span
 STAGE_NUM = rf"(?:#?\d|i{{1,3}}|iv|vi?|{WORD_PATTERN})"
 STAGE = re.compile(
     rf"(?<![\w])(?:(?:stage|stg|layer)\s*#?(?P<n>{STAGE_NUM})(?![\w])(?!\s*[-–]\s*0)|(?P<o>first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th)\s+(?:mohs\s+)?(?:stage|layer)"
-    rf"|(?m:^[ \t]*)[SL](?P<s>[1-9])(?=\s*[:\-–—]))",  # "S1: 3 blks", "L1: 3 blks" (layer)
+    rf"|(?m:^[ \t]*)[SL](?P<s>[1-9])(?=\s*[:\-–—]|[ \t]+\d{{1,2}}[ \t]*(?:blks?|blocks?)\b))",  # "S1: 3 blks", "L1 3 blks" (layer)
     re.IGNORECASE,
 )
 BLOCKS = re.compile(rf"(?<![\w.])(?P<b>\d{{1,2}}|{WORD_PATTERN})\s*(?:tissue\s+|frozen\s+)?(?:blocks?|blks?|sections?|pieces?|specimens?|tissue blocks?)\b", re.IGNORECASE)
 BLOCKS_AFTER_WORD = re.compile(r"\bblocks?\s*[:=]\s*(?P<b>\d{1,2})\b", re.IGNORECASE)
 # A table row whose first cell is a stage number and second cell a block count.
 ROW = re.compile(r"(?im)^[ \t]*(?P<st>(?:stage[ \t]*)?(?P<n>\d|I{1,3}|IV|VI?))[ \t]*(?:[|/:.)–—-][ \t]*|[ \t]{2,}|\t)(?P<b>\d{1,2})(?![\d.])(?![ \t]*(?:mm|cm|o'?clock|%))")
+
+
+STAGE_HEADER = re.compile(r"^\s*(?:stage|layer|stg)\s*#?\s*$", re.IGNORECASE)
+BLOCK_HEADER = re.compile(r"^\s*(?:#|no\.?|number of)?\s*(?:blocks?|blks?|sections?)\s*$", re.IGNORECASE)
+CELL_STAGE = re.compile(r"^\s*(?:stage\s*)?(\d|i{1,3}|iv|vi?)\s*$", re.IGNORECASE)
+CELL_BLOCKS = re.compile(r"^\s*(\d{1,2})(?:\s*(?:blocks?|blks?))?\s*$", re.IGNORECASE)
+
+
+def _pipe_table_rows(text: str) -> list[tuple[tuple[int, int], int, tuple[int, int], int]]:
+    """(stage cell span, stage, blocks cell span, blocks) from pipe tables whose header names a
+    Stage and a Blocks column, wherever they stand ("Tumor | Site | Pre-op | Stage | Blocks")."""
+    out = []
+    columns: tuple[int, int] | None = None
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        cells = line.rstrip("\n").split("|")
+        if len(cells) < 3:
+            columns = None
+        elif columns is None:
+            stage_i = next((i for i, c in enumerate(cells) if STAGE_HEADER.match(c)), None)
+            block_i = next((i for i, c in enumerate(cells) if BLOCK_HEADER.match(c)), None)
+            if stage_i is not None and block_i is not None:
+                columns = (stage_i, block_i)
+        else:
+            stage_i, block_i = columns
+            if max(stage_i, block_i) < len(cells):
+                st, bl = CELL_STAGE.match(cells[stage_i]), CELL_BLOCKS.match(cells[block_i])
+                stage, blocks = (to_int(st.group(1)) if st else None), (to_int(bl.group(1)) if bl else None)
+                if stage and blocks:
+                    starts = [pos]
+                    for c in cells[:-1]:
+                        starts.append(starts[-1] + len(c) + 1)
+                    s0 = starts[stage_i] + st.start(1)
+                    b0 = starts[block_i] + bl.start(1)
+                    out.append(((s0, s0 + len(st.group(1))), stage, (b0, b0 + len(bl.group(1))), blocks))
+        pos += len(line)
+    return out
 
 
 @Language.factory("derm_mohs", assigns=["doc.spans"], default_config={})
@@ -43,7 +80,11 @@ class MohsRecognizer:
         if not re.search(r"mohs|micrographic|\bMMS\b|stage\s*(?:I|1)\b", text, re.IGNORECASE):
             return doc
         taken: set[int] = set()
-        has_table = re.search(r"(?im)^\s*stage\b.{0,20}\bblocks?\b", text) is not None
+        for stage_span, stage, block_span, blocks in _pipe_table_rows(text):
+            add_span(doc, *stage_span, "MOHS_STAGE", value=stage)
+            add_span(doc, *block_span, "MOHS_BLOCKS", value=blocks, role=stage)
+            taken.update(range(stage_span[0], block_span[1]))
+        has_table = not taken and re.search(r"(?im)^\s*stage\b.{0,20}\bblocks?\b", text) is not None
         if has_table:
             for m in ROW.finditer(text):
                 stage, blocks = to_int(m.group("n")), to_int(m.group("b"))

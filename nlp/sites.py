@@ -33,8 +33,8 @@ DONOR = re.compile(r"(?:harvest\w*|donor(?: site)?|taken|borrowed|recruited|desi
 
 
 # "back" the adverb, not the site
-NOT_THE_BACK_AFTER = re.compile(r"[ \t]+(?:for|to|in|after|today|again|from|with|later|soon)\b", re.IGNORECASE)
-NOT_THE_BACK_BEFORE = re.compile(r"\b(?:came|comes|come|coming|returns?|returned|called|calls?|go|goes|went|get|got|is|was|be|bring|brought|follow(?:s|ed)?|check(?:ed)?|patient|pt)[ \t]+$", re.IGNORECASE)
+NOT_THE_BACK_AFTER = re.compile(r"[ \t]+(?:for|today|again|later|soon|in[ \t]+\d|in[ \t]+(?:a|one|two|three|four|six|several)[ \t]+(?:day|week|month)s?|to[ \t]+(?:see|clinic|the clinic|the office|us))\b", re.IGNORECASE)
+NOT_THE_BACK_BEFORE = re.compile(r"\b(?:came|comes|come|coming|returns?|returned|called|calls?|go|goes|went|get|got|bring|brought|is|was|be)[ \t]+$", re.IGNORECASE)
 
 
 @Language.factory("derm_sites", assigns=["doc.spans"], default_config={})

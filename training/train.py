@@ -35,7 +35,7 @@ from sklearn.preprocessing import MaxAbsScaler
 
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.contracts import LabeledNote
-from dermcoder.errors import DermCoderError
+from dermcoder.errors import DermCoderError, InputError
 from dermcoder.training.calibration import best_coverage, lowest_threshold
 from dermcoder.training.features import FEATURE_VERSION, CandidateRow, CandidateVectorizer, candidate_rows, note_row
 from dermcoder.training.model import DECIMALS, library_versions, save_model
@@ -105,21 +105,31 @@ def _xy(coded: list[CodedNote]) -> tuple[list, np.ndarray, np.ndarray]:
     return X, np.array(y), np.array(groups)
 
 
-def candidate_pipeline(C: float, estimator: str, seed: int = SEED) -> Pipeline:
+def calibration_folds(y) -> int:
+    """Folds for CalibratedClassifierCV: 5, or fewer when one outcome has fewer examples (a
+    small corpus whose notes the rules code almost all right); never below 2."""
+    counts = np.bincount(np.asarray(y, dtype=int), minlength=2)
+    if counts.min() < 2:
+        raise InputError(f"training needs at least 2 examples of each outcome (right and wrong) to calibrate; "
+                         f"found {int(counts[1])} right and {int(counts[0])} wrong: add notes to the train split")
+    return int(min(5, counts.min()))
+
+
+def candidate_pipeline(C: float, estimator: str, seed: int = SEED, folds: int = 5) -> Pipeline:
     if estimator == "dummy":
         clf = DummyClassifier(strategy="prior")
     else:
         base = LogisticRegression(C=C, max_iter=5000, solver="liblinear", random_state=seed)
-        clf = CalibratedClassifierCV(base, method="sigmoid", cv=5)
+        clf = CalibratedClassifierCV(base, method="sigmoid", cv=folds)
     return Pipeline([("features", CandidateVectorizer()), ("classifier", clf)])
 
 
-def note_pipeline(estimator: str, seed: int = SEED, C: float = 1.0) -> Pipeline:
+def note_pipeline(estimator: str, seed: int = SEED, C: float = 1.0, folds: int = 5) -> Pipeline:
     if estimator == "dummy":
         clf = DummyClassifier(strategy="prior")
     else:
         base = LogisticRegression(C=C, max_iter=5000, solver="liblinear", random_state=seed)
-        clf = CalibratedClassifierCV(base, method="sigmoid", cv=5)
+        clf = CalibratedClassifierCV(base, method="sigmoid", cv=folds)
     return Pipeline([("features", DictVectorizer()), ("scale", MaxAbsScaler()), ("classifier", clf)])
 
 
@@ -189,11 +199,11 @@ def train_scorer(
     best_c, best_loss = C_GRID[0], float("inf")
     if estimator != "dummy" and len(set(y_dev)) == 2:
         for C in C_GRID:
-            model = candidate_pipeline(C, estimator, seed).fit(X_train, y_train)
+            model = candidate_pipeline(C, estimator, seed, calibration_folds(y_train)).fit(X_train, y_train)
             loss = log_loss(y_dev, _predict(model, X_dev), labels=[0, 1])
             if loss < best_loss - 1e-9:
                 best_c, best_loss = C, loss
-    candidate_model = candidate_pipeline(best_c, estimator, seed).fit(X_train, y_train)
+    candidate_model = candidate_pipeline(best_c, estimator, seed, calibration_folds(y_train)).fit(X_train, y_train)
 
     # 3. out-of-fold line probabilities on train feed the note model
     oof = np.zeros(len(y_train))
@@ -203,7 +213,7 @@ def train_scorer(
         if len(set(fold_y)) < 2:
             oof[held_idx] = fold_y.mean()
             continue
-        fold_model = candidate_pipeline(best_c, estimator, seed).fit([X_train[i] for i in fit_idx], fold_y)
+        fold_model = candidate_pipeline(best_c, estimator, seed, calibration_folds(fold_y)).fit([X_train[i] for i in fit_idx], fold_y)
         oof[held_idx] = _predict(fold_model, [X_train[i] for i in held_idx])
     train_probs = _per_note(train, oof)
     dev_probs = _per_note(dev, _predict(candidate_model, X_dev))
@@ -239,10 +249,10 @@ def train_scorer(
     note_c, note_loss = 1.0, float("inf")
     if estimator != "dummy" and len(set(dev_exact)) == 2:
         for C in C_GRID:
-            loss = log_loss(dev_exact, _predict(note_pipeline(estimator, seed, C).fit(note_X, note_y), dev_note_X), labels=[0, 1])
+            loss = log_loss(dev_exact, _predict(note_pipeline(estimator, seed, C, calibration_folds(note_y)).fit(note_X, note_y), dev_note_X), labels=[0, 1])
             if loss < note_loss - 1e-9:
                 note_c, note_loss = C, loss
-    note_model = note_pipeline(estimator, seed, note_c).fit(note_X, note_y)
+    note_model = note_pipeline(estimator, seed, note_c, calibration_folds(note_y)).fit(note_X, note_y)
     dev_conf = _predict(note_model, dev_note_X)
     st = straight_through_threshold(dev_conf, dev_exact)
     # Probabilities are calibrated, so the review bar is a plain probability: a line the

@@ -29,6 +29,10 @@ MOHS = [
     ("Mohs.\nSTAGE   BLOCKS\nStage 1  6\nStage 2  2\nStage 3  1", {1: 6, 2: 2, 3: 1}),
     ("MMS.\n S1: 3 blks, deep +\n S2: 2 blks, clear", {1: 3, 2: 2}),
     ("MMS L nasal sidewall.\nL1: 3 blks, + sup.\nL2: 2 blks, neg.", {1: 3, 2: 2}),
+    ("MMS - R malar cheek.\nS1 4 blks + sup/lat\nS2 3 blks + focal lat\nS3 2 blks neg", {1: 4, 2: 3, 3: 2}),
+    ("MOHS MICROGRAPHIC SURGERY REPORT\n\n| Stage | # blocks | Residual tumor |\n| I | 6 | yes - deep |\n| II | 2 | none |", {1: 6, 2: 2}),
+    ("Mohs.\nTumor | Site | Pre-op | Stage | Blocks | Margin status\nA BCC | L helix | 0.6 cm | I | 3 | + superior\nA | | | II | 2 | clear",
+     {1: 3, 2: 2}),
     ("Mohs micrographic surgery. Stage one, three blocks; stage two, two blocks.", {1: 3, 2: 2}),
 ]
 

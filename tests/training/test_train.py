@@ -192,3 +192,18 @@ def test_coder_feedback_flows_from_the_service_into_training(cli, tmp_path, engi
     assert trained.returncode == 0, trained.stderr.decode()
     meta = json.loads((tmp_path / "model" / "meta.json").read_text())
     assert meta["split_counts"] == {"train": 40, "feedback": 2, "dev": 15}
+
+
+@pytest.mark.parametrize("y,folds", [([0, 1] * 10, 5), ([1] * 30 + [0] * 3, 3), ([1] * 30 + [0] * 2, 2)])
+def test_calibration_folds_follow_the_rarer_outcome(y, folds):
+    from dermcoder.training.train import calibration_folds
+
+    assert calibration_folds(y) == folds
+
+
+def test_calibration_folds_refuse_a_single_example_of_an_outcome():
+    from dermcoder.errors import InputError
+    from dermcoder.training.train import calibration_folds
+
+    with pytest.raises(InputError, match="at least 2 examples of each outcome"):
+        calibration_folds([1] * 40 + [0])
