@@ -26,7 +26,7 @@ def lesion_group(ctx: CodingContext, site: str | None, scheme: str) -> str | Non
     return rec.groups.get(scheme) if rec else None
 
 
-def _biopsy_lesions(frame: Frame, only_frame: bool) -> int:
+def _biopsy_lesions(frame: Frame, only_frame: bool, frames_count: int = 1) -> int:
     """How many lesions one biopsy frame samples: a count stated in the biopsy's own sentence
     (or a note total when it is the only biopsy frame), else 1."""
     sentences = {p.sentence for p in frame.procedures}
@@ -34,6 +34,8 @@ def _biopsy_lesions(frame: Frame, only_frame: bool) -> int:
     # "All 3 specimens ..." after lesions A, B and C totals those frames; it adds none
     counts = [m for m in frame.counts if m.active and (m.sentence in sentences or (m.role == "total" and only_frame))]
     count = facts.count_fact(counts, nouns)
+    if count and frames_count > 1 and count.value <= frames_count:
+        return 1  # "I did three biopsies today. First, ... Second, ... Third, ...": the session's total
     return int(count.value) if count and 1 < count.value <= 10 else 1
 
 
@@ -57,7 +59,7 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
             ctx.query("biopsy_technique", "Biopsy technique (tangential, punch or incisional) not documented",
                       [frame.procedures[0]])  # fmt: skip
             technique = "biopsy_tangential"
-        for _ in range(_biopsy_lesions(frame, len(biopsy_frames) == 1)):
+        for _ in range(_biopsy_lesions(frame, len(biopsy_frames) == 1, len(biopsy_frames))):
             lesions.append((technique, i, frame))
     if not lesions:
         return

@@ -9,7 +9,7 @@ from dermcoder.coding.lesions import frames_with, lesion_group
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame
 
-DEEP = re.compile(r"\b(muscle|muscular|cartilage|perichondri\w*|bone|periosteum|cortex|tendon|paratenon|named nerve|major nerve|major vessel|artery|fascia\w*)\b", re.IGNORECASE)
+DEEP = re.compile(r"\b(muscle|muscular|cartilage|perichondri\w*|bone|periosteum|cortex|tendon|paratenon|named nerve|major nerve|major vessel|artery)\b", re.IGNORECASE)  # not fascia: the 17311 descriptor names muscle, cartilage, bone, tendon, major nerves or vessels
 NOT_DEEP = re.compile(r"\b(not|no|without|spared|intact|superficial to|above|preserved|did not|short of|never)\b", re.IGNORECASE)
 OTHER_READER = re.compile(r"(sent|submitted|read|interpreted|reviewed)\b.{0,60}\b(dermatopatholog\w*|patholog(?:ist|y lab)|outside lab|separate pathologist|pathology department)", re.IGNORECASE)
 SINGLE_STAGE = re.compile(r"\b(single|one|1)[ -]stage\b|\bstage (?:I|1|one) (?:only|was clear|clear)\b|cleared (?:in|after) (?:one|1|a single) stage|clear after (?:the )?first stage", re.IGNORECASE)

@@ -27,7 +27,7 @@ BEFORE_NOUN = re.compile(rf"(?<![\w.#-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\
 # noun then "x 18" / "(18)" / "#18" / "n=18" / ": 18" / "total 18"
 AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*|times\s+|sampled\s*[:=]?\s*)(\d{{1,3}}|{WORD_PATTERN})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
 TOTAL = re.compile(
-    rf"(?:\b(?:total(?: of)?|totaling|totalling|for a total of|=|all)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
+    rf"(?:(?:\b(?:total(?: of)?|totaling|totalling|for a total of|all)|=)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
     rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s*){{0,3}}[:=]\s*{NUM}\b"
     # "Total lesions: 4" but not "Total needle passes: 12" / "total volume: 2"
     rf"|\btotal\s+(?!(?:needle|passes|volume|dose|amount|time|injections?|sticks|syringes?|vials?|mg|ml|cc|units?)\b)(?:[a-z]+\s*){{1,3}}[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?)))",
@@ -47,7 +47,7 @@ NOT_A_COUNT = re.compile(r"^[ \t]*(?:(?:x|×|by)[ \t]*\d|(?:x[ \t]*)?(?:freeze|f
 # "scalp (6)", "L forehead x3", "R dorsal hand 2,", "nasal tip one.", "jawline bilateral two," - a
 # count written right after a site (and its side or a bracketed detail: "L ear (antihelix) x1"), or
 # across dot leaders ("Forehead ...... 4")
-AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)]|$|\n|\((?!\s*\d))))", re.IGNORECASE)
+AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d))))", re.IGNORECASE)
 
 
 # "twelve on face, three on scalp": a count written right before the site it was found on

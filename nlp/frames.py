@@ -324,7 +324,8 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
             # sentence's procedure names no site of its own
             takers = [p for p in procs if p.block == block and _own_site_after(items, p) is None
                       and not [x for x in items if x.label == "SITE" and x.start < p.start]
-                      and REFERS_BACK.search(text, max(0, p.start - 30), p.start)]  # fmt: skip
+                      # "...; it was excised", or the procedure opens the clause: "r/o BCC; shave biopsy, AlCl3"
+                      and (REFERS_BACK.search(text, max(0, p.start - 30), p.start) or text[max(0, p.start - 3) : p.start].rstrip().endswith(";"))]  # fmt: skip
             if takers:
                 pending[block] = waiting
             else:
