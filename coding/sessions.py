@@ -351,6 +351,25 @@ STAFF = re.compile(r"\b(?:by|per)\s+(?:the\s+)?(?:nurse|RN|LPN|MA|medical assist
 DEBRIDE = re.compile(r"curett|debrid|abrad|abrasion|microderm", re.IGNORECASE)
 
 
+ALA_20 = re.compile(r"levulan|kerastick|aminolevulinic acid[^.]{0,30}20\s*(?:%|percent)|\bALA\b[^.]{0,20}20\s*(?:%|percent)", re.IGNORECASE)
+ALA_10 = re.compile(r"ameluz|10\s*%\s*gel", re.IGNORECASE)
+STICKS = re.compile(r"(\d+|one|two|three|four)\s*(?:levulan\s+)?(?:kera)?(?:sticks?|applicators?)\b([ \t]+total)?|(?:kera)?sticks?\s*x\s*(\d+)", re.IGNORECASE)
+WORD_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4}
+
+
+def _sticks(region: str) -> int:
+    """ALA 20% applicators used: a stated total ("= 2 sticks total"), else the largest count
+    written ("two Levulan Kerasticks", "Kerastick x1"), else 1."""
+    counts = []
+    for m in STICKS.finditer(region):
+        raw = (m.group(1) or m.group(3)).lower()
+        value = WORD_UNITS.get(raw) or int(raw)
+        if m.group(2):
+            return value
+        counts.append(value)
+    return max(counts, default=1)
+
+
 @handler("pdt")
 def pdt(ctx: CodingContext, rule: RuleRecord) -> None:
     """One PDT code per day; ALA supplied by the clinic."""
@@ -366,11 +385,13 @@ def pdt(ctx: CodingContext, rule: RuleRecord) -> None:
                       alternatives=[(c, 0.05, "other PDT code") for c in ("96567", "96573", "96574") if c != code]))  # fmt: skip
     if PATIENT_SUPPLIED.search(region):
         return
-    sticks = re.search(r"(\d+|one|two)\s*(?:kerastick|stick|applicator)s?", region, re.IGNORECASE)
-    if re.search(r"levulan|kerastick|aminolevulinic acid[^.]{0,30}20\s*%", region, re.IGNORECASE):
-        n = 1 if not sticks else {"one": 1, "two": 2}.get(sticks.group(1).lower(), None) or int(sticks.group(1))
+    # the drug named last is today's ("Prior tx (copied): Levulan Kerastick x1" above "Ameluz ... today")
+    ala20 = [m.end() for m in ALA_20.finditer(region)]
+    ala10 = [m.end() for m in ALA_10.finditer(region)]
+    if ala20 and (not ala10 or max(ala20) > max(ala10)):
+        n = _sticks(region)
         ctx.add(Candidate("J7308", n, rule.id, f"{rule.id}: ALA 20% supplied, {n} unit(s)", evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))
-    elif re.search(r"ameluz|10\s*%\s*gel", region, re.IGNORECASE):
+    elif ala10:
         grams = re.search(r"(\d+(?:\.\d+)?)\s*(?:g|gram)s?\b", region)
         if grams:
             units = max(1, math.ceil(float(grams.group(1)) * 1000 * 0.10 / 10))
