@@ -117,6 +117,10 @@ def destruction_benign(ctx: CodingContext, rule: RuleRecord) -> None:
         frames = mixed
     else:
         mixed = []
+    if not frames and note_has(ctx, BENIGN_DESTRUCTION) and not note_has(ctx, {"ak"}):
+        # "Exam: 4 plantar warts ..." then "Tx today: pared, LN2 to all 4": the warts were named
+        # in the exam, the destruction names none
+        frames = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if not [m for m in f.histology if m.active]]
     if not frames:
         return
     kept = medical_frames(ctx, frames)

@@ -60,7 +60,8 @@ STALE_HEADER = re.compile(
 # "** Interval hx (copied from 02/11 visit) **": a banner line over the copied text
 BANNER = re.compile(r"^[ \t]*[*#=~-]{2,}.*[*#=~-]{2,}[ \t]*$")
 PREFILLED = re.compile(r"pre-?filled|pre-?populated|template from|from booking", re.IGNORECASE)
-STALE_BLOCK_END = re.compile(r"\n[ \t]*\n|\n[ \t]*[-=*_~]{3,}[ \t]*(?=\n|$)|\n(?=[ \t]*(?:actual visit|day of (?:surgery|procedure)|today\b))", re.IGNORECASE)
+STALE_BLOCK_END = re.compile(r"\n[ \t]*\n|\n[ \t]*[-=*_~]{3,}[ \t]*(?=\n|$)"
+                             r"|\n(?=[ \t]*(?:actual visit|day of (?:surgery|procedure)|today\b|interval\b|exam today|tx today|treatment today))", re.IGNORECASE)
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
 
 
@@ -96,8 +97,8 @@ def _stale_regions(text: str) -> list[tuple[int, int]]:
             stop = STALE_BLOCK_END.search(text, end)
             end = stop.start() if stop else len(text)
         elif m.group(0).rstrip().endswith(":"):
-            blank = re.search(r"\n\s*\n", text[end:])
-            end = end + blank.start() if blank else len(text)
+            stop = STALE_BLOCK_END.search(text, end)  # "Interval: 5 resolved." below the copied lines is today's
+            end = stop.start() if stop else len(text)
         regions.append((m.start(), end))
     return regions
 
