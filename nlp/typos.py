@@ -52,6 +52,7 @@ class TypoVocabulary:
 
     def __init__(self, words: dict[str, tuple[str, str]]) -> None:
         self.words = words
+        self._seen: dict[str, tuple[str, str] | None] = {}
         self.index: dict[str, list[str]] = {}
         for word in words:
             for key in _deletions(word):
@@ -60,6 +61,14 @@ class TypoVocabulary:
     def lookup(self, token: str) -> tuple[str, str] | None:
         """The (label, canonical) of the vocabulary word one edit away from token, if exactly one is."""
         low = token.lower()
+        if low in self._seen:
+            return self._seen[low]
+        if len(self._seen) > 50_000:  # a bound for a long-running service; words repeat across notes
+            self._seen.clear()
+        found = self._seen[low] = self._lookup(low)
+        return found
+
+    def _lookup(self, low: str) -> tuple[str, str] | None:
         if low in self.words or low in NOT_TYPOS:
             return None  # spelt right (the lexicon itself matches it), or a real word of its own
         found = {self.words[w] for key in _deletions(low) for w in self.index.get(key, ()) if within_one_edit(low, w)}
