@@ -35,6 +35,8 @@ TOTAL = re.compile(
 )
 # "LN2 x3", "cryo x 6": the count written after the method
 AFTER_METHOD = re.compile(r"\b(?:LN2|LN-2|liquid nitrogen|cryo(?:therapy|surgery)?|ED&C|curettage|cantharidin|ILK|IL TAC|snip(?:ped)?)\s*(?:to\s+)?x\s?(\d{1,2})\b", re.IGNORECASE)
+# "15 removed by snip excision", "9 were treated": how many were done, a total of its own
+DONE_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:were\s+|was\s+)?(?:removed|treated|destroyed|frozen|snipped|excised|injected)\b", re.IGNORECASE)
 TOTAL_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:total|in total|altogether|overall)\b", re.IGNORECASE)
 # "dorsal hands, bilateral (2 R, 1 L)": a count per side inside a breakdown
 SIDE_SPLIT = re.compile(rf"(?:(?<=\()|(?<=,)|(?<=;)|(?<=, )|(?<=; )|(?<=\( )){NUM}\s+(?:R|L|rt|lt|right|left)\b(?=\s*[,;)])", re.IGNORECASE)
@@ -66,7 +68,7 @@ class CountRecognizer:
     def __call__(self, doc: Doc) -> Doc:
         text = note_text(doc)
         seen: set[int] = set()
-        for rx, group, role in ((TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (SITE_COUNT, 1, "item"), (AFTER_METHOD, 1, "item"), (SIDE_SPLIT, 1, "item")):
+        for rx, group, role in ((TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (DONE_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (SITE_COUNT, 1, "item"), (AFTER_METHOD, 1, "item"), (SIDE_SPLIT, 1, "item")):
             for m in rx.finditer(text):
                 g = group or next(i for i in range(1, (m.lastindex or 1) + 1) if m.group(i))  # TOTAL has two alternatives
                 start, end = m.start(g), m.end(g)

@@ -14,6 +14,7 @@ COUNTS = [
     ("LN2 to 3 AKs, 2 FTC each", [3]),
     ("double freeze, 2 cycles", []),
     ("LN2 to AKs: twelve on face (forehead, nose), three on scalp = fifteen total", [12, 3, 15]),
+    ("Pt has ~25 total but time allowed only part today: 15 removed by snip excision.", [25, 15]),
 ]
 
 
