@@ -26,13 +26,17 @@ def lesion_group(ctx: CodingContext, site: str | None, scheme: str) -> str | Non
     return rec.groups.get(scheme) if rec else None
 
 
-def _biopsy_lesions(frame: Frame, only_frame: bool, frames_count: int = 1) -> int:
+EACH = re.compile(r"\b(?:of each|each of (?:the|them|these|those)|of both|both (?:lesions|spots|sites))\b", re.IGNORECASE)
+
+
+def _biopsy_lesions(frame: Frame, only_frame: bool, frames_count: int = 1, text: str = "") -> int:
     """How many lesions one biopsy frame samples: a count stated in the biopsy's own sentence
-    (or a note total when it is the only biopsy frame), else 1."""
+    (or a note total when it is the only biopsy frame, or when the biopsy was "of each"), else 1."""
     sentences = {p.sentence for p in frame.procedures}
     nouns = ("lesion", "site", "spot", "papule", "biops", "specimen", "patch", "plaque", "nodule")
+    each = only_frame and any(EACH.search(text, p.end, p.end + 20) for p in frame.procedures)
     # "All 3 specimens ..." after lesions A, B and C totals those frames; it adds none
-    counts = [m for m in frame.counts if m.active and (m.sentence in sentences or (m.role == "total" and only_frame))]
+    counts = [m for m in frame.counts if m.active and (m.sentence in sentences or (m.role == "total" and only_frame) or each)]
     count = facts.count_fact(counts, nouns)
     if count and frames_count > 1 and count.value <= frames_count:
         return 1  # "I did three biopsies today. First, ... Second, ... Third, ...": the session's total
@@ -59,7 +63,7 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
             ctx.query("biopsy_technique", "Biopsy technique (tangential, punch or incisional) not documented",
                       [frame.procedures[0]])  # fmt: skip
             technique = "biopsy_tangential"
-        for _ in range(_biopsy_lesions(frame, len(biopsy_frames) == 1, len(biopsy_frames))):
+        for _ in range(_biopsy_lesions(frame, len(biopsy_frames) == 1, len(biopsy_frames), ctx.text)):
             lesions.append((technique, i, frame))
     if not lesions:
         return
