@@ -90,7 +90,7 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
 @handler("bundling")
 def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
     """A biopsy of a lesion removed at the same session is not coded (removal only)."""
-    frozen = re.search(r"frozen section|\bFS\b", ctx.text, re.IGNORECASE) is not None  # "bx -> FS: nodular BCC"
+    frozen = re.search(r"(?<!no )frozen section|\bFS\b", ctx.text, re.IGNORECASE) is not None  # "bx -> FS: nodular BCC", not "(no frozen section)"
     mohs_today = any(f.procedure == "mohs" for f in ctx.frames)
     if frozen and mohs_today:
         biopsies = [c for c in ctx.candidates if c.code in ("11102", "11104", "11106")]

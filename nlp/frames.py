@@ -391,10 +391,16 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                 waiting.append(m)
                 continue
             if _starts_next_lesion(frame, m):
-                moved = [x for x in frame.laterality if x.end <= m.start and m.start - x.end <= 2]
+                # "... six AKs on the scalp treated with cryotherapy": the side, count, diagnosis
+                # and size written just before the new site, after the last procedure, go with it
+                last = max(p.end for p in frame.procedures)
+                moved = [x for slot in (frame.laterality, frame.counts, frame.histology, frame.sizes) for x in slot
+                         if x.sentence == m.sentence and last <= x.start and x.end <= m.start and m.start - x.end <= 40]  # fmt: skip
                 for x in moved:
-                    frame.laterality.remove(x)
-                pending[block] = moved + [m]
+                    for slot in (frame.laterality, frame.counts, frame.histology, frame.sizes):
+                        if x in slot:
+                            slot.remove(x)
+                pending[block] = sorted(moved, key=lambda x: x.start) + [m]
                 continue
             if m.label in ("MOHS_STAGE", "MOHS_BLOCKS") and (frame is None or frame.procedure != "mohs"):
                 mohs_frame = next((f for f in reversed(frames) if f.block == block and f.procedure == "mohs"), None)
@@ -492,6 +498,7 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
 LESION_FACTS = {"SITE", "LATERALITY", "HISTOLOGY", "SIZE", "COUNT"}
 
 
+NEVER = re.compile(r"\b(?:never|not previously|no prior|no previous)\b", re.IGNORECASE)
 NOT_TREATED = re.compile(r"\b(?:no (?:tx|treatment|intervention)|not treated|untreated|reassur\w*|observ(?:e|ation)|monitor(?:ing)?)\b", re.IGNORECASE)
 
 
@@ -506,7 +513,9 @@ def _untreated_lesion(text: str, items: list[Mention], procs: list[Mention], cur
     said = text[items[0].start : min(stops) if stops else len(text)]
     if NOT_TREATED.search(said) and any(m.label in ("SITE", "HISTOLOGY") for m in items):
         return all(m.label in LESION_FACTS | {"PROCEDURE"} for m in items)  # "ISK L temple - benign, no tx."
-    if not any(m.label == "PROCEDURE" and not m.active for m in items):
+    # "never biopsied" says what happened before, not that the lesion is left alone today
+    if not any(m.label == "PROCEDURE" and not m.active and "historical" not in m.context
+               and not NEVER.search(m.cue or "") for m in items):  # fmt: skip
         return False
     if any(m.label not in LESION_FACTS | {"PROCEDURE"} for m in items):
         return False
