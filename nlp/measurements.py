@@ -68,7 +68,8 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     column = table_role(text, start)
     if column is not None:
         return column
-    after = re.split(r"[\n.;]", text[end : end + 40], maxsplit=1)[0]
+    # the words after, up to the clause end or the next template field ("1.0 cm   Margin: 0.4 cm")
+    after = re.split(r"[\n.;\t]| {2,}|\b[A-Za-z]+:", text[end : end + 40], maxsplit=1)[0]
     for role, rx in _AFTER:
         if rx.search(after):
             if role == "defect" and CLOSING_VERB.search(text[max(0, start - 30) : start]):
