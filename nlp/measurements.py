@@ -34,7 +34,7 @@ ROLE_BEFORE = [
     ("margin", r"margins?|\bmarg\b|\bmgn\b|rim\s+of\s+normal|around|circumferential|clinical\s+margin|peripheral|surgical\s+margin"),
     ("area", r"area|sq|surface"),
     ("defect", r"defect|wound\s+(?:size|measur)|final\s+defect|post[- ]?op(?:erative)?\s+defect|primary\s+defect|secondary\s+defect"),
-    ("repair_length", r"repair|closure|closed|sutured|length|lenght|\blen\b|linear|approximated|layered|intermediate|complex|simple"),
+    ("repair_length", r"repair|closure|closed|sutured|suture line|length|lenght|\blen\b|linear|approximated|layered|intermediate|complex|simple"),
     ("ellipse", r"ellipse|elliptical|fusiform|incision|long\s+axis|3:1"),
     ("lesion", r"lesion|measur|diameter|nodule|papule|plaque|macule|cyst|tumou?r|growth|mass|size|sized|nevus|mole|bcc|scc|keratosis|patch|spot|scar|\bles\b|\bsz\b"),
 ]
