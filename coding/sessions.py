@@ -430,7 +430,7 @@ EM_SEPARATE = re.compile(
     r"|modifier[- ]25|\b-25\b|\bE/?&?M\b[^.\n]{0,40}(?:separate|25)|in addition(?: to the procedure)?,? (?:we |i )?(?:also )?(?:evaluated|addressed|managed|discussed)"
     r"|also (?:evaluated|addressed|managed)|additional(?:ly)? (?:evaluated|addressed|managed)|separate(?:ly)? (?:evaluated|addressed|managed)|decision (?:for|to proceed with) (?:surgery|flap|the flap)"
     # visit time counted apart from the procedure ("22 min (excludes procedure time)")
-    r"|(?:excludes?|excluding|exclusive of|not including|not counting|apart from|separate from) (?:the )?(?:procedur\w*|biops\w*|excision|cryo\w*|LN2|injections?)(?: time)?",
+    r"|(?:excludes?|excluding|exclusive of|not including|not counting|apart from|separate from) (?:[a-z]+ ){0,5}?(?:procedur\w*|biops\w*|excision|extraction|cryo\w*|LN2|injections?)(?: time)?",
     re.IGNORECASE,
 )
 EM_ONLY = re.compile(r"surveillance|full[- ]?(?:body )?skin exam\w*|total[- ]body skin exam\w*|\bFBSE\b|\bTBSE\b|\bFSE\b|skin (?:cancer )?check|follow[- ]up|office visit|new patient visit|consult", re.IGNORECASE)

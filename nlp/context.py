@@ -52,7 +52,7 @@ SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 # under it up to the next blank line.
 STALE_HEADER = re.compile(
     r"(?im)^.*(?:prior (?:visit )?note|previous (?:visit )?note|copied (?:from|forward)|\(copied|\*\* ?copied|auto-?populated|"
-    r"carried forward|\[template|template text|pre-?populated|duplicate from|template from|pre-?filled|from booking).*$"
+    r"carried forward|\[template|template text|pre-?populated|duplicate from|template from|pre-?filled|from booking|imported from).*$"
 )
 # "PROCEDURE NOTE (template pre-filled 10/20)", "SCHEDULED PROCEDURE (template from booking):"
 # announce text written before the visit: it runs to a blank line, a rule ("---") or the
@@ -61,7 +61,7 @@ STALE_HEADER = re.compile(
 BANNER = re.compile(r"^[ \t]*[*#=~-]{2,}.*[*#=~-]{2,}[ \t]*$")
 PREFILLED = re.compile(r"pre-?filled|pre-?populated|template from|from booking", re.IGNORECASE)
 STALE_BLOCK_END = re.compile(r"\n[ \t]*\n|\n[ \t]*[-=*_~]{3,}[ \t]*(?=\n|$)"
-                             r"|\n(?=[ \t]*(?:actual visit|day of (?:surgery|procedure)|today\b|interval\b|exam today|tx today|treatment today))", re.IGNORECASE)
+                             r"|\n(?=[ \t]*(?:actual visit|day of (?:surgery|procedure)|(?:new )?today\b|interval\b|exam today|tx today|treatment today))", re.IGNORECASE)
 TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", "AREA", "MOHS_STAGE", "MOHS_BLOCKS", "SITE"}
 
 

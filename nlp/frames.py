@@ -29,7 +29,7 @@ from dermcoder.nlp._extensions import SPAN_GROUP, note_text
 
 SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
 LABEL_MARKER = re.compile(
-    r"(?im)^[ \t>*\-]*(?:(?:lesion|site|specimen|spec|part|tumou?r|procedure|proc|biopsy|bx)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%))"
+    r"(?im)^[ \t>*\-\[]*(?:(?:lesion|site|specimen|spec|part|tumou?r|procedure|proc|biopsy|bx)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%))"
     r"|\(?(?P<b>[A-H])[).:](?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t])"
     # a table row whose first cell is a lesion label: "| 2 | L lateral neck | 0.8 cm | shave |"
     r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|"
@@ -484,6 +484,7 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                                             and not [m for m in f.sizes if m.active and m.start < first_block])]
         frames = _merge_listed(frames, first_block)
     frames = _merge_titles(frames)
+    frames = _pdt_debridement(frames)
     # "Base then treated with curettage": a procedure with no site of its own continues the
     # lesion of the frame before it in the same block.
     for prev, f in zip(frames, frames[1:]):
@@ -585,6 +586,23 @@ def _is_title(frame: Frame, first_block: int) -> bool:
     """A frame opened above the labeled blocks that names no site there ("EXCISION x3",
     "Technique: each lesion excised ..."); text after the blocks does not make it a lesion."""
     return frame.start < first_block and not [s for s in _own_sites(frame) if s.start < first_block]
+
+
+def _pdt_debridement(frames: list[Frame]) -> list[Frame]:
+    """ "targeted curettage of the hyperkeratotic lesions ... This completes photodynamic therapy
+    with debridement": a curettage written before the PDT is named is its debridement too."""
+    pdt = next((f for f in frames if f.procedure == "pdt"), None)
+    if pdt is None:
+        return frames
+    kept = []
+    for f in frames:
+        if f is not pdt and f.procedure in ABSORBED_BY["pdt"] and f.block in (pdt.block, None):
+            for slot in SLOTS:
+                target = getattr(pdt, slot)
+                target.extend(m for m in getattr(f, slot) if m not in target and slot != "procedures")
+            continue
+        kept.append(f)
+    return kept
 
 
 def _share_single_site(frames: list[Frame]) -> None:
@@ -752,7 +770,7 @@ def _path_label(text: str, pos: int) -> str | None:
     return found
 
 
-LISTED = re.compile(r"(?:^|[:.;]\s*)((?:[A-H]|\d{1,2})(?:\s*(?:,|and|&)\s*(?:[A-H]|\d{1,2}))*)\s+(?=[A-Za-z])")
+LISTED = re.compile(r"(?:^|[:.;]\s*)((?:[A-H]|\d{1,2})(?:\s*(?:,|and|&)\s*(?:[A-H]|\d{1,2}))*)(?:\s+|\s*[-–—]\s*)(?=[A-Za-z])")
 
 
 def _listed_labels(text: str, pos: int, labels: set[str]) -> list[str]:
@@ -760,7 +778,7 @@ def _listed_labels(text: str, pos: int, labels: set[str]) -> list[str]:
     when they are labels of this note."""
     line_start = text.rfind("\n", 0, pos) + 1
     found: list[str] = []
-    for m in LISTED.finditer(text, line_start, pos):
+    for m in LISTED.finditer(text, line_start, pos + 1):  # +1: the lookahead reads the diagnosis' first letter
         if text[m.end() : pos].count(".") == 0:  # the diagnosis is in this clause
             found = [x.upper() for x in re.findall(r"[A-H]|\d{1,2}", m.group(1))]
     return found if found and all(x in labels for x in found) else []

@@ -34,7 +34,7 @@ ROLE_BEFORE = [
     ("margin", r"margins?|\bmarg\b|\bmgn\b|rim\s+of\s+normal|around|circumferential|clinical\s+margin|peripheral|surgical\s+margin"),
     ("area", r"area|sq|surface"),
     ("defect", r"defect|wound\s+(?:size|measur)|final\s+defect|post[- ]?op(?:erative)?\s+defect|primary\s+defect|secondary\s+defect"),
-    ("repair_length", r"repair|closure|closed|sutured|length|lenght|\blen\b|linear|approximated|layered|intermediate|complex|simple"),
+    ("repair_length", r"repair|closure|closed|sutured|suture line|length|lenght|\blen\b|linear|approximated|layered|intermediate|complex|simple"),
     ("ellipse", r"ellipse|elliptical|fusiform|incision|long\s+axis|3:1"),
     ("lesion", r"lesion|measur|diameter|nodule|papule|plaque|macule|cyst|tumou?r|growth|mass|size|sized|nevus|mole|bcc|scc|keratosis|patch|spot|scar|\bles\b|\bsz\b"),
 ]
@@ -68,7 +68,8 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     column = table_role(text, start)
     if column is not None:
         return column
-    after = re.split(r"[\n.;]", text[end : end + 40], maxsplit=1)[0]
+    # the words after, up to the clause end or the next template field ("1.0 cm   Margin: 0.4 cm")
+    after = re.split(r"[\n.;\t]| {2,}|\b[A-Za-z]+:", text[end : end + 40], maxsplit=1)[0]
     for role, rx in _AFTER:
         if rx.search(after):
             if role == "defect" and CLOSING_VERB.search(text[max(0, start - 30) : start]):

@@ -23,6 +23,7 @@ CASES = [
     ("She goes to oculoplastics for reconstruction, most likely a tarsoconjunctival flap.", "flap", "hypothetical"),
     ("Path pending on margins; if positive we'd talk about Mohs for the re-excision.", "Mohs", "hypothetical"),
     ("The cyst was incised and drained at urgent care last winter and has refilled.", "incised and drained", "historical"),
+    ("ED&C x2 rounds; recurrence risk higher than with Mohs explained.", "Mohs", "hypothetical"),
 ]
 
 DONE_DESPITE_A_CUE = [

@@ -23,6 +23,7 @@ CASES = [
     ("The ellipse was 3.0 cm long.", [("SIZE", "3.0 cm", [3.0], "ellipse")]),
     ("Excised w/ 2 mm margins. Layered closure 4-0 nylon; 3.0 cm.", [("MARGIN", "2 mm", [0.2], "margin"), ("SIZE", "3.0 cm", [3.0], "repair_length")]),
     ("Intermediate repair: 3-0 Vicryl buried, staples. 3.0 cm.", [("SIZE", "3.0 cm", [3.0], "repair_length")]),
+    ("Intermediate layered repair: 5-0 Monocryl deep. Final suture line 4.2 cm.", [("SIZE", "4.2 cm", [4.2], "repair_length")]),
     ("Site | Lesion size | Margin | Length\nR cheek | 6 mm | 3 mm | 2.2 cm",
      [("SIZE", "6 mm", [0.6], "lesion"), ("MARGIN", "3 mm", [0.3], "margin"), ("SIZE", "2.2 cm", [2.2], "repair_length")]),
     ("Site | pre-tx | final defect\nL chest | 0.4 cm | 0.5 cm", [("SIZE", "0.4 cm", [0.4], "size"), ("SIZE", "0.5 cm", [0.5], "defect")]),
