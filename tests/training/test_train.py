@@ -86,7 +86,9 @@ def _write(path, notes):
 def test_train_command_end_to_end_with_feedback(cli, tmp_path, corpus_notes):
     from dermcoder.training.model import load_model
 
-    subset = [n for n in corpus_notes if n.split == "train"][:50] + [n for n in corpus_notes if n.split == "dev"][:20]
+    # Large enough that the rules get at least two training notes wrong: `train` needs two
+    # wrong notes for its calibration folds, and the rules keep getting better.
+    subset = [n for n in corpus_notes if n.split == "train"][:150] + [n for n in corpus_notes if n.split == "dev"][:20]
     corpus = tmp_path / "corpus.jsonl"
     _write(corpus, [n.model_dump(exclude_none=True) for n in subset])
     dev_text = next(n.text for n in subset if n.split == "dev")
@@ -107,8 +109,8 @@ def test_train_command_end_to_end_with_feedback(cli, tmp_path, corpus_notes):
 
     meta_plain = json.loads((tmp_path / "plain" / "meta.json").read_text())
     meta_fb = json.loads((tmp_path / "fb" / "meta.json").read_text())
-    assert meta_plain["split_counts"] == {"train": 50, "feedback": 0, "dev": 20}
-    assert meta_fb["split_counts"] == {"train": 50, "feedback": 2, "dev": 20}
+    assert meta_plain["split_counts"] == {"train": 150, "feedback": 0, "dev": 20}
+    assert meta_fb["split_counts"] == {"train": 150, "feedback": 2, "dev": 20}
     assert meta_fb["training_data_sha256"] != meta_plain["training_data_sha256"]
     assert meta_fb["tuning_data_sha256"] == meta_plain["tuning_data_sha256"]
     assert meta_fb["change"] == "coder feedback"
