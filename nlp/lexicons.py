@@ -111,7 +111,10 @@ def resources_dir() -> Path:
     return Path(str(resources.files("dermcoder.nlp") / "resources"))
 
 
-def _compile(entries: dict[str, list[str]], flags: int, problems: list[str], where: str) -> Lexicon | None:
+def _compile(entries: dict[str, list[str]], flags: int, problems: list[str], where: str, after_slash: bool = False) -> Lexicon | None:
+    """`after_slash`: a form may start right after a "/" (site lists "cheek/nose/chin"); other
+    lexicons keep "/" as a word character so "s/p", "c/w" and "I/D" never split."""
+    before = r"[\w&]" if after_slash else r"[\w/&]"
     forms: list[tuple[str, str]] = []
     for canonical, patterns in entries.items():
         for j, pattern in enumerate(patterns):
@@ -124,7 +127,7 @@ def _compile(entries: dict[str, list[str]], flags: int, problems: list[str], whe
     if not forms:
         return None
     forms.sort(key=lambda f: -len(f[0]))
-    scanner = re.compile(rf"(?<![\w/&])(?:{'|'.join(f'(?:{p})' for p, _ in forms)})(?![\w&])", flags)
+    scanner = re.compile(rf"(?<!{before})(?:{'|'.join(f'(?:{p})' for p, _ in forms)})(?![\w&])", flags)
     compiled = tuple((re.compile(rf"(?:{p})(?![\w&])", flags), c) for p, c in forms)
     firsts = [first_ascii_chars(p, flags) for p, _ in forms]
     if any(first is None for first in firsts):
@@ -136,7 +139,7 @@ def _compile(entries: dict[str, list[str]], flags: int, problems: list[str], whe
         alternation = re.compile(rf"(?:{'|'.join(f'(?:{p})' for p, _ in mine)})(?![\w&])", flags) if mine else None
         by_first[ch] = (alternation, tuple(f for _, f in mine))
     union = "".join(sorted(re.escape(ch) for ch in set().union(*firsts)))
-    starts = re.compile(rf"(?<![\w/&])[{union}\x80-\U0010ffff]", flags)
+    starts = re.compile(rf"(?<!{before})[{union}\x80-\U0010ffff]", flags)
     anchored = re.compile(rf"(?:{'|'.join(f'(?:{p})' for p, _ in forms)})(?![\w&])", flags)
     return Lexicon(scanner, compiled, by_first, starts, anchored)
 
@@ -257,8 +260,10 @@ def validate_lexicons(directory: Path | None = None) -> tuple[Lexicons | None, l
             info[name] = HistologyEntry.model_validate(raw)
         except ValidationError as exc:
             problems.append(f"findings_lexicon.json: histology.{name}: {exc}")
-    site_entries = {k: [re.escape(s).replace(r"\ ", r"[\s-]+") for s in v] for k, v in sites.sites.items()}
-    site_lex = _compile(site_entries, re.IGNORECASE, problems, "site_lexicon.json: sites")
+    # Every site word may be plural ("knees", "thighs"): a plural is the same site.
+    site_entries = {k: [re.escape(s).replace(r"\ ", r"[\s-]+") + ("" if s.endswith("s") else "(?:e?s)?") for s in v]
+                    for k, v in sites.sites.items()}
+    site_lex = _compile(site_entries, re.IGNORECASE, problems, "site_lexicon.json: sites", after_slash=True)
     hist_lex = _compile({k: v.patterns for k, v in info.items()}, re.IGNORECASE, problems, "histology")
     hist_cs = _compile({k: v.cs for k, v in info.items() if v.cs}, 0, problems, "histology(cs)")
     proc_ci = {k: [p for p in v if p not in _CS_PROCEDURES] for k, v in findings.procedure.items()}

@@ -32,9 +32,27 @@ DONOR = re.compile(r"(?:harvest\w*|donor(?: site)?|taken|borrowed|recruited|desi
     r"|(?:graft|flap|ftsg|stsg)\s+(?:\w+\s+){0,1}from\s+(?:the\s+)?(?:\w+\s+){0,2}$", re.IGNORECASE)
 
 
+# Direction and surface words a coder reads as part of the site ("dorsal hand", "mid upper
+# back", "R lat neck", "side of the neck"); the site's span takes them in, its canonical
+# site stays the lexicon's.
+QUALIFIERS = re.compile(
+    r"(?<![\w-])(?:dorsal|volar|palmar|plantar|mid|central|posterior|post|anterior|ant|lateral|lat|medial|med"
+    r"|inner|outer|superior|sup|inferior|inf|upper|lower|proximal|prox|distal|side of the|side of"
+    r"|1st|2nd|3rd|4th|5th|first|second|third|fourth|fifth)[ \t]+$", re.IGNORECASE)
+# "popliteal fossa", "penile shaft", "inframammary folds": the head noun belongs to the site.
+HEAD_NOUN = re.compile(r"[ \t]+(?:fossae?|shaft|folds?)\b", re.IGNORECASE)
+# Anatomy named for the operation, not for a lesion: "facial nerve", "deltoid fascia",
+# "ankle block", "ring block of ear", "leg elevation", "hand and foot unit".
+STRUCTURE_AFTER = re.compile(r"[ \t]+(?:nerve|fascia|periosteum|artery|vein|branch|block|nodes?|groove|muscle|tendon"
+                             r"|elevation|elevated|(?:and[ \t]+foot[ \t]+)?unit)\b", re.IGNORECASE)
+BLOCK_BEFORE = re.compile(r"\bblock[ \t]+of(?:[ \t]+the)?[ \t]+$", re.IGNORECASE)
+# "plantar wart" is a diagnosis (B07.0); the wart's site is written beside it.
+PLANTAR_WART = re.compile(r"[ \t]+(?:warts?|verruca)", re.IGNORECASE)
+
+
 # "back" the adverb, not the site
 NOT_THE_BACK_AFTER = re.compile(r"[ \t]+(?:for|today|again|later|soon|in[ \t]+\d|in[ \t]+(?:a|one|two|three|four|six|several)[ \t]+(?:day|week|month)s?|to[ \t]+(?:see|clinic|the clinic|the office|us))\b", re.IGNORECASE)
-NOT_THE_BACK_BEFORE = re.compile(r"\b(?:came|comes|come|coming|returns?|returned|called|calls?|go|goes|went|get|got|bring|brought|is|was|be)[ \t]+$", re.IGNORECASE)
+NOT_THE_BACK_BEFORE = re.compile(r"\b(?:path|pathology|results?|came|comes|come|coming|returns?|returned|called|calls?|go|goes|went|get|got|bring|brought|is|was|be)[ \t]+$", re.IGNORECASE)
 
 
 @Language.factory("derm_sites", assigns=["doc.spans"], default_config={})
@@ -64,9 +82,15 @@ class SiteRecognizer(ResourceBacked):
         misspelt = find_typos(text, self.typos, [(a, b) for a, b, _ in hits])  # "L sholder"
         if misspelt:
             hits = sorted(hits + [(a, b, canonical) for a, b, _, canonical in misspelt])
-        for start, end, canonical in hits:
+        for start, end, canonical in _whole_sites(text, hits):
             if re.search(r"crow'?s[- ]?$", text[max(0, start - 7) : start], re.IGNORECASE):
                 continue  # "crow's-feet lines" are facial wrinkles, not the foot
+            if STRUCTURE_AFTER.match(text, end) or BLOCK_BEFORE.search(text, max(0, start - 16), start):
+                continue
+            if text[start:end] == "ALA":
+                continue  # aminolevulinic acid (PDT), never the nasal ala in capitals
+            if text[start:end].lower() == "plantar" and PLANTAR_WART.match(text, end):
+                continue
             if canonical == "back" and (NOT_THE_BACK_AFTER.match(text, end) or NOT_THE_BACK_BEFORE.search(text, max(0, start - 20), start)):
                 continue  # "patient back for definitive treatment", "she comes back in 3 months"
             value = None
@@ -92,6 +116,36 @@ class SiteRecognizer(ResourceBacked):
 
 FLAP_VERB = re.compile(r"^(?:designed|based|raised|elevated)\b", re.IGNORECASE)
 FLAP_WORDS = re.compile(r"flap|graft|ftsg|stsg|pedicle|rotation|advancement|transposition", re.IGNORECASE)
+
+
+def _whole_sites(text: str, hits: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Each site as a coder reads it: direction words taken in, and two site words in a row
+    ("preauricular cheek", "ear helix", "plantar forefoot") one site named by the last word.
+    A site word inside another site's span ("plantar" of "plantar forefoot") is dropped."""
+    out: list[tuple[int, int, str]] = []
+    for start, end, canonical in hits:
+        start = _qualified_start(text, start)
+        head = HEAD_NOUN.match(text, end)
+        if head:
+            end = head.end()
+        if out and out[-1][1] + 1 == start and text[out[-1][1]] == " ":
+            start = out.pop()[0]
+        elif out and start < out[-1][1]:
+            if end <= out[-1][1]:
+                continue
+            if start <= out[-1][0]:
+                out.pop()
+        out.append((start, end, canonical))
+    return out
+
+
+def _qualified_start(text: str, start: int) -> int:
+    """Where a site's words begin once its direction words are taken in ("mid upper back")."""
+    while True:
+        m = QUALIFIERS.search(text, max(0, start - 16), start)
+        if m is None:
+            return start
+        start = m.start()
 
 
 def _is_donor(text: str, start: int) -> bool:

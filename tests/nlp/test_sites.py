@@ -54,3 +54,40 @@ def test_sites_back_the_adverb_is_no_site(nlp, text):
 def test_sites_back_the_site_stays(nlp):
     text = "Shave biopsy of the upper back. Back: 6 mm papule. Excision of a cyst of the back with 0.2 cm margins."
     assert [m.canonical for m in mentions(nlp, text) if m.label == "SITE"] == ["back", "back", "back"]
+
+
+# (text, the SITE spans a coder marks): direction words and head nouns belong to the site,
+# two site words in a row are one site, a "/" list names each site, plurals are sites.
+SPANS = [
+    ("B/L dorsal hands x3", ["dorsal hands"]),
+    ("(b) mid upper back: 7x5mm", ["mid upper back"]),
+    ("A. R lat neck 11mm ISK", ["lat neck"]),
+    ("right side of the neck, 3 mm papule", ["side of the neck"]),
+    ("R 3rd toe + L 2nd toe", ["3rd toe", "2nd toe"]),
+    ("on the preauricular cheek", ["preauricular cheek"]),
+    ("R plantar forefoot: 3 VP", ["plantar forefoot"]),
+    ("R popliteal fossa x2", ["popliteal fossa"]),
+    ("acrochordons axillae/neck", ["axillae", "neck"]),
+    ("cheeks/nose/chin ~20 papules", ["cheeks", "nose", "chin"]),
+    ("R + L thighs", ["thighs"]),
+]
+
+
+@pytest.mark.parametrize("text,spans", SPANS, ids=[s[0] for s in SPANS])
+def test_site_spans_as_a_coder_marks_them(nlp, text, spans):
+    assert [text[m.start : m.end] for m in mentions(nlp, text) if m.label == "SITE"] == spans
+
+
+@pytest.mark.parametrize("text", [
+    "staying superficial to the frontal branch of the facial nerve",
+    "excised down to the deltoid fascia",
+    "Procedure: ankle block.",
+    "ring block of ear",
+    "Ace wrap, leg elevation advised.",
+    "exposed to UVA in the hand and foot unit",
+    "Ameluz (ALA HCl 10% gel) - 1 tube",
+    "painful plantar warts",
+    "Path back (addendum): scar tissue",
+], ids=lambda t: t[:30])
+def test_anatomy_that_is_not_a_lesion_site(nlp, text):
+    assert [text[m.start : m.end] for m in mentions(nlp, text) if m.label == "SITE"] == []
