@@ -20,6 +20,7 @@ from dermcoder.nlp.spans import add_span
 from dermcoder.nlp.typos import find_typos, vocabulary
 
 
+TOOL_SIZE = re.compile(r"\d(?:\.\d)?[- ]?mm[ \t]+(?=punch)", re.IGNORECASE)  # "4 mm punch": the size is the tool's
 PRIOR_CORE = re.compile(r"(?:(?:deep )?shave |punch |tangential |incisional )?(?:biops(?:y|ies|ied)|bx)", re.IGNORECASE)
 
 
@@ -56,6 +57,7 @@ class FindingsRecognizer(ResourceBacked):
             (label, tuple((k, tuple(v)) for k, v in findings[section].items()))
             for label, section in (("PROCEDURE", "procedure"), ("REPAIR", "repair"))
         ))  # fmt: skip
+        self.supporting = [re.compile(p, re.IGNORECASE) for p in findings.get("supporting_words", [])]
 
     def __call__(self, doc: Doc) -> Doc:
         text = note_text(doc)
@@ -70,7 +72,10 @@ class FindingsRecognizer(ResourceBacked):
                 core = PRIOR_CORE.search(text, start, end)
                 if core:
                     start, end = core.start(), core.end()
-            add_span(doc, start, end, "PROCEDURE", canonical=canonical)
+            tool = TOOL_SIZE.match(text, start, end)
+            if tool:
+                start = tool.end()
+            add_span(doc, start, end, "PROCEDURE", canonical=canonical, role=self._role(text, start, end))
         repairs = list(self.lex.repairs.finditer(text))
         for start, end, canonical in repairs:
             add_span(doc, start, end, "REPAIR", canonical=canonical)
@@ -78,3 +83,11 @@ class FindingsRecognizer(ResourceBacked):
         for start, end, label, canonical in find_typos(text, self.typos, taken):
             add_span(doc, start, end, label, canonical=canonical)
         return doc
+
+    def _role(self, text: str, start: int, end: int) -> str | None:
+        """"supporting" for words that back a frame without naming its procedure (lexicon data)."""
+        for pattern in self.supporting:
+            m = pattern.match(text, start)
+            if m and m.end() == end:
+                return "supporting"
+        return None

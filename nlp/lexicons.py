@@ -41,6 +41,10 @@ class FindingsFile(BaseModel):
     provenance: str
     histology: dict[str, dict]
     procedure: dict[str, list[str]]
+    # Procedure words that support a frame but are not the procedure's name a coder marks
+    # ("ellipse", "E/M", a PDT drug, "biopsy" of "biopsy-proven"): their spans get role
+    # "supporting" and stay out of the PROCEDURE entities shown and scored.
+    supporting_words: list[str] = []
     repair: dict[str, list[str]]
 
 

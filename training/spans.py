@@ -66,7 +66,7 @@ def evaluate_spans(notes: list[LabeledNote], nlp) -> SpanReport:
             gold[ent.label].add((ent.start, ent.end))
         pred: dict[str, set[tuple[int, int]]] = defaultdict(set)
         for m in mentions_from_doc(doc):
-            if m.label in ENTITY_LABELS:
+            if m.label in ENTITY_LABELS and m.role != "supporting":
                 pred[m.label].add((m.start, m.end))
         for label in ENTITY_LABELS:
             g, p = gold[label], pred[label]

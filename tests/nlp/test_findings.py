@@ -41,3 +41,23 @@ def test_findings_lexicon(nlp, label, text, canonical):
 
 def test_findings_frozen_sections_are_not_cryotherapy(nlp):
     assert not [m for m in mentions(nlp, "processed as horizontal frozen sections") if m.canonical == "cryotherapy"]
+
+
+# (text, PROCEDURE entities a coder marks, procedure words kept only as support)
+PROCEDURE_SPANS = [
+    ("a 4 mm punch biopsy was done", ["punch biopsy"], []),
+    ("- 4 mm punch, one 4-0 nylon suture", ["punch"], []),
+    ("a full-thickness ellipse 1.0 x 0.4 cm was excised", ["excised"], ["ellipse"]),
+    ("Dx: bx-proven SCC L volar forearm", [], ["bx"]),
+    ("E/M: established patient, low MDM", [], ["E/M"]),
+    ("Photosensitizer: aminolevulinic acid HCl 20%", [], ["aminolevulinic acid"]),
+    ("Mohs surgeon (also interprets slides)", [], ["Mohs"]),
+    ("shave biopsy of the left cheek", ["shave biopsy"], []),
+]
+
+
+@pytest.mark.parametrize("text,entities,supporting", PROCEDURE_SPANS, ids=[c[0] for c in PROCEDURE_SPANS])
+def test_procedure_entities_and_supporting_words(nlp, text, entities, supporting):
+    procs = [m for m in mentions(nlp, text) if m.label == "PROCEDURE"]
+    assert [text[m.start : m.end] for m in procs if m.role != "supporting"] == entities
+    assert [text[m.start : m.end] for m in procs if m.role == "supporting"] == supporting

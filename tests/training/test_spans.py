@@ -18,3 +18,10 @@ def test_spans_strict_and_lenient(nlp):
     assert report.strict["PROCEDURE"].f1 == 1.0 and report.strict["SIZE"].f1 == 1.0
     micro = report.micro()
     assert (micro.tp, micro.n_gold, micro.n_pred) == (3, 4, 4)
+
+
+def test_supporting_procedure_words_are_not_scored_as_entities(nlp):
+    text = "E/M: low MDM. Shave biopsy of the back."
+    note = LabeledNote(id="s", text=text, entities=[{"start": 14, "end": 26, "label": "PROCEDURE"}])
+    report = evaluate_spans([note], nlp)
+    assert (report.strict["PROCEDURE"].tp, report.strict["PROCEDURE"].n_pred) == (1, 1)
