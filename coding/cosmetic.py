@@ -12,12 +12,19 @@ from dermcoder.coding.rulebook import CodingContext
 from dermcoder.nlp.frames import Frame
 
 COSMETIC = re.compile(r"(?<!not )(?<!non-)(?<!non )(?<!no )\bcosmetic\b|self[- ]pay|for appearance(?! only)|not medically necessary", re.IGNORECASE)
+# "[ ] Cosmetic (self-pay)": an EHR box left unticked states nothing.
+UNCHECKED_BOX = re.compile(r"\[\s?\]\s*[^\[\]\n]{0,24}$")
 NOT_COSMETIC = re.compile(r"not (?:for )?(?:a )?cosmetic|non-?cosmetic|not (?:for )?appearance|medically necessary", re.IGNORECASE)
+
+
+def _statements(text: str) -> list[re.Match]:
+    """The cosmetic statements the note makes (not those in unticked boxes)."""
+    return [m for m in COSMETIC.finditer(text) if not UNCHECKED_BOX.search(text, _line_start(text, m.start()), m.start())]
 
 
 def is_cosmetic(text: str) -> bool:
     """The note documents a cosmetic-only service (and does not deny it)."""
-    return COSMETIC.search(text) is not None and NOT_COSMETIC.search(text) is None
+    return bool(_statements(text)) and NOT_COSMETIC.search(text) is None
 
 
 def medical_frames(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[tuple[int, Frame]]:
@@ -30,7 +37,7 @@ def medical_frames(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[
     # removals is the cryotherapy's); one on no procedure's line covers the whole note.
     text = ctx.text
     lines_of = {i: {_line_start(text, p.start) for p in f.procedures if p.active} for i, f in enumerate(ctx.frames)}
-    stated = {_line_start(text, m.start()) for m in COSMETIC.finditer(text)}
+    stated = {_line_start(text, m.start()) for m in _statements(text)}
     if stated - set().union(*lines_of.values()):
         return []
     return [(i, f) for i, f in frames if not lines_of.get(i, set()) & stated]
