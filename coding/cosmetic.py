@@ -14,12 +14,21 @@ from dermcoder.nlp.frames import Frame
 COSMETIC = re.compile(r"(?<!not )(?<!non-)(?<!non )(?<!no )\bcosmetic\b|self[- ]pay|for appearance(?! only)|not medically necessary", re.IGNORECASE)
 # "[ ] Cosmetic (self-pay)": an EHR box left unticked states nothing.
 UNCHECKED_BOX = re.compile(r"\[\s?\]\s*[^\[\]\n]{0,24}$")
+# "SKs - cosmetic, declined self-pay today": the cosmetic request was not carried out, so
+# it says nothing about the work that was done.
+NOT_DONE = re.compile(r"\b(?:not done|declined|deferred|not treated|no (?:tx|treatment)|not removed)\b", re.IGNORECASE)
 NOT_COSMETIC = re.compile(r"not (?:for )?(?:a )?cosmetic|non-?cosmetic|not (?:for )?appearance|medically necessary", re.IGNORECASE)
 
 
 def _statements(text: str) -> list[re.Match]:
     """The cosmetic statements the note makes (not those in unticked boxes)."""
-    return [m for m in COSMETIC.finditer(text) if not UNCHECKED_BOX.search(text, _line_start(text, m.start()), m.start())]
+    out = []
+    for m in COSMETIC.finditer(text):
+        start, end = _line_start(text, m.start()), _line_end(text, m.end())
+        if UNCHECKED_BOX.search(text, start, m.start()) or NOT_DONE.search(text, start, end):
+            continue
+        out.append(m)
+    return out
 
 
 def is_cosmetic(text: str) -> bool:
@@ -45,3 +54,8 @@ def medical_frames(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[
 
 def _line_start(text: str, pos: int) -> int:
     return text.rfind("\n", 0, pos) + 1
+
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end

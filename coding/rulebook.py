@@ -111,7 +111,7 @@ def handler(name: str):
 def load_rules() -> list[RuleRecord]:
     """The rule records, validated; every handler they name must exist (and be used)."""
     # Importing the handler modules registers them.
-    from dermcoder.coding import claim, diagnoses, lesions, mohs, repairs, sessions  # noqa: F401
+    from dermcoder.coding import claim, diagnoses, lesions, mohs, no_charge, repairs, sessions  # noqa: F401
 
     path = Path(str(resources.files("dermcoder.coding") / "tables" / "rules.json"))
     raw = json.loads(path.read_text(encoding="utf-8"))

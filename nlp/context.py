@@ -59,6 +59,9 @@ STALE_HEADER = re.compile(
 # line that turns to the visit itself ("Day of surgery:", "Actual visit", "Today").
 # "** Interval hx (copied from 02/11 visit) **": a banner line over the copied text
 BANNER = re.compile(r"^[ \t]*[*#=~-]{2,}.*[*#=~-]{2,}[ \t]*$")
+# "Not treated: lentigines on dorsal hands (cosmetic); SK on scalp": a line headed by what
+# was left alone covers the whole line, past the ";" that ends a ConText scope.
+UNTREATED_LINE = re.compile(r"^[ \t]*(?:not treated|not done|untreated|no treatment|observed? only|monitor(?:ing)? only)[ \t]*:", re.IGNORECASE | re.MULTILINE)
 PREFILLED = re.compile(r"pre-?filled|pre-?populated|template from|from booking", re.IGNORECASE)
 STALE_BLOCK_END = re.compile(r"\n[ \t]*\n|\n[ \t]*[-=*_~]{3,}[ \t]*(?=\n|$)"
                              r"|\n(?=[ \t]*(?:actual visit|day of (?:surgery|procedure)|(?:new )?today\b|interval\b|exam today|tx today|treatment today))", re.IGNORECASE)
@@ -82,6 +85,13 @@ def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
     `ends_so_far` the running maximum of the b's."""
     k = bisect.bisect_right(starts, pos)
     return k > 0 and ends_so_far[k - 1] > pos
+
+
+def _line_headed_untreated(text: str, pos: int, untreated_lines: set[int]) -> bool:
+    """The mention stands on a line that begins "Not treated:" (or the like)."""
+    if not untreated_lines:
+        return False
+    return text.rfind("\n", 0, pos) + 1 in untreated_lines
 
 
 def _stale_regions(text: str) -> list[tuple[int, int]]:
@@ -386,6 +396,7 @@ class ContextTagger(ResourceBacked):
         section_starts = [a for a, _b, _c in (doc._.derm_sections or [])]
         line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         procedure_starts = [sp._.char_start for sp in spans if sp.label_ == "PROCEDURE"]
+        untreated_lines = {m.start() for m in UNTREATED_LINE.finditer(text)}
         sentences: dict[int, str] = {}
         for span in spans:
             u = span._  # each `span._` builds a new accessor object: once per span
@@ -400,6 +411,9 @@ class ContextTagger(ResourceBacked):
             if "negated" not in cats and UNCHECKED.search(text, max(0, u.char_start - 8), u.char_start):
                 cats.append("negated")
                 texts.append("[ ] (unchecked box)")
+            if "negated" not in cats and span.label_ in TARGET_LABELS and _line_headed_untreated(text, u.char_start, untreated_lines):
+                cats.append("negated")
+                texts.append("[not-treated line]")
             if "copied_forward" not in cats and _in_regions(u.char_start, stale_starts, stale_ends):
                 cats.append("copied_forward")
                 texts.append("[copied-forward text]")

@@ -1,0 +1,36 @@
+"""Visits the note itself says are not charged: no claim lines and no diagnoses.
+
+"No charge today", "[x] No charge", "post-op visit within global period": the provider
+has decided nothing is billed for this encounter (a cancelled procedure, a post-operative
+visit inside a global period). Codes from such a note would be a claim nobody intends.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dermcoder.coding.rulebook import CodingContext, RuleRecord, handler
+
+NO_CHARGE = re.compile(
+    r"\[x\]\s*no charge\b"
+    r"|(?<!\[ \] )\bno charge(?: (?:for )?today| for (?:this|today'?s) (?:visit|encounter)| to (?:the )?(?:patient|insurance) for this visit|\s*$)"
+    r"|\bpost-?op(?:erative)? visit (?:with)?in (?:the |a )?(?:\d+[- ]day )?global(?: period)?\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def no_charge_statement(text: str) -> re.Match | None:
+    """Where the note says this visit is not charged, if it does."""
+    return NO_CHARGE.search(text)
+
+
+@handler("no_charge")
+def no_charge(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Drop every line and diagnosis when the note says the visit is not charged."""
+    m = no_charge_statement(ctx.text)
+    if m is None or not (ctx.candidates or ctx.frame_dx or ctx.note_dx):
+        return
+    ctx.candidates.clear()
+    ctx.frame_dx.clear()
+    ctx.note_dx.clear()
+    ctx.warn("no_charge", f"{rule.id}: the note says this visit is not charged ({m.group(0).strip()!r}): no codes")
