@@ -110,7 +110,11 @@ def destruction_benign(ctx: CodingContext, rule: RuleRecord) -> None:
     """17110 (up to 14) or 17111 (15 or more) benign lesions, one unit per session."""
     frames = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if _active_hist(f, BENIGN_DESTRUCTION)
               and not _active_hist(f, {"ak"})]  # fmt: skip
-    mixed = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if _active_hist(f, BENIGN_DESTRUCTION) and _active_hist(f, {"ak"})]
+    # A frame naming both AKs and benign lesions treats the benign ones only when a sentence
+    # that does the destruction names them ("LN2 to 6 AKs and 3 ISKs"), not when they are
+    # only seen on exam ("SKs several on back - benign" beside "AKs - 13 total, LN2").
+    mixed = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if _active_hist(f, BENIGN_DESTRUCTION) and _active_hist(f, {"ak"})
+             and {m.sentence for m in _active_hist(f, BENIGN_DESTRUCTION)} & {p.sentence for p in f.procedures if p.active}]
     if not frames:
         # a frame naming both AKs and benign lesions is the benign session only when no frame
         # treats the benign lesions on their own ("AKs + ISKs" above "LN2 to ISKs x2")
