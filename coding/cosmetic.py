@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import re
 
+from dermcoder.coding.checkboxes import in_unticked_box
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.nlp.frames import Frame
 
 COSMETIC = re.compile(r"(?<!not )(?<!non-)(?<!non )(?<!no )\bcosmetic\b|self[- ]pay|for appearance(?! only)|not medically necessary", re.IGNORECASE)
-# "[ ] Cosmetic (self-pay)": an EHR box left unticked states nothing.
-UNCHECKED_BOX = re.compile(r"\[\s?\]\s*[^\[\]\n]{0,24}$")
 # "SKs - cosmetic, declined self-pay today": the cosmetic request was not carried out, so
 # it says nothing about the work that was done.
 NOT_DONE = re.compile(r"\b(?:not done|declined|deferred|not treated|no (?:tx|treatment)|not removed)\b", re.IGNORECASE)
@@ -25,7 +24,7 @@ def _statements(text: str) -> list[re.Match]:
     out = []
     for m in COSMETIC.finditer(text):
         start, end = _line_start(text, m.start()), _line_end(text, m.end())
-        if UNCHECKED_BOX.search(text, start, m.start()) or NOT_DONE.search(text, start, end):
+        if in_unticked_box(text, m.start()) or NOT_DONE.search(text, start, end):
             continue
         out.append(m)
     return out

@@ -7,6 +7,7 @@ import math
 import re
 
 from dermcoder.coding import facts
+from dermcoder.coding.checkboxes import stated
 from dermcoder.coding.cosmetic import medical_frames
 from dermcoder.coding.lesions import DESTRUCTIONS, frames_with
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
@@ -285,7 +286,7 @@ def intralesional(ctx: CodingContext, rule: RuleRecord) -> None:
                       alternatives=[("11901" if code == "11900" else "11900", 0.05, "other lesion-count band")]))  # fmt: skip
     if not re.search(r"triamcinolone|kenalog|\bTAC\b|\bILK\b", ctx.text, re.IGNORECASE):
         return
-    if PATIENT_SUPPLIED.search(ctx.text):
+    if stated(PATIENT_SUPPLIED, ctx.text):
         ctx.warn("drug_not_supplied", f"{rule.id}: the drug was supplied by the patient/pharmacy: no J-code")
         return
     mg = _triamcinolone_mg(ctx.text)
@@ -391,7 +392,7 @@ def pdt(ctx: CodingContext, rule: RuleRecord) -> None:
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: PDT {'with targeted debridement' if debrided else 'applied by staff' if code == '96567' else 'applied by the physician/QHP'} -> {code}",
                       evidence=[f.procedures[0] for _, f in frames], frames=[i for i, _ in frames],
                       alternatives=[(c, 0.05, "other PDT code") for c in ("96567", "96573", "96574") if c != code]))  # fmt: skip
-    if PATIENT_SUPPLIED.search(region):
+    if stated(PATIENT_SUPPLIED, region):
         return
     # the drug named last is today's ("Prior tx (copied): Levulan Kerastick x1" above "Ameluz ... today")
     ala20 = [m.end() for m in ALA_20.finditer(region)]
