@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from dermcoder.coding.checkboxes import in_unticked_box
+from dermcoder.coding.checkboxes import in_unticked_box, stated
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.nlp.frames import Frame
 
@@ -32,7 +32,7 @@ def _statements(text: str) -> list[re.Match]:
 
 def is_cosmetic(text: str) -> bool:
     """The note documents a cosmetic-only service (and does not deny it)."""
-    return bool(_statements(text)) and NOT_COSMETIC.search(text) is None
+    return bool(_statements(text)) and stated(NOT_COSMETIC, text) is None
 
 
 def medical_frames(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[tuple[int, Frame]]:

@@ -33,9 +33,13 @@ def mohs(ctx: CodingContext, rule: RuleRecord) -> None:
             continue
         stages: dict[int, int | None] = {}
         for m in frame.mohs_stages:
-            if m.active or "hypothetical" not in m.context:
+            # a stage a section default calls historical is still today's, but never one
+            # copied from an earlier report
+            if (m.active or "hypothetical" not in m.context) and "copied_forward" not in m.context:
                 stages.setdefault(int(m.value), None)
         for m in frame.mohs_blocks:
+            if "copied_forward" in m.context:
+                continue
             stage = int(m.role) if m.role is not None else None
             if stage is not None:
                 stages[stage] = (stages.get(stage) or 0) + int(m.value) if stages.get(stage) and _split_row(ctx, m) else int(m.value)

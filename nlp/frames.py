@@ -208,6 +208,9 @@ def find_blocks(text: str) -> list[tuple[int, str]]:
     return markers if len(labels) >= 2 else []
 
 
+STAGE_HEADER = re.compile(r"^[ \t]*\|?[ \t]*(?:stage|stg|layer)\b", re.IGNORECASE)
+
+
 def _table_rows(text: str) -> list[tuple[int, str]]:
     """ "Site | Dx | Lesion size | Margin" then one row per lesion: each row is a block of its
     own ("ROW1", "ROW2", ...) and the text after the table belongs to none ("")."""
@@ -219,6 +222,8 @@ def _table_rows(text: str) -> list[tuple[int, str]]:
         is_row = line.count("|") >= 2
         if is_row and not in_table:
             in_table, rows = True, -1  # the first line is the header
+            if STAGE_HEADER.match(line):
+                rows = -2  # a Mohs stage table: its rows are stages of one tumour, not lesions
         elif not is_row and in_table:
             in_table = False
             if rows >= 1:

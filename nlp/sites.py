@@ -50,6 +50,9 @@ BLOCK_BEFORE = re.compile(r"\bblock[ \t]+of(?:[ \t]+the)?[ \t]+$", re.IGNORECASE
 PLANTAR_WART = re.compile(r"[ \t]+(?:warts?|verruca)", re.IGNORECASE)
 
 
+LEFT_THE_VERB = re.compile(r"[ \t]+(?:to (?:heal|granulate|dry|air)|open\b|in place|intact|alone|untreated|undisturbed|as is|for (?:later|next))", re.IGNORECASE)
+
+
 # "back" the adverb, not the site
 NOT_THE_BACK_AFTER = re.compile(r"[ \t]+(?:for|today|again|later|soon|in[ \t]+\d|in[ \t]+(?:a|one|two|three|four|six|several)[ \t]+(?:day|week|month)s?|to[ \t]+(?:see|clinic|the clinic|the office|us))\b", re.IGNORECASE)
 NOT_THE_BACK_BEFORE = re.compile(r"\b(?:path|pathology|results?|came|comes|come|coming|returns?|returned|called|calls?|go|goes|went|get|got|bring|brought|is|was|be)[ \t]+$", re.IGNORECASE)
@@ -104,6 +107,8 @@ class SiteRecognizer(ResourceBacked):
             site_ends.append(end)
         for m in LATERALITY_WORDS.finditer(text):
             word = m.group(1).lower()
+            if word == "left" and LEFT_THE_VERB.match(text, m.end()):
+                continue  # "left to heal by second intention", "left open"
             if word == "both" and not _near_site(m.end(), site_starts, after=True, reach=25):
                 continue
             add_span(doc, m.start(), m.end(), "LATERALITY", canonical=CANON_SIDE[word])

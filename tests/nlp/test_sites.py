@@ -91,3 +91,8 @@ def test_site_spans_as_a_coder_marks_them(nlp, text, spans):
 ], ids=lambda t: t[:30])
 def test_anatomy_that_is_not_a_lesion_site(nlp, text):
     assert [text[m.start : m.end] for m in mentions(nlp, text) if m.label == "SITE"] == []
+
+
+@pytest.mark.parametrize("text", ["defect left to heal by second intention", "wound left open to granulate", "sutures left in place"])
+def test_left_the_verb_is_no_side(nlp, text):
+    assert not [m for m in mentions(nlp, text) if m.label == "LATERALITY"]
