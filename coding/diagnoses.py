@@ -42,7 +42,9 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
         region = ctx.text[frame.start : frame.end + 200]
         # "Assessment: three new growths of the skin" names every lesion sampled above it
         # (plural only: "Dx: A scaly papule; B pigmented growth" names one lesion each)
-        growth_assessed = any(m.canonical == "growth" and m.active and m.section == "assessment"
+        # as does an indication above every procedure ("Est pt, 3 new growths, consent signed.")
+        first_procedure = min((q.start for f in ctx.frames for q in f.procedures), default=0)
+        growth_assessed = any(m.canonical == "growth" and m.active and (m.section == "assessment" or m.start < first_procedure)
                               and m.text.lower().endswith("s") for m in ctx.mentions)  # fmt: skip
         # D49.2 only where the clinician writes growth/neoplasm/tumour (reference 11.5.3): a
         # suspected cancer ("r/o BCC") documents no neoplasm, so it stays a finding (L98.9)

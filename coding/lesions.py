@@ -303,6 +303,34 @@ def hidradenitis(ctx: CodingContext, rule: RuleRecord) -> None:
         ctx.consumed.add(i)
 
 
+def _own_histology(frame: Frame, lesion: facts.Lesion):
+    """The malignant diagnosis written in the lesion's own sentence, when a frame holds several
+    lesions ("The first is a sBCC on the right shoulder ... The second is an SCCIS on the hand")."""
+    if lesion.site is None:
+        return None
+    # its site written again elsewhere ("The dorsal hand lesion was treated the same way")
+    # brings the diagnosis of that sentence
+    sentences = {m.sentence for m in frame.sites if m.canonical == lesion.site.canonical}
+    own = [m for m in frame.histology if facts.usable(m) and m.sentence in sentences and m.value in facts.MALIGNANT]
+    return own[0] if own and len({m.canonical for m in own}) == 1 else None
+
+
+def _lesion_dx(ctx: CodingContext, frame: Frame, lesion: facts.Lesion, hist) -> list[str]:
+    """The ICD code of one lesion of a frame, by its own diagnosis, site and side."""
+    from dermcoder.coding.icd_map import icd_code
+
+    key = facts.histology_key(hist)
+    # the side is written where the diagnosis is ("an SCC in situ on the left dorsal hand")
+    named = [m for m in frame.sites if m.canonical == lesion.site.canonical and m.sentence == hist.sentence]
+    side = facts.side_fact(frame, named[0] if named else lesion.site)
+    code = icd_code(key, lesion.site.canonical, side.value if side else None,
+                    lesion.site.value if lesion.site.canonical == "eyelid" else None) if key else None  # fmt: skip
+    if code is None:
+        return []
+    ctx.note_dx.append((code, hist, 0.75))
+    return [code]
+
+
 @handler("destruction_malignant")
 def destruction_malignant(ctx: CodingContext, rule: RuleRecord) -> None:
     """Malignant destruction (e.g. ED&C) per lesion by diameter and site group."""
@@ -310,15 +338,19 @@ def destruction_malignant(ctx: CodingContext, rule: RuleRecord) -> None:
         hist, source = facts.histology(frame)
         if hist is None or hist.value not in facts.MALIGNANT:
             continue
-        for lesion in facts.lesion_instances(frame, prefer_defect=True):
+        lesions = facts.lesion_instances(frame, prefer_defect=True)
+        for lesion in lesions:
             found = banded_code(ctx, frame, lesion, "destruction_malignant", "Malignant destruction")
             if found is None:
                 continue
             code, group = found
+            own = _own_histology(frame, lesion) if len(lesions) > 1 else None
+            shown = own or hist
             ctx.add(Candidate(
                 code.code, 1, rule.id,
-                f"{rule.id}: {hist.text} ({source}), {lesion.size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
-                evidence=frame.procedures[:1] + lesion.size.evidence + [hist] + ([lesion.site] if lesion.site else []), frames=[i],
+                f"{rule.id}: {shown.text} ({'clinical' if own else source}), {lesion.size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
+                evidence=frame.procedures[:1] + lesion.size.evidence + [shown] + ([lesion.site] if lesion.site else []), frames=[i],
                 site=lesion.site.canonical if lesion.site else None,
                 alternatives=_neighbours(ctx, "destruction_malignant", code.code, group),
+                diagnoses=_lesion_dx(ctx, frame, lesion, own) if own else [],
             ))  # fmt: skip
