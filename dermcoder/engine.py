@@ -42,6 +42,8 @@ from dermcoder.training.model import RULES_ONLY, CodeScorer, NoteScores, load_mo
 # Rules only (DERMCODER_MODEL=none): a note is billed straight through only when every
 # line is at least this confident. A trained artifact replaces it with its dev-tuned threshold.
 STRAIGHT_THROUGH = 0.85
+# A rule that codes around a missing fact marks its line at or below this confidence.
+GUESSED = 0.4
 MAX_RUN = 1_000
 LONG_RUN = re.compile(rf"\S{{{MAX_RUN + 1}}}")
 
@@ -196,6 +198,10 @@ class Engine:
                     continue
                 if confidence < self.scorer.thresholds.review:
                     decision = "review"
+                if cand.confidence <= GUESSED:
+                    # the rule coded around a missing fact (its query is open): the classifier
+                    # may agree with the conservative choice, but the line still needs a person
+                    confidence, decision = min(confidence, cand.confidence), "review"
             cpt.append(CptSuggestion(
                 code=cand.code, units=cand.units, modifiers=cand.modifiers, confidence=round(confidence, 4),
                 description=rec.description if rec else cand.code, diagnoses=cand.diagnoses, evidence=evidence,

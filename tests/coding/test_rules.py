@@ -34,3 +34,16 @@ def test_rules_unknown_handler_is_reported(tmp_path, monkeypatch):
         rulebook.load_rules.cache_clear()
         monkeypatch.undo()
         rulebook.load_rules()
+
+
+def test_shave_without_a_diameter_is_coded_low_with_a_query(engine):
+    s = engine.suggest("2. Upper back, papule that bleeds - shave removal, AlCl. Size not recorded.", "q1")
+    (line,) = s.cpt
+    assert line.code == "11300" and line.confidence < 0.9
+    assert any(q.fact == "lesion_size" for q in s.queries)
+
+
+def test_no_charge_visit_codes_nothing_and_says_why(engine):
+    s = engine.suggest("Excision of a 1.0 cm SK of the left back with 0.2 cm margins done. No charge for today.", "q2")
+    assert s.cpt == [] and s.icd10 == []
+    assert any(w.code == "no_charge" for w in s.warnings)
