@@ -26,6 +26,8 @@ NUM = rf"(\d{{1,3}}(?![.,]\d)|{WORD_PATTERN})"
 BEFORE_NOUN = re.compile(rf"(?<![\w.#-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\b)", re.IGNORECASE)
 # noun then "x 18" / "(18)" / "#18" / "n=18" / ": 18" / "total 18"
 AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*|times\s+|sampled\s*[:=]?\s*)(\d{{1,3}}|{WORD_PATTERN})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
+# "actinic keratoses, three, dorsal forearms": the count set off by commas after its noun
+AFTER_NOUN_COMMA = re.compile(rf"\b{NOUNS},[ \t]*{NUM}[ \t]*,", re.IGNORECASE)
 TOTAL = re.compile(
     rf"(?:(?:\b(?:total(?: of)?|totaling|totalling|for a total of|all)|=)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
     rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s*){{0,3}}[:=]\s*{NUM}\b"
@@ -69,7 +71,7 @@ class CountRecognizer:
     def __call__(self, doc: Doc) -> Doc:
         text = note_text(doc)
         seen: set[int] = set()
-        for rx, group, role in ((TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (DONE_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (SITE_COUNT, 1, "item"), (AFTER_METHOD, 1, "item"), (SIDE_SPLIT, 1, "item")):
+        for rx, group, role in ((TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (DONE_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"), (AFTER_NOUN, 1, "after"), (AFTER_NOUN_COMMA, 1, "after"), (SITE_COUNT, 1, "item"), (AFTER_METHOD, 1, "item"), (SIDE_SPLIT, 1, "item")):
             for m in rx.finditer(text):
                 g = group or next(i for i in range(1, (m.lastindex or 1) + 1) if m.group(i))  # TOTAL has two alternatives
                 start, end = m.start(g), m.end(g)

@@ -15,6 +15,8 @@ COUNTS = [
     ("double freeze, 2 cycles", []),
     ("LN2 to AKs: twelve on face (forehead, nose), three on scalp = fifteen total", [12, 3, 15]),
     ("Pt has ~25 total but time allowed only part today: 15 removed by snip excision.", [25, 15]),
+    ("Also actinic keratoses, three, dorsal forearms - cryotherapy", [3]),
+    ("AKs: left forehead 1, right temple 1, scalp 1 - cryotherapy, 3 lesions total", [1, 1, 3]),
 ]
 
 
