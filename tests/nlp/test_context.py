@@ -149,3 +149,19 @@ def test_context_terminate_cue_ends_a_negation_in_a_long_sentence(nlp):
     for text in (core + ".", "Separately she pointed out two new spots on exam today. " + core + " suture and a bandage was applied."):
         (m,) = [m for m in mentions(nlp, text) if m.text == "punch biopsy"]
         assert m.active, text
+
+
+# A time cue that dates the biopsy leaves today's diagnosis and site current.
+DATED_BIOPSY = [
+    ("SCCIS R dorsal hand, bx-proven 3 wk ago, bx site healed.", "SCCIS"),
+    ("The first is a superficial basal cell carcinoma on the right shoulder, biopsied two weeks ago, 1.0 cm.", "superficial basal cell carcinoma"),
+    ("Excision of a biopsy-proven nodular BCC of the left upper back, the biopsy was done here last month.", "nodular BCC"),
+]
+
+
+@pytest.mark.parametrize("text,target", DATED_BIOPSY, ids=[c[1] for c in DATED_BIOPSY])
+def test_a_dated_biopsy_does_not_date_the_diagnosis(nlp, text, target):
+    (m,) = [m for m in mentions(nlp, text) if m.text == target]
+    assert "historical" not in m.context
+    biopsy = [m for m in mentions(nlp, text) if m.label == "PROCEDURE" and m.text.lower() in ("bx", "biopsied", "biopsy")]
+    assert biopsy and all(b.canonical == "prior_biopsy" for b in biopsy)  # never a biopsy coded today
