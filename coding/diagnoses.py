@@ -16,6 +16,7 @@ FAMILY_DX_CLASSES = {
     "paring": ("benign",), "acne_surgery": ("inflammatory",), "chemical_peel": ("inflammatory", "premalignant"),
 }  # fmt: skip
 
+NEOPLASM_CLASSES = {"malignant", "in_situ", "benign", "uncertain"}
 GROWTH = re.compile(r"\b(growth|neoplasm|tumou?r|new lesion|lesion of uncertain)\b", re.IGNORECASE)
 SURVEILLANCE = re.compile(r"surveillance|no (?:evidence|e/o|sign) of recurrence|no recurrence|NED\b|follow[- ]up (?:of|for|after)|skin check", re.IGNORECASE)
 HISTORY_DX = [
@@ -46,9 +47,14 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
         first_procedure = min((q.start for f in ctx.frames for q in f.procedures), default=0)
         growth_assessed = any(m.canonical == "growth" and m.active and (m.section == "assessment" or m.start < first_procedure)
                               and m.text.lower().endswith("s") for m in ctx.mentions)  # fmt: skip
-        # D49.2 only where the clinician writes growth/neoplasm/tumour (reference 11.5.3): a
-        # suspected cancer ("r/o BCC") documents no neoplasm, so it stays a finding (L98.9)
-        code = "D49.2" if GROWTH.search(region) or growth_assessed else "L98.9"
+        # D49.2 where the clinician documents a neoplasm of unstated behaviour (reference,
+        # ICD-10-CM mapping item 3): the words growth/neoplasm/tumour, or
+        # a differential made of neoplasms ("r/o BCC", "sBCC vs SCCIS", "r/o dysplastic nevus")
+        # documents a neoplasm whose behaviour is not yet known; an inflammatory differential
+        # ("morphea vs granuloma annulare") does not
+        suspected = [m for m in frame.histology if "uncertain" in m.context and not set(m.context) - {"uncertain"}]
+        neoplastic = suspected and any(m.value in NEOPLASM_CLASSES for m in suspected)
+        code = "D49.2" if GROWTH.search(region) or growth_assessed or neoplastic else "L98.9"
         return [(code, frame.procedures[0], 0.5)]
     return []
 
