@@ -3,6 +3,7 @@ malignant destruction, and the biopsy/removal bundling rule."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 from dermcoder.coding import facts
@@ -125,6 +126,28 @@ def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
             ctx.candidates.remove(cand)
             ctx.warn("bundled_biopsy", f"{rule.id}: biopsy of the lesion removed at this session is included in the removal",
                      cand.evidence)  # fmt: skip
+            _promote_an_add_on(ctx, rule)
+
+
+# The add-on of each technique and the primary code it stands for when no primary is left.
+ADD_ON_PRIMARY = (("11107", "11106"), ("11105", "11104"), ("11103", "11102"))
+
+
+def _promote_an_add_on(ctx: CodingContext, rule: RuleRecord) -> None:
+    """The bundled biopsy was the session's primary: the next biopsy by hierarchy becomes it."""
+    if any(c.code in ("11102", "11104", "11106") for c in ctx.candidates):
+        return
+    for add_on, primary in ADD_ON_PRIMARY:
+        line = next((c for c in ctx.candidates if c.code == add_on), None)
+        if line is None:
+            continue
+        ctx.add(dataclasses.replace(line, code=primary, units=1, modifiers=list(line.modifiers),
+                                    rationale=f"{rule.id}: primary biopsy now that the lesion biopsied first was removed ({add_on} -> {primary})"))  # fmt: skip
+        if line.units > 1:
+            line.units -= 1
+        else:
+            ctx.candidates.remove(line)
+        return
 
 
 def _other_side(ctx: CodingContext, cand: Candidate, removal: int) -> bool:
@@ -243,12 +266,37 @@ def excised_diameter(ctx: CodingContext, frame: Frame) -> tuple[facts.Fact | Non
     return facts.Fact(value, size.evidence + margin.evidence), arithmetic
 
 
+def _with_label_facts(ctx: CodingContext, frame: Frame) -> Frame:
+    """An excision frame that shares its lesion label with another frame of the same block
+    ("Lesion A: 5 mm papule. Punch biopsy ..., then the entire lesion was excised") takes the
+    lesion's size and pathology written there when it has none of its own."""
+    if frame.label is None:
+        return frame
+    siblings = [f for f in ctx.frames if f is not frame and f.label == frame.label and f.block == frame.block]
+    if not siblings:
+        return frame
+    sizes = frame.sizes if any(m.role in ("lesion", "size") for m in frame.sizes) else \
+        frame.sizes + [m for f in siblings for m in f.sizes if m.role in ("lesion", "size")]
+    path = frame.path_histology or [m for f in siblings for m in f.path_histology]
+    return dataclasses.replace(frame, sizes=sizes, path_histology=path)
+
+
+def _borrowed_dx(ctx: CodingContext, frame: Frame) -> list[str]:
+    """The ICD codes of a frame that took its lesion's facts from a sibling frame."""
+    from dermcoder.coding.diagnoses import frame_diagnoses
+
+    found = frame_diagnoses(ctx, frame)
+    ctx.note_dx.extend(found)
+    return [code for code, _, _ in found]
+
+
 @handler("excision")
 def excision(ctx: CodingContext, rule: RuleRecord) -> None:
     """Benign or malignant excision by excised diameter, site group and final pathology."""
     for i, frame in _not_cosmetic(ctx, rule, frames_with(ctx, "excision")):
         if i in ctx.consumed:
             continue
+        frame = _with_label_facts(ctx, frame)
         hist, source = facts.histology(frame)
         if hist is not None and hist.canonical == "hidradenitis":
             continue  # coded by the hidradenitis rule
@@ -287,6 +335,7 @@ def excision(ctx: CodingContext, rule: RuleRecord) -> None:
             evidence=frame.procedures[:1] + diameter.evidence + (site.evidence if site else []) + ([hist] if hist else []),
             frames=[i], site=site.value if site else None, alternatives=alts,
             confidence=0.9 if hist is not None else 0.6,
+            diagnoses=_borrowed_dx(ctx, frame) if frame is not ctx.frames[i] else [],
         ))  # fmt: skip
         if _band_edge(diameter.value):
             ctx.warn("band_edge", f"Excised diameter {diameter.value:g} cm is on a size-band edge: check the measurements",
