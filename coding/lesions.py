@@ -141,7 +141,7 @@ def _promote_an_add_on(ctx: CodingContext, rule: RuleRecord) -> None:
         line = next((c for c in ctx.candidates if c.code == add_on), None)
         if line is None:
             continue
-        ctx.add(dataclasses.replace(line, code=primary, units=1, modifiers=list(line.modifiers),
+        ctx.add(dataclasses.replace(line, code=primary, units=1, modifiers=list(line.modifiers), rule_id=rule.id,
                                     rationale=f"{rule.id}: primary biopsy now that the lesion biopsied first was removed ({add_on} -> {primary})"))  # fmt: skip
         if line.units > 1:
             line.units -= 1
