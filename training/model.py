@@ -25,7 +25,7 @@ from scipy.special import expit
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.errors import DermCoderError
 from dermcoder.training.features import FEATURE_VERSION, candidate_rows, note_row, raw_transform
-from dermcoder.training.rowscore import compile_rows, decisions
+from dermcoder.training.rowscore import compile_rows, fold_decisions
 
 DEFAULT_MODEL = "derm-lr-v1"
 # Suggestions show probabilities to this many decimals, and every decision (thresholds
@@ -145,6 +145,8 @@ class FastProba:
         # the pipeline has a shape that module knows; else the steps' own transform.
         self.rows = compile_rows(self.steps) if self.folds is not None else None
         self.coefs = [coef_t[:, 0].tolist() for coef_t, _i, _a, _b in self.folds or []]
+        # (features x folds): every fold's decision in one pass (rowscore.fold_decisions)
+        self.weights = np.ascontiguousarray(np.array(self.coefs, dtype=np.float64).T) if self.folds else None
 
     @staticmethod
     def _folds(clf) -> list[tuple[np.ndarray, np.ndarray, float, float]] | None:
@@ -170,8 +172,8 @@ class FastProba:
         rows = self.rows(X) if self.rows is not None and len(X) else None
         if rows is not None:
             mean = np.zeros(len(rows))
-            for sums, (_coef_t, intercept, a, b) in zip(decisions(rows, self.coefs), self.folds):
-                decision = np.asarray(sums) + intercept
+            for sums, (_coef_t, intercept, a, b) in zip(fold_decisions(rows, self.weights), self.folds):
+                decision = sums + intercept
                 mean += expit(-(a * decision + b))
             mean /= len(self.folds)
             return mean
