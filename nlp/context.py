@@ -24,7 +24,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from dermcoder.errors import TableError
-from dermcoder.nlp._extensions import SPAN_GROUP, direct_span_data, note_text
+from dermcoder.nlp._extensions import SPAN_GROUP, char_range, direct_span_data, note_text
 from dermcoder.nlp._medspacy import share_note_text
 from dermcoder.nlp.lexicons import resources_dir
 from dermcoder.nlp.resource_io import ResourceBacked
@@ -419,7 +419,7 @@ class ContextTagger(ResourceBacked):
         # (nlp/_extensions.py), else through `span._`
         names = ("char_start", "char_end", "section", "context", "cue")
         fast = direct_span_data(doc, spans, names) and all(Span.get_extension(n)[0] is None for n in names)
-        procedure_starts = [sp._.char_start for sp in spans if sp.label_ == "PROCEDURE"]
+        procedure_starts = [char_range(doc, sp, fast)[0] for sp in spans if sp.label_ == "PROCEDURE"]
         sentences: dict[int, str] = {}
         for span in spans:
             u = _Direct(doc.user_data, span) if fast else span._  # `span._`: a new accessor object each time
