@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -195,12 +196,19 @@ _FIELD_NAMES = ("label", "start", "end", "text", "canonical", "value", "role", "
 
 
 def _mentions(fields: list[tuple]) -> list[Mention]:
-    out = []
-    for f in fields:
-        kwargs = dict(zip(_FIELD_NAMES, f))
-        kwargs["context"] = list(kwargs["context"])  # each Mention owns its list
-        out.append(Mention(**kwargs))
-    return out
+    if not _POSITIONAL:
+        out = []
+        for f in fields:
+            kwargs = dict(zip(_FIELD_NAMES, f))
+            kwargs["context"] = list(kwargs["context"])  # each Mention owns its list
+            out.append(Mention(**kwargs))
+        return out
+    # the tuples are in Mention's own field order (checked below): positional construction,
+    # without a kwargs dict per mention
+    return [Mention(*f[:8], list(f[8]), *f[9:]) for f in fields]  # each Mention owns its context list
+
+
+_POSITIONAL = tuple(f.name for f in dataclass_fields(Mention))[: len(_FIELD_NAMES)] == _FIELD_NAMES and _FIELD_NAMES[8] == "context"
 
 
 # "PROCEDURE: (i) digital block ...; shave removal. (ii) lido w/ epi; shave removal": roman
