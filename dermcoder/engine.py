@@ -33,7 +33,7 @@ from dermcoder.contracts import (
     Warning,
 )
 from dermcoder.errors import InputError, NoteTooLongError
-from dermcoder.nlp._extensions import note_text
+from dermcoder.nlp._extensions import make_doc, note_text
 from dermcoder.nlp.frames import Frame, Mention, pipeline_mentions
 from dermcoder.nlp.pipeline import PIPELINE_VERSION, build_pipeline
 from dermcoder.settings import get_settings
@@ -147,7 +147,7 @@ class Engine:
     def suggest(self, text: str, note_id: str = "note") -> Suggestion:
         """Code one note. Raises InputError for text that breaks a limit or is not Unicode text."""
         self._check(text)
-        return self._from_doc(self.nlp(text), note_id)
+        return self._from_doc(self.nlp(make_doc(self.nlp, text)), note_id)
 
     def suggest_many(self, notes: Iterable[NoteIn], batch_size: int = 32) -> Iterator[Suggestion]:
         """Code many notes in order, one Suggestion per note (nlp.pipe batching)."""
@@ -158,7 +158,8 @@ class Engine:
         # was a third of the time per note (training/model.py, score_many).
         for start in range(0, len(notes), batch_size):
             part = notes[start : start + batch_size]
-            ctxs = [self._context(doc) for doc in self.nlp.pipe((n.text for n in part), batch_size=batch_size)]
+            docs = (make_doc(self.nlp, n.text) for n in part)
+            ctxs = [self._context(doc) for doc in self.nlp.pipe(docs, batch_size=batch_size)]
             scores = self.scorer.score_many(ctxs) if self.scorer else [None] * len(ctxs)
             for note, ctx, score in zip(part, ctxs, scores):
                 yield self._suggestion(ctx, note.id, score)
@@ -166,7 +167,7 @@ class Engine:
     def coding_context(self, text: str) -> CodingContext:
         """The rules' view of one note (frames, candidates, queries), before scoring."""
         self._check(text)
-        return self._context(self.nlp(text))
+        return self._context(self.nlp(make_doc(self.nlp, text)))
 
     def _context(self, doc: Doc) -> CodingContext:
         frames: list[Frame] = doc._.frames or []

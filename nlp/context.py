@@ -21,10 +21,10 @@ import numpy as np
 
 from medspacy.context import ConText, ConTextGraph, ConTextModifier, ConTextRule
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from dermcoder.errors import TableError
-from dermcoder.nlp._extensions import SPAN_GROUP, note_text
+from dermcoder.nlp._extensions import SPAN_GROUP, char_range, direct_span_data, note_text
 from dermcoder.nlp._medspacy import share_note_text
 from dermcoder.nlp.lexicons import resources_dir
 from dermcoder.nlp.resource_io import ResourceBacked
@@ -315,6 +315,36 @@ def run_context(context: ConText, doc: Doc, graph_class: type[ConTextGraph] = Lo
     return doc
 
 
+class _Direct:
+    """The four extensions ContextTagger reads and the two it writes, as `span._` would
+    (default-valued extensions; the caller checked the key with direct_span_data)."""
+
+    __slots__ = ("char_start", "char_end", "section", "_data", "_key")
+
+    def __init__(self, data: dict, span) -> None:
+        a, b = span.start_char, span.end_char
+        self.char_start = data.get(("._.", "char_start", a, b))
+        self.char_end = data.get(("._.", "char_end", a, b))
+        self.section = data.get(("._.", "section", a, b))
+        self._data, self._key = data, (a, b)
+
+    @property
+    def context(self):
+        return self._data.get(("._.", "context", *self._key))
+
+    @context.setter
+    def context(self, value) -> None:
+        self._data[("._.", "context", *self._key)] = value
+
+    @property
+    def cue(self):
+        return self._data.get(("._.", "cue", *self._key))
+
+    @cue.setter
+    def cue(self, value) -> None:
+        self._data[("._.", "cue", *self._key)] = value
+
+
 def load_context_rules(directory=None) -> list[ConTextRule]:
     """Our ConText rules, in medspaCy's JSON format.
 
@@ -395,11 +425,15 @@ class ContextTagger(ResourceBacked):
         present_from = _present_narrative_starts(doc, sent_text)
         section_starts = [a for a, _b, _c in (doc._.derm_sections or [])]
         line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        procedure_starts = [sp._.char_start for sp in spans if sp.label_ == "PROCEDURE"]
+        # our extensions read and written straight in user_data when spaCy's key checks out
+        # (nlp/_extensions.py), else through `span._`
+        names = ("char_start", "char_end", "section", "context", "cue")
+        fast = direct_span_data(doc, spans, names) and all(Span.get_extension(n)[0] is None for n in names)
+        procedure_starts = [char_range(doc, sp, fast)[0] for sp in spans if sp.label_ == "PROCEDURE"]
         untreated_lines = {m.start() for m in UNTREATED_LINE.finditer(text)}
         sentences: dict[int, str] = {}
         for span in spans:
-            u = span._  # each `span._` builds a new accessor object: once per span
+            u = _Direct(doc.user_data, span) if fast else span._  # `span._`: a new accessor object each time
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
             cats, texts = list(cats), list(texts)
             refusal = DECLINED_AFTER.match(text, u.char_end) if span.label_ == "PROCEDURE" and "declined" not in cats else None

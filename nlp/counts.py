@@ -12,7 +12,7 @@ import re
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from dermcoder.nlp._extensions import SPAN_GROUP, note_text
+from dermcoder.nlp._extensions import SPAN_GROUP, char_range, direct_span_data, note_text
 from dermcoder.nlp.numbers import WORD_PATTERN, to_int
 from dermcoder.nlp.spans import add_span
 
@@ -89,13 +89,16 @@ class CountRecognizer:
                 seen.add(start)
                 add_span(doc, start, end, "COUNT", value=value, role=("item" if role == "after" else role),
                          canonical=(noun.group(0).lower() if noun else None))  # fmt: skip
-        for site in [sp for sp in doc.spans.get(SPAN_GROUP, []) if sp.label_ == "SITE"]:
-            m = BEFORE_SITE.search(text, max(0, site._.char_start - 40), site._.char_start)
+        spans = doc.spans.get(SPAN_GROUP, [])
+        direct = direct_span_data(doc, spans)  # offsets read from user_data (nlp/_extensions.py)
+        for site in [sp for sp in spans if sp.label_ == "SITE"]:
+            site_start, site_end = char_range(doc, site, direct)
+            m = BEFORE_SITE.search(text, max(0, site_start - 40), site_start)
             if m and m.start(1) not in seen and (value := to_int(m.group(1))) is not None and 0 < value <= 60:
                 seen.add(m.start(1))
                 add_span(doc, m.start(1), m.end(1), "COUNT", value=value, role="item", canonical="lesions by site")
                 continue
-            m = AFTER_SITE.match(text, site._.char_end)
+            m = AFTER_SITE.match(text, site_end)
             if not m:
                 continue
             g = next(i for i in range(1, (m.lastindex or 1) + 1) if m.group(i))
@@ -115,11 +118,12 @@ BREAKDOWN = re.compile(r"[ \t]*\(([^()\n]{1,80})\)")
 
 def _drop_breakdowns(doc: Doc, text: str) -> None:
     spans = list(doc.spans.get(SPAN_GROUP, []))
-    counts = [sp for sp in spans if sp.label_ == "COUNT"]
+    direct = direct_span_data(doc, spans)
+    counts = [(sp, *char_range(doc, sp, direct)) for sp in spans if sp.label_ == "COUNT"]
     inside: set[int] = set()
-    for sp in counts:
-        m = BREAKDOWN.match(text, sp._.char_end)
+    for _sp, _start, end in counts:
+        m = BREAKDOWN.match(text, end)
         if m:
-            inside |= {id(o) for o in counts if m.start(1) <= o._.char_start < m.end(1)}
+            inside |= {id(o) for o, start, _end in counts if m.start(1) <= start < m.end(1)}
     if inside:
         doc.spans[SPAN_GROUP] = [sp for sp in spans if id(sp) not in inside]

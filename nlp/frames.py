@@ -21,11 +21,12 @@ from __future__ import annotations
 import bisect
 import re
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
-from dermcoder.nlp._extensions import SPAN_GROUP, note_text
+from dermcoder.nlp._extensions import SPAN_GROUP, direct_span_data, note_text
 
 SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
 LABEL_MARKER = re.compile(
@@ -160,15 +161,32 @@ def _mention_fields(doc: Doc) -> list[tuple]:
     text = note_text(doc)  # note_text(doc) rebuilds the string on every access
     newlines = [m.start() for m in _NEWLINE.finditer(text)]  # line of a mention = newlines before it
     out: dict[tuple, tuple] = {}
-    for span in doc.spans.get(SPAN_GROUP, []):
-        u = span._  # each `span._` builds a new accessor object: once per span, not per attribute
-        start, end = u.char_start, u.char_end
+    spans = doc.spans.get(SPAN_GROUP, [])
+    if not direct_span_data(doc, spans, _READ):
+        for span in spans:
+            u = span._  # each `span._` builds a new accessor object: once per span, not per attribute
+            start, end = u.char_start, u.char_end
+            key = (span.label_, start, end)
+            if key in out:
+                continue
+            out[key] = (key[0], start, end, text[start:end], u.canonical, u.value, u.role, u.section, tuple(u.context or ()),
+                        u.cue, bisect.bisect_right(sent_starts, start) - 1, None, bisect.bisect_left(newlines, start))  # fmt: skip
+        return sorted(out.values(), key=lambda f: (f[1], -f[2]))
+    # the same reads, straight from user_data (nlp/_extensions.py, direct_span_data)
+    get = doc.user_data.get
+    defaults = [Span.get_extension(name)[0] for name in _READ]
+    for span in spans:
+        a, b = span.start_char, span.end_char
+        start, end, canonical, value, role, section, context, cue = (get(("._.", name, a, b), d) for name, d in zip(_READ, defaults))
         key = (span.label_, start, end)
         if key in out:
             continue
-        out[key] = (key[0], start, end, text[start:end], u.canonical, u.value, u.role, u.section, tuple(u.context or ()),
-                    u.cue, bisect.bisect_right(sent_starts, start) - 1, None, bisect.bisect_left(newlines, start))  # fmt: skip
+        out[key] = (key[0], start, end, text[start:end], canonical, value, role, section, tuple(context or ()),
+                    cue, bisect.bisect_right(sent_starts, start) - 1, None, bisect.bisect_left(newlines, start))  # fmt: skip
     return sorted(out.values(), key=lambda f: (f[1], -f[2]))
+
+
+_READ = ("char_start", "char_end", "canonical", "value", "role", "section", "context", "cue")
 
 
 # The order of the tuples _mention_fields makes (Mention is built by keyword, so new fields
@@ -178,12 +196,19 @@ _FIELD_NAMES = ("label", "start", "end", "text", "canonical", "value", "role", "
 
 
 def _mentions(fields: list[tuple]) -> list[Mention]:
-    out = []
-    for f in fields:
-        kwargs = dict(zip(_FIELD_NAMES, f))
-        kwargs["context"] = list(kwargs["context"])  # each Mention owns its list
-        out.append(Mention(**kwargs))
-    return out
+    if not _POSITIONAL:
+        out = []
+        for f in fields:
+            kwargs = dict(zip(_FIELD_NAMES, f))
+            kwargs["context"] = list(kwargs["context"])  # each Mention owns its list
+            out.append(Mention(**kwargs))
+        return out
+    # the tuples are in Mention's own field order (checked below): positional construction,
+    # without a kwargs dict per mention
+    return [Mention(*f[:8], list(f[8]), *f[9:]) for f in fields]  # each Mention owns its context list
+
+
+_POSITIONAL = tuple(f.name for f in dataclass_fields(Mention))[: len(_FIELD_NAMES)] == _FIELD_NAMES and _FIELD_NAMES[8] == "context"
 
 
 # "PROCEDURE: (i) digital block ...; shave removal. (ii) lido w/ epi; shave removal": roman

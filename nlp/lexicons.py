@@ -280,10 +280,17 @@ def validate_lexicons(directory: Path | None = None) -> tuple[Lexicons | None, l
     return Lexicons(site_lex, hist_lex, hist_cs, info, proc_lex, proc_cs_lex, rep_lex), []
 
 
-@lru_cache(maxsize=4)
 def load_lexicons(directory: Path | None = None) -> Lexicons:
     """The lexicons (packaged by default), compiled once per directory; raises TableError listing every problem."""
+    # The pipeline asks for its resource folder by path and the coding rules for the default:
+    # one cache entry for both (else the first note whose rules read the lexicons compiled
+    # them all again, ~0.4 s in the middle of a request).
+    return _load_lexicons(resources_dir() if directory is None else Path(directory))
+
+
+@lru_cache(maxsize=4)
+def _load_lexicons(directory: Path) -> Lexicons:
     lex, problems = validate_lexicons(directory)
     if lex is None:
-        raise TableError(str(directory or resources_dir()), problems)
+        raise TableError(str(directory), problems)
     return lex

@@ -16,7 +16,7 @@ from medspacy.section_detection import Sectionizer, SectionRule
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from dermcoder.nlp._extensions import SPAN_GROUP, note_text
+from dermcoder.nlp._extensions import SPAN_GROUP, direct_span_data, note_text
 from dermcoder.nlp._medspacy import share_note_text, use_direct_token_sections
 from dermcoder.nlp.lexicons import resources_dir
 from dermcoder.nlp.resource_io import ResourceBacked
@@ -74,7 +74,16 @@ class SectionTagger(ResourceBacked):
                 sections[k] = (start, end, "pathology")
         doc._.derm_sections = sections
         starts = [s[0] for s in sections]
-        for span in doc.spans.get(SPAN_GROUP, []):
+        spans = doc.spans.get(SPAN_GROUP, [])
+        if direct_span_data(doc, spans, ("char_start", "section")):
+            # straight in user_data, as `span._` stores it (nlp/_extensions.py)
+            data = doc.user_data
+            for span in spans:
+                a, b = span.start_char, span.end_char
+                i = bisect.bisect_right(starts, data.get(("._.", "char_start", a, b))) - 1
+                data[("._.", "section", a, b)] = sections[i][2] if i >= 0 else None
+            return doc
+        for span in spans:
             u = span._  # each `span._` builds a new accessor object: once per span
             i = bisect.bisect_right(starts, u.char_start) - 1
             u.section = sections[i][2] if i >= 0 else None

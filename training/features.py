@@ -141,14 +141,16 @@ def _candidate_features(cand: Candidate, ctx: CodingContext, code: str, confiden
     return feats
 
 
-def candidate_rows(ctx: CodingContext) -> list[CandidateRow]:
-    """Rows for every emittable rule line and every distinct alternative code, in rule order."""
+def candidate_rows(ctx: CodingContext, cues: dict | None = None) -> list[CandidateRow]:
+    """Rows for every emittable rule line and every distinct alternative code, in rule order.
+    `cues`: `_note_cues(ctx)` when the caller has it already."""
     rows: list[CandidateRow] = []
     primary_codes = {c.code for c in ctx.candidates}
     seen_alts: set[str] = set()
     # The same for every row, and a scan of every mention: computed once per note, not per
     # candidate (the number of candidates grows with the note, so that was quadratic).
-    cues = _note_cues(ctx)
+    if cues is None:
+        cues = _note_cues(ctx)
     for i, cand in enumerate(ctx.candidates):
         if not cand.evidence:
             continue  # the engine never emits a line without evidence
@@ -166,8 +168,10 @@ def candidate_rows(ctx: CodingContext) -> list[CandidateRow]:
     return rows
 
 
-def note_row(ctx: CodingContext, line_probs: list[float], alt_probs: list[float], rule_confidences: list[float]) -> dict:
-    """The note model's input: how sure each line is, plus the note-level cues."""
+def note_row(ctx: CodingContext, line_probs: list[float], alt_probs: list[float], rule_confidences: list[float],
+             cues: dict | None = None) -> dict:
+    """The note model's input: how sure each line is, plus the note-level cues (`cues`:
+    `_note_cues(ctx)` when the caller has it already)."""
     probs = line_probs or [1.0]
     return {
         "lines": len(line_probs),
@@ -177,7 +181,7 @@ def note_row(ctx: CodingContext, line_probs: list[float], alt_probs: list[float]
         "log_product": max(-10.0, float(np.sum(np.log(np.clip(probs, 1e-6, 1.0))))),
         "max_alternative_prob": max(alt_probs, default=0.0),
         "min_rule_confidence": min(rule_confidences, default=1.0),
-        **_note_cues(ctx),
+        **(_note_cues(ctx) if cues is None else cues),
     }
 
 

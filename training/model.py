@@ -24,8 +24,8 @@ from scipy.special import expit
 
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.errors import DermCoderError
-from dermcoder.training.features import FEATURE_VERSION, candidate_rows, note_row, raw_transform
-from dermcoder.training.rowscore import compile_rows, decisions
+from dermcoder.training.features import FEATURE_VERSION, _note_cues, candidate_rows, note_row, raw_transform
+from dermcoder.training.rowscore import compile_rows, fold_decisions
 
 DEFAULT_MODEL = "derm-lr-v1"
 # Suggestions show probabilities to this many decimals, and every decision (thresholds
@@ -145,6 +145,12 @@ class FastProba:
         # the pipeline has a shape that module knows; else the steps' own transform.
         self.rows = compile_rows(self.steps) if self.folds is not None else None
         self.coefs = [coef_t[:, 0].tolist() for coef_t, _i, _a, _b in self.folds or []]
+        # (features x folds): every fold's decision in one pass (rowscore.fold_decisions)
+        self.weights = np.ascontiguousarray(np.array(self.coefs, dtype=np.float64).T) if self.folds else None
+        # per fold, as (folds x 1) columns
+        self.intercepts = np.array([[float(np.asarray(i).reshape(-1)[0])] for _c, i, _a, _b in self.folds or []])
+        self.a = np.array([[a] for _c, _i, a, _b in self.folds or []], dtype=np.float64)
+        self.b = np.array([[b] for _c, _i, _a, b in self.folds or []], dtype=np.float64)
 
     @staticmethod
     def _folds(clf) -> list[tuple[np.ndarray, np.ndarray, float, float]] | None:
@@ -169,10 +175,14 @@ class FastProba:
             return self.pipeline.predict_proba(X)[:, 1]
         rows = self.rows(X) if self.rows is not None and len(X) else None
         if rows is not None:
+            # every fold at once, as columns: the same elementwise operations as one fold at a
+            # time (decision + intercept, a * d + b, negation, expit), then the same running
+            # sum over the folds in order
+            decision = fold_decisions(rows, self.weights) + self.intercepts
+            probs = expit(-(self.a * decision + self.b))
             mean = np.zeros(len(rows))
-            for sums, (_coef_t, intercept, a, b) in zip(decisions(rows, self.coefs), self.folds):
-                decision = np.asarray(sums) + intercept
-                mean += expit(-(a * decision + b))
+            for p in probs:
+                mean += p
             mean /= len(self.folds)
             return mean
         for step in self.steps:
@@ -210,13 +220,15 @@ class CodeScorer:
     def score_many(self, ctxs: list[CodingContext]) -> list[NoteScores]:
         """`score` for several notes with one call per model (each row is scored on its own, so
         the numbers are those of one note at a time; the per-call cost is paid once)."""
-        per_note = [candidate_rows(ctx) for ctx in ctxs]
+        # the note-level cues (a scan of every mention) once per note, for both models
+        cues = [_note_cues(ctx) for ctx in ctxs]
+        per_note = [candidate_rows(ctx, c) for ctx, c in zip(ctxs, cues)]
         flat = [(r.features, r.text) for rows in per_note for r in rows]
         probs = self._candidate_proba(flat) if flat else []
         out: list[NoteScores] = []
         note_features = []
         k = 0
-        for ctx, rows in zip(ctxs, per_note):
+        for ctx, rows, note_cues in zip(ctxs, per_note, cues):
             scores = NoteScores()
             for row in rows:
                 p = probs[k]
@@ -227,7 +239,7 @@ class CodeScorer:
                     scores.alternative_probs[row.code] = round(float(p), DECIMALS)
             kept = [p for p in scores.line_probs.values() if p >= self.thresholds.reject]
             note_features.append(note_row(ctx, kept, list(scores.alternative_probs.values()),
-                                          [c.confidence for c in ctx.candidates]))  # fmt: skip
+                                          [c.confidence for c in ctx.candidates], note_cues))  # fmt: skip
             out.append(scores)
         if out:
             for scores, confidence in zip(out, self._note_proba(note_features)):

@@ -46,3 +46,20 @@ def test_sentence_starts_equal_the_token_loop(nlp):
 def test_sentence_index_equals_the_token_loop(nlp):
     for doc in _docs(nlp):
         assert sentence_index(doc) == _plain_index(doc), doc.text[:80]
+
+
+def test_sentence_flags_from_arrays_equal_the_token_loop(nlp):
+    """derm_sentences' array version (sentence_start_values) sets the flags of its token loop."""
+    import json
+
+    import numpy
+
+    from dermcoder.nlp.sentences import _reference_values, sentence_start_values
+
+    lines = (REPO / "corpus" / "sample" / "notes.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines[::5] if line.strip()]
+    odd = ["a.\n\nb; c", ". ; ;\n", "x\r\ny. z", "Hi!  \n  there?\tok", "\n", "end.", "a .b. c;d ;  e", "tab\t.\t;x",
+           "\U0001f642. ok;\u00a0x", "a\u2028b. c", "x"]  # fmt: skip
+    for text in texts + odd:
+        doc = nlp.make_doc(text)
+        assert numpy.array_equal(sentence_start_values(doc), _reference_values(doc)), text[:80]

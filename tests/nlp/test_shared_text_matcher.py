@@ -1,0 +1,34 @@
+"""The regex matcher DermCoder swaps into medspaCy (nlp/_medspacy.py) finds what medspaCy's own finds."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from medspacy.common.regex_matcher import RegexMatcher
+
+from dermcoder.nlp._medspacy import SharedTextRegexMatcher, required_literal
+
+from tests.conftest import REPO
+
+
+def test_required_literal_is_a_top_level_run():
+    assert required_literal(re.compile(r"\bmothers?'?s? (?:has|had)\b", re.I)) == "mother"
+    assert required_literal(re.compile(r"(?:final )?path(?:ology)?", re.I)) == "path"
+    assert required_literal(re.compile(r"\b(?:in|since) (?:19|20)\d\d")) is None  # only branches
+    assert required_literal(re.compile(r"ab\d")) is None  # too short to be worth a check
+
+
+def test_shared_text_matcher_equals_medspacys_on_the_corpus(nlp):
+    lines = (REPO / "corpus" / "sample" / "notes.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines[::3] if line.strip()]
+    texts += ["Mother has BCC.", "MOTHER HAS melanoma", "Mother\u017f has", "mo ther has", "Sister had SCC (2019)"]
+    for owner, attr in ((nlp.get_pipe("derm_context").context, "_ConText__matcher"),
+                        (nlp.get_pipe("derm_sections").sectionizer, "_Sectionizer__matcher")):  # fmt: skip
+        shared = getattr(owner, attr)._MedspacyMatcher__regex_matcher
+        assert type(shared) is SharedTextRegexMatcher
+        stock = RegexMatcher.__new__(RegexMatcher)
+        stock.__dict__.update({k: v for k, v in shared.__dict__.items() if k != "_dermcoder_literals"})
+        for text in texts:
+            doc = nlp.make_doc(text)
+            assert shared(doc) == stock(doc), text[:80]
