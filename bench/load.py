@@ -27,6 +27,8 @@ from pathlib import Path
 
 import httpx
 
+from dermcoder.processes import stop_process
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus" / "sample" / "notes.jsonl"
 
@@ -130,12 +132,7 @@ def load_test(clients: int = 50, seconds: float = 60) -> dict:
         try:
             result = asyncio.run(run_clients(base, notes, clients, seconds))
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=30)
+            stop_process(process)
         with sqlite3.connect(workdir / "load.db") as db:
             result["stored_suggestions"] = db.execute("SELECT count(*) FROM suggestions").fetchone()[0]
             result["integrity_check"] = db.execute("PRAGMA integrity_check").fetchone()[0]

@@ -40,6 +40,8 @@ import threading
 import time
 from pathlib import Path
 
+from dermcoder.processes import stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus" / "sample" / "notes.jsonl"
 RESULTS = ROOT / "bench" / "results.json"
@@ -277,8 +279,7 @@ def part_api() -> dict:
             except Exception:  # noqa: BLE001 - informative only
                 pass
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_process(server)
     return {"server": f"`dermcoder serve` (uvicorn), {workers} worker(s), full service app with its SQLite audit store",
             "workers": workers, "clients_1": one,
             "clients_20": twenty, "store_rows_after": store_rows}  # fmt: skip

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from dermcoder.processes import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 INSTALL_SCRIPT = REPO / "tests" / "setup" / "install_chromium.sh"
 CORPUS = REPO / "corpus" / "sample" / "notes.jsonl"
@@ -136,12 +138,7 @@ def live_service(workdir: Path, extra_env: dict[str, str] | None = None, startup
             time.sleep(0.2)
         yield service
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
+        stop_process(process, timeout=15)
 
 
 def _tail(path: Path, lines: int = 30) -> str:

@@ -14,6 +14,7 @@ import urllib.request
 import pytest
 
 from dermcoder import cli
+from dermcoder.processes import stop_process
 from tests.conftest import REPO
 from tests.service.browser_support import free_port
 
@@ -81,12 +82,7 @@ def test_serve_with_two_workers_answers_from_two_processes(tmp_path):
         if children is not None:
             assert workers <= set(children)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
+        stop_process(server)
     import sqlite3
 
     with sqlite3.connect(tmp_path / "store.db") as db:
