@@ -7,7 +7,6 @@ in_situ, premalignant, benign, ...).
 
 from __future__ import annotations
 
-import json
 import re
 
 from spacy.language import Language
@@ -17,7 +16,7 @@ from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.lexicons import load_lexicons
 from dermcoder.nlp.resource_io import ResourceBacked
 from dermcoder.nlp.spans import add_span
-from dermcoder.nlp.typos import find_typos, vocabulary
+from dermcoder.nlp.typos import find_typos
 
 
 TOOL_SIZE = re.compile(r"\d(?:\.\d)?[- ]?mm[ \t]+(?=punch)", re.IGNORECASE)  # "4 mm punch": the size is the tool's
@@ -52,12 +51,8 @@ class FindingsRecognizer(ResourceBacked):
 
     def load_resources(self) -> None:
         self.lex = load_lexicons(self.resource_dir)
-        findings = json.loads((self.resource_dir / "findings_lexicon.json").read_text(encoding="utf-8"))
-        self.typos = vocabulary(tuple(
-            (label, tuple((k, tuple(v)) for k, v in findings[section].items()))
-            for label, section in (("PROCEDURE", "procedure"), ("REPAIR", "repair"))
-        ))  # fmt: skip
-        self.supporting = [re.compile(p, re.IGNORECASE) for p in findings.get("supporting_words", [])]
+        self.typos = self.lex.finding_typos
+        self.supporting = self.lex.supporting
 
     def __call__(self, doc: Doc) -> Doc:
         text = note_text(doc)

@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dermcoder.errors import TableError
+from dermcoder.nlp.typos import TypoVocabulary, vocabulary
 
 
 class HistologyEntry(BaseModel):
@@ -241,6 +242,9 @@ class Lexicons:
     procedures: Lexicon
     procedures_cs: Lexicon
     repairs: Lexicon
+    site_typos: TypoVocabulary  # near-miss spellings of the site words ("sholder")
+    finding_typos: TypoVocabulary  # ... of the procedure and repair words ("exicision")
+    supporting: tuple[re.Pattern, ...] = ()  # procedure words that only support a frame
 
 
 _CS_PROCEDURES = {"WLE", "MMS", "LN2", "LN-2", "EDC", "TCA", "PDL", "PDT", "PUVA", "ILK", "XTRAC", "FTSG", "STSG",
@@ -277,7 +281,20 @@ def validate_lexicons(directory: Path | None = None) -> tuple[Lexicons | None, l
     rep_lex = _compile(findings.repair, re.IGNORECASE, problems, "repair")
     if problems or None in (site_lex, hist_lex, hist_cs, proc_lex, proc_cs_lex, rep_lex):
         return None, problems or ["an empty lexicon"]
-    return Lexicons(site_lex, hist_lex, hist_cs, info, proc_lex, proc_cs_lex, rep_lex), []
+    supporting = []
+    for j, pattern in enumerate(findings.supporting_words):
+        try:
+            supporting.append(re.compile(pattern, re.IGNORECASE))
+        except re.error as exc:
+            problems.append(f"findings_lexicon.json: supporting_words[{j}]: bad pattern {pattern!r}: {exc}")
+    if problems:
+        return None, problems
+    site_typos = vocabulary((("SITE", tuple((k, tuple(v)) for k, v in sites.sites.items())),))
+    finding_typos = vocabulary(tuple(
+        (label, tuple((k, tuple(v)) for k, v in section.items()))
+        for label, section in (("PROCEDURE", findings.procedure), ("REPAIR", findings.repair))
+    ))  # fmt: skip
+    return Lexicons(site_lex, hist_lex, hist_cs, info, proc_lex, proc_cs_lex, rep_lex, site_typos, finding_typos, tuple(supporting)), []
 
 
 def load_lexicons(directory: Path | None = None) -> Lexicons:

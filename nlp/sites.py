@@ -9,7 +9,6 @@ a site ("R forearm", "nasal ala (L)").
 from __future__ import annotations
 
 import bisect
-import json
 import re
 
 from spacy.language import Language
@@ -19,7 +18,7 @@ from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.lexicons import load_lexicons
 from dermcoder.nlp.resource_io import ResourceBacked
 from dermcoder.nlp.spans import add_span
-from dermcoder.nlp.typos import find_typos, vocabulary
+from dermcoder.nlp.typos import find_typos
 
 LATERALITY_WORDS = re.compile(r"(?<![\w/])(left|right|bilateral|bilaterally|bilat|both|lt|rt)(?![\w/])", re.IGNORECASE)
 LR_SHORT = re.compile(r"(?<![\w/.&])(L|R|LT|RT|Lt|Rt)(?![\w/&])")
@@ -73,9 +72,9 @@ class SiteRecognizer(ResourceBacked):
         self.init_resources()
 
     def load_resources(self) -> None:
-        self.lexicon = load_lexicons(self.resource_dir).sites
-        sites = json.loads((self.resource_dir / "site_lexicon.json").read_text(encoding="utf-8"))["sites"]
-        self.typos = vocabulary((("SITE", tuple((k, tuple(v)) for k, v in sites.items())),))
+        lexicons = load_lexicons(self.resource_dir)
+        self.lexicon = lexicons.sites
+        self.typos = lexicons.site_typos
 
     def __call__(self, doc: Doc) -> Doc:
         text = note_text(doc)

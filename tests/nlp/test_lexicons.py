@@ -53,3 +53,22 @@ def test_lexicons_prefilter_finds_exactly_what_trying_every_form_finds(name):
     unfiltered = dataclasses.replace(lexicon, by_first=None, starts=None)
     for text in _texts():
         assert list(lexicon.finditer(text)) == list(unfiltered.finditer(text)), text[:60]
+
+
+def test_lexicons_report_every_bad_pattern_including_supporting_words(tmp_path):
+    from dermcoder.nlp.lexicons import resources_dir, validate_lexicons
+
+    for name in ("site_lexicon.json", "findings_lexicon.json"):
+        (tmp_path / name).write_text((resources_dir() / name).read_text(encoding="utf-8"), encoding="utf-8")
+    findings = json.loads((tmp_path / "findings_lexicon.json").read_text(encoding="utf-8"))
+    findings["supporting_words"].append("ellipse(")
+    (tmp_path / "findings_lexicon.json").write_text(json.dumps(findings), encoding="utf-8")
+    lexicons, problems = validate_lexicons(tmp_path)
+    assert lexicons is None
+    assert any("supporting_words" in p and "ellipse(" in p for p in problems)
+
+
+def test_lexicons_carry_the_near_miss_vocabularies():
+    lex = load_lexicons()
+    assert lex.site_typos.lookup("shouldr") == ("SITE", "shoulder")
+    assert lex.finding_typos.lookup("exicision")[0] == "PROCEDURE"
