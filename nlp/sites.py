@@ -81,7 +81,7 @@ class SiteRecognizer(ResourceBacked):
         site_starts: list[int] = []
         site_ends: list[int] = []
         hits = list(self.lexicon.finditer(text))
-        misspelt = find_typos(text, self.typos, [(a, b) for a, b, _ in hits])  # "L sholder"
+        misspelt = find_typos(text, self.typos, [(a, b) for a, b, _ in hits])  # "L forarm"
         if misspelt:
             hits = sorted(hits + [(a, b, canonical) for a, b, _, canonical in misspelt])
         for start, end, canonical in _whole_sites(text, hits):
