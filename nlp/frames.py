@@ -814,6 +814,14 @@ def _listed_labels(text: str, pos: int, labels: set[str]) -> list[str]:
     return found if found and all(x in labels for x in found) else []
 
 
+TISSUE_PROCEDURES = ("shave_removal", "excision", "mohs", "nail_biopsy")
+
+
+def _tissue_frames(frames: list[Frame]) -> list[Frame]:
+    """The frames whose procedure sends tissue to pathology (biopsies, removals, excisions)."""
+    return [f for f in frames if f.procedure and (f.procedure.startswith("biopsy") or f.procedure in TISSUE_PROCEDURES)]
+
+
 def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> None:
     hist = [m for m in path if m.label == "HISTOLOGY" and m.active and "uncertain" not in m.context]
     if not hist or not frames:
@@ -841,6 +849,9 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> No
             if before:
                 site = before[-1].canonical
                 matches = [f for f in lesion_frames if _own_sites(f) and _own_sites(f)[0].canonical == site]
+                if not matches:
+                    # "L cheek: SCC in situ" for a biopsy frame that also took the exam's sites
+                    matches = [f for f in _tissue_frames(lesion_frames) if any(s.canonical == site for s in _own_sites(f))]
                 if len(matches) >= 1:
                     target = matches[0]
                     for other in matches[1:]:  # the same lesion biopsied and then destroyed/excised
@@ -851,6 +862,16 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> No
             target = next((f for f in lesion_frames if f.block == h.block), None)
         if target is None and len(lesion_frames) == 1:
             target = lesion_frames[0]
+        if target is None and label is None and not [s for s in path_sites if s.start <= h.start]:
+            # "ADDENDUM: path = nodular BCC" after one lesion written up as "Shave removal,
+            # saucerized ...": every frame that sent tissue names the same site
+            tissue = _tissue_frames(lesion_frames)
+            firsts = {_own_sites(f)[0].canonical for f in tissue if _own_sites(f)}
+            if tissue and len(firsts) == 1 and all(_own_sites(f) for f in tissue):
+                for f in tissue:
+                    if h not in f.path_histology:
+                        f.path_histology.append(h)
+                continue
         if target is not None and h not in target.path_histology:
             target.path_histology.append(h)
             if not _own_sites(target):
