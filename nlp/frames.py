@@ -37,7 +37,8 @@ LABEL_MARKER = re.compile(
     # roman numerals in brackets: "(i) Philtrum ...", "(ii) Suprapubic ..."
     r"|\((?P<f>iii|ii|iv|vi|v|i)\)(?=[ \t]))"
 )
-PATH_LABEL = re.compile(r"(?<![\w])(?:\((iii|ii|iv|vi|v|i)\)|\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s)", re.IGNORECASE)
+# "(2) BCC", "B. SK", "Specimen A:", "1) BCC, nodular. 2) SCC" on a pathology line
+PATH_LABEL = re.compile(r"(?<![\w])(?:\((iii|ii|iv|vi|v|i)\)|\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s|(?<![(.\d])(\d{1,2})[.)](?=[ \t]))", re.IGNORECASE)
 
 
 @dataclass
