@@ -222,7 +222,10 @@ def find_blocks(text: str) -> list[tuple[int, str]]:
     """Lesion-label markers (at line starts, or roman ones inside a line), if the note has at
     least two distinct ones."""
     markers = []
+    stage_rows = _stage_table_lines(text) if "|" in text else set()
     for m in LABEL_MARKER.finditer(text):
+        if m.group("e") and m.start() in stage_rows:
+            continue  # "| 3 | 1 | clear |" under "| Stage | Blocks |" numbers a stage, not a lesion
         label = next(g for g in m.groups() if g)
         markers.append((m.start(), label.upper()))
     for m in INLINE_MARKER.finditer(text):
@@ -235,6 +238,23 @@ def find_blocks(text: str) -> list[tuple[int, str]]:
 
 
 STAGE_HEADER = re.compile(r"^[ \t]*\|?[ \t]*(?:stage|stg|layer)\b", re.IGNORECASE)
+
+
+def _stage_table_lines(text: str) -> set[int]:
+    """Start offsets of the rows of Mohs stage tables (a pipe table whose header opens with Stage)."""
+    rows: set[int] = set()
+    pos = 0
+    in_table = stage = False
+    for line in text.splitlines(keepends=True):
+        is_row = line.count("|") >= 2
+        if is_row and not in_table:
+            in_table, stage = True, STAGE_HEADER.match(line) is not None
+        elif not is_row:
+            in_table = stage = False
+        if is_row and stage:
+            rows.add(pos)
+        pos += len(line)
+    return rows
 
 
 def _table_rows(text: str) -> list[tuple[int, str]]:

@@ -183,6 +183,8 @@ class MeasurementRecognizer:
             if not dims or max(dims) <= 0:
                 continue
             role = measurement_role(text, m.start(), m.end(), area)
+            if role == "repair_length" and len(dims) >= 2:
+                role = "defect"  # a repair length has one dimension: "FTSG trimmed to the 2.2 x 1.9 cm bed"
             label = "AREA" if area else "MARGIN" if role in ("margin", "path_margin") else "SIZE"
             add_span(doc, m.start(), m.end(), label, canonical=unit, value=dims, role=role)
         return doc

@@ -72,6 +72,7 @@ class SectionTagger(ResourceBacked):
                 in_path = False
             elif in_path:
                 sections[k] = (start, end, "pathology")
+        sections = _one_line_fields(note_text(doc), sections)
         doc._.derm_sections = sections
         starts = [s[0] for s in sections]
         spans = doc.spans.get(SPAN_GROUP, [])
@@ -88,3 +89,22 @@ class SectionTagger(ResourceBacked):
             i = bisect.bisect_right(starts, u.char_start) - 1
             u.section = sections[i][2] if i >= 0 else None
         return doc
+
+
+# A history or medication header with its content on its own line ("History: BCC left ear
+# treated with Mohs 2019.") is a one-line field: the lines after it are today's again.
+ONE_LINE_FIELDS = ("history", "medications")
+
+
+def _one_line_fields(text: str, sections: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    out: list[tuple[int, int, str]] = []
+    for start, end, category in sections:
+        line_end = text.find("\n", start, end)
+        colon = text.find(":", start, line_end if line_end >= 0 else end)
+        if category in ONE_LINE_FIELDS and line_end >= 0 and colon >= 0 and text[colon + 1 : line_end].strip():
+            out.append((start, line_end, category))
+            out.append((line_end + 1, end, None))
+            continue
+        out.append((start, end, category))
+    return out
+

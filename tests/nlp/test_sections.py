@@ -16,3 +16,13 @@ CASES = [
 def test_sections_header_decides_the_category(nlp, text, target, section):
     (m,) = [m for m in mentions(nlp, text) if m.label == "HISTOLOGY" and target in m.text]
     assert m.section == section
+
+
+def test_a_one_line_history_field_ends_at_its_line(nlp):
+    from tests.conftest import mentions
+
+    text = "History: BCC left cheek treated with Mohs 2018.\nPre-op size 1.0 x 0.9 cm.\nFinal defect 2.0 x 1.5 cm."
+    sizes = [m for m in mentions(nlp, text) if m.label == "SIZE"]
+    assert sizes and all(m.section is None and m.active for m in sizes)
+    (mohs,) = [m for m in mentions(nlp, text) if m.text == "Mohs"]
+    assert mohs.section == "history" and not mohs.active
