@@ -269,7 +269,7 @@ def excised_diameter(ctx: CodingContext, frame: Frame) -> tuple[facts.Fact | Non
 def _with_label_facts(ctx: CodingContext, frame: Frame) -> Frame:
     """An excision frame that shares its lesion label with another frame of the same block
     ("Lesion A: 5 mm papule. Punch biopsy ..., then the entire lesion was excised") takes the
-    lesion's size and pathology written there when it has none of its own."""
+    lesion's size, margins and pathology written there when it has none of its own."""
     if frame.label is None:
         return frame
     siblings = [f for f in ctx.frames if f is not frame and f.label == frame.label and f.block == frame.block]
@@ -277,8 +277,9 @@ def _with_label_facts(ctx: CodingContext, frame: Frame) -> Frame:
         return frame
     sizes = frame.sizes if any(m.role in ("lesion", "size") for m in frame.sizes) else \
         frame.sizes + [m for f in siblings for m in f.sizes if m.role in ("lesion", "size")]
+    margins = frame.margins or [m for f in siblings for m in f.margins]
     path = frame.path_histology or [m for f in siblings for m in f.path_histology]
-    return dataclasses.replace(frame, sizes=sizes, path_histology=path)
+    return dataclasses.replace(frame, sizes=sizes, margins=margins, path_histology=path)
 
 
 def _borrowed_dx(ctx: CodingContext, frame: Frame) -> list[str]:

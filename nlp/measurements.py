@@ -61,6 +61,9 @@ def _is_area(unit: str) -> bool:
     return "sq" in u or "2" in u or "²" in u or "square" in u
 
 
+BRACKETED = re.compile(r"\([^()\n]*\)")
+
+
 def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     """Read the role of a measurement from the words around it (same clause)."""
     if is_area:
@@ -69,7 +72,8 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     if column is not None:
         return column
     # the words after, up to the clause end or the next template field ("1.0 cm   Margin: 0.4 cm")
-    after = re.split(r"[\n.;\t]| {2,}|\b[A-Za-z]+:", text[end : end + 40], maxsplit=1)[0]
+    # ... or the next measurement ("8mm residual pigment, 2mm margins": "margins" is the 2 mm's)
+    after = re.split(r"[\n.;\t]| {2,}|\b[A-Za-z]+:|\b\d+(?:\.\d+)?[ \t]?(?:mm|cm)\b", text[end : end + 40], maxsplit=1)[0]
     for role, rx in _AFTER:
         if rx.search(after):
             if role == "defect" and CLOSING_VERB.search(text[max(0, start - 30) : start]):
@@ -78,7 +82,9 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
                     REPAIR_LINE.match(text[text.rfind("\n", 0, start) + 1 : start]) or CLOSURE_JUST_BEFORE.search(text, max(0, start - 30), start)):
                 return "repair_length"  # "Closure: intermediate repair, 4-0 nylon; 3.0 cm long", "a layered closure, 1.6 cm long"
             return role
-    before = text[max(0, start - 70) : start]
+    # a closed bracket before the number speaks of something else: "atypical nevus (bx: mod
+    # atypia, + margin), 8mm residual pigment" - the 8 mm is no margin
+    before = BRACKETED.sub(" ", text[max(0, start - 70) : start])
     if _BEFORE[0][1].search(before):
         return "excised_diameter"  # "excised diameter 1.6 cm": stated, wins over the word "diameter"
     best: tuple[int, str] | None = None

@@ -27,6 +27,9 @@ CASES = [
     ("Site | Lesion size | Margin | Length\nR cheek | 6 mm | 3 mm | 2.2 cm",
      [("SIZE", "6 mm", [0.6], "lesion"), ("MARGIN", "3 mm", [0.3], "margin"), ("SIZE", "2.2 cm", [2.2], "repair_length")]),
     ("Site | pre-tx | final defect\nL chest | 0.4 cm | 0.5 cm", [("SIZE", "0.4 cm", [0.4], "size"), ("SIZE", "0.5 cm", [0.5], "defect")]),
+    ("atypical nevus (bx: mod atypia, + margin), 8mm residual pigment, 2mm margins -> exc",
+     [("SIZE", "8mm", [0.8], "lesion"), ("MARGIN", "2mm", [0.2], "margin")]),
+    ("Repair: FTSG trimmed to fit the 2.2 x 1.9 cm recipient bed", [("SIZE", "2.2 x 1.9 cm", [2.2, 1.9], "defect")]),
 ]
 
 
