@@ -315,6 +315,18 @@ def run_context(context: ConText, doc: Doc, graph_class: type[ConTextGraph] = Lo
     return doc
 
 
+def _stored(name: str):
+    """Getter and setter of one span extension kept in `doc.user_data` under spaCy's key."""
+
+    def get(self):
+        return self._data.get(("._.", name, *self._key))
+
+    def set(self, value) -> None:
+        self._data[("._.", name, *self._key)] = value
+
+    return get, set
+
+
 class _Direct:
     """The four extensions ContextTagger reads and the two it writes, as `span._` would
     (default-valued extensions; the caller checked the key with direct_span_data)."""
@@ -328,21 +340,8 @@ class _Direct:
         self.section = data.get(("._.", "section", a, b))
         self._data, self._key = data, (a, b)
 
-    @property
-    def context(self):
-        return self._data.get(("._.", "context", *self._key))
-
-    @context.setter
-    def context(self, value) -> None:
-        self._data[("._.", "context", *self._key)] = value
-
-    @property
-    def cue(self):
-        return self._data.get(("._.", "cue", *self._key))
-
-    @cue.setter
-    def cue(self, value) -> None:
-        self._data[("._.", "cue", *self._key)] = value
+    context = property(*_stored("context"))
+    cue = property(*_stored("cue"))
 
 
 def load_context_rules(directory=None) -> list[ConTextRule]:
