@@ -369,10 +369,11 @@ def spans(
     split: Optional[str] = typer.Option(None, "--split", help="Only notes of this split (train/dev/test)."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
-    """Entity span precision / recall / F1 per label against the corpus annotations."""
+    """Entity span precision / recall / F1 per label, and context accuracy where the gold labels context."""
     from dermcoder.contracts import LabeledNote
     from dermcoder.engine import get_engine
     from dermcoder.jsonl import read_jsonl
+    from dermcoder.training.context import evaluate_context
     from dermcoder.training.spans import evaluate_spans
 
     notes, problems = read_jsonl(gold_path, LabeledNote)
@@ -382,14 +383,18 @@ def spans(
         fail(f"{gold_path}: {len(problems)} unreadable line(s)")
     if split:
         notes = [n for n in notes if n.split == split]
-    report = evaluate_spans(notes, get_engine().nlp)
+    nlp = get_engine().nlp
+    report = evaluate_spans(notes, nlp)
     if report.notes == 0:
         fail(f"{gold_path}: no span-annotated notes{' in split ' + split if split else ''}")
+    context = evaluate_context(notes, nlp)
     rows = report.rows()
     micro = report.micro()
     if as_json:
-        print(json.dumps({"notes": report.notes, "labels": rows, "micro": micro.as_dict(),
-                          "micro_lenient": report.micro("lenient").as_dict()}, indent=2))  # fmt: skip
+        body = {"notes": report.notes, "labels": rows, "micro": micro.as_dict(), "micro_lenient": report.micro("lenient").as_dict()}
+        if context.mentions:
+            body["context"] = context.as_dict()
+        print(json.dumps(body, indent=2))
         return
     table = Table(title=f"Entity spans, {report.notes} notes{' (' + split + ')' if split else ''}")
     for col in ("label", "gold", "predicted", "precision", "recall", "F1 (strict)", "F1 (overlap)"):
@@ -400,6 +405,23 @@ def spans(
     table.add_row("micro", str(micro.n_gold), str(micro.n_pred), f"{micro.precision:.3f}", f"{micro.recall:.3f}",
                   f"{micro.f1:.3f}", f"{report.micro('lenient').f1:.3f}")  # fmt: skip
     out.print(table)
+    if context.mentions:
+        _print_context(context, split)
+
+
+def _print_context(context, split: str | None) -> None:
+    """The context-accuracy table of `spans` (only when the gold carries context labels)."""
+    nc = context.not_current
+    table = Table(title=f"Context of HISTOLOGY/PROCEDURE/REPAIR mentions, {context.notes} notes{' (' + split + ')' if split else ''}")
+    for col in ("gold status", "mentions", "agree", "share"):
+        table.add_column(col, justify="right" if col != "gold status" else "left")
+    for status, row in context.as_dict()["per_status"].items():
+        table.add_row(status, str(row["mentions"]), str(row["agree"]), f"{row['agree'] / row['mentions']:.3f}")
+    out.print(table)
+    out.print(f"mentions with a cue (gold or pipeline): {context.with_cue}; suppression accuracy "
+              f"{context.suppression_accuracy:.3f}; category accuracy {context.category_accuracy:.3f}")
+    out.print(f"not current: precision {nc.precision:.3f}, recall {nc.recall:.3f}, F1 {nc.f1:.3f}; "
+              f"gold mentions the pipeline did not find: {context.unmatched} of {context.mentions}")
 
 
 @tables_app.command("check")
@@ -467,6 +489,28 @@ def corpus_import(
     except (ValueError, KeyError) as exc:
         fail(str(exc))
     out.print(f"imported {n} note(s) into {output}")
+
+
+@corpus_app.command("context")
+def corpus_context(
+    labels: list[Path] = typer.Argument(..., help="Context label files (JSONL, one note per line; see corpus/annotation-guide.md)."),
+    path: Path = typer.Option(Path("corpus/sample/notes.jsonl"), "--corpus", help="Corpus file to update in place."),
+) -> None:
+    """Attach gold context labels (current, negated, historical, ...) to the corpus's entities."""
+    from dermcoder.training.context_labels import merge_context_labels
+
+    for f in [*labels, path]:
+        if not f.is_file():
+            fail(f"{f}: file not found")
+    try:
+        n, problems = merge_context_labels(path, labels)
+    except (ValueError, KeyError) as exc:
+        fail(f"unreadable label file: {exc}")
+    for p in problems:
+        eprint(f"error: {p}")
+    if problems:
+        fail(f"{len(problems)} label(s) refused; {path} left unchanged")
+    out.print(f"labeled {n} mention(s) in {path}")
 
 
 @feedback_app.command("export")

@@ -28,6 +28,13 @@ ENTITY_LABELS = (
     "SIZE", "MARGIN", "AREA", "COUNT", "SITE", "LATERALITY", "HISTOLOGY", "PROCEDURE",
     "REPAIR", "MOHS_STAGE", "MOHS_BLOCKS",
 )  # fmt: skip
+# Gold context of a HISTOLOGY/PROCEDURE/REPAIR mention (entity field `context`): `current`
+# or the reason the note does not assert it for today (annotation-guide.md, "Context").
+CONTEXT_STATUSES = (
+    "current", "negated", "uncertain", "historical", "hypothetical", "family", "declined", "cancelled",
+    "copied_forward",
+)  # fmt: skip
+CONTEXT_LABELS = ("HISTOLOGY", "PROCEDURE", "REPAIR")
 MODIFIERS = {"25", "57", "58", "59", "76", "77", "78", "79", "XE", "XP", "XS", "XU", "RT", "LT", "50", "51", "52"}
 DISTINCT = {"59", "XE", "XP", "XS", "XU"}
 # Coverage families: table families, with the two graft families counted together.
@@ -119,6 +126,9 @@ def check_note(note: LabeledNote, where: str, tables: CodeTables) -> list[str]:
         surface = getattr(ent, "text", None)
         if surface is not None and note.text[ent.start : ent.end] != surface:
             problems.append(f"{loc}: text {surface!r} != note[{ent.start}:{ent.end}] {note.text[ent.start:ent.end]!r}")
+        status = getattr(ent, "context", None)
+        if status is not None and (status not in CONTEXT_STATUSES or ent.label not in CONTEXT_LABELS):
+            problems.append(f"{loc}: context {status!r} (allowed on {'/'.join(CONTEXT_LABELS)}: {', '.join(CONTEXT_STATUSES)})")
     extra = note.model_extra or {}
     if extra.get("style") is not None and extra["style"] not in STYLES:
         problems.append(f"{where}: style {extra['style']!r} not one of {', '.join(STYLES)}")
