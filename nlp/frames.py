@@ -27,6 +27,7 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from dermcoder.nlp._extensions import SPAN_GROUP, direct_span_data, note_text
+from dermcoder.nlp.pipe_tables import pipe_tables
 
 SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
 LABEL_MARKER = re.compile(
@@ -237,50 +238,26 @@ def find_blocks(text: str) -> list[tuple[int, str]]:
     return markers if len(labels) >= 2 else []
 
 
-STAGE_HEADER = re.compile(r"^[ \t]*\|?[ \t]*(?:stage|stg|layer)\b", re.IGNORECASE)
-
-
 def _stage_table_lines(text: str) -> set[int]:
     """Start offsets of the rows of Mohs stage tables (a pipe table whose header opens with Stage)."""
-    rows: set[int] = set()
-    pos = 0
-    in_table = stage = False
-    for line in text.splitlines(keepends=True):
-        is_row = line.count("|") >= 2
-        if is_row and not in_table:
-            in_table, stage = True, STAGE_HEADER.match(line) is not None
-        elif not is_row:
-            in_table = stage = False
-        if is_row and stage:
-            rows.add(pos)
-        pos += len(line)
-    return rows
+    return {pos for table in pipe_tables(text) if table.stage_table for pos, _line in table.rows}
 
 
 def _table_rows(text: str) -> list[tuple[int, str]]:
     """ "Site | Dx | Lesion size | Margin" then one row per lesion: each row is a block of its
     own ("ROW1", "ROW2", ...) and the text after the table belongs to none ("")."""
     out: list[tuple[int, str]] = []
-    pos = 0
-    rows = 0
-    in_table = False
-    for line in text.splitlines(keepends=True):
-        is_row = line.count("|") >= 2
-        if is_row and not in_table:
-            in_table, rows = True, -1  # the first line is the header
-            if STAGE_HEADER.match(line):
-                rows = -2  # a Mohs stage table: its rows are stages of one tumour, not lesions
-        elif not is_row and in_table:
-            in_table = False
-            if rows >= 1:
-                out.append((pos, ""))
-        if is_row and rows >= 0 and not TABLE_SEPARATOR.match(line):
-            rows += 1
-            out.append((pos, f"ROW{len([1 for _, lab in out if lab]) + 1}"))
-        elif is_row and rows == -1:
-            rows = 0
-        pos += len(line)
-    return out if len([1 for _, lab in out if lab]) >= 2 else []
+    n = 0
+    for table in pipe_tables(text):
+        if table.stage_table:
+            continue  # its rows are stages of one tumour, not lesions
+        data = [pos for pos, line in table.rows[1:] if not TABLE_SEPARATOR.match(line)]  # the first line is the header
+        for pos in data:
+            n += 1
+            out.append((pos, f"ROW{n}"))
+        if data and table.end is not None:
+            out.append((table.end, ""))
+    return out if n >= 2 else []
 
 
 # "Final curetted defect: A 12 mm; B 1.6 cm": a lesion label right before a value on a line

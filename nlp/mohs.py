@@ -15,6 +15,7 @@ from spacy.tokens import Doc
 
 from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.numbers import WORD_PATTERN, to_int
+from dermcoder.nlp.pipe_tables import pipe_tables
 from dermcoder.nlp.spans import add_span
 
 STAGE_NUM = rf"(?:#?\d|i{{1,3}}|iv|vi?|{WORD_PATTERN})"
@@ -39,30 +40,28 @@ def _pipe_table_rows(text: str) -> list[tuple[tuple[int, int], int, tuple[int, i
     """(stage cell span, stage, blocks cell span, blocks) from pipe tables whose header names a
     Stage and a Blocks column, wherever they stand ("Tumor | Site | Pre-op | Stage | Blocks")."""
     out = []
-    columns: tuple[int, int] | None = None
-    pos = 0
-    for line in text.splitlines(keepends=True):
-        cells = line.rstrip("\n").split("|")
-        if len(cells) < 3:
-            columns = None
-        elif columns is None:
-            stage_i = next((i for i, c in enumerate(cells) if STAGE_HEADER.match(c)), None)
-            block_i = next((i for i, c in enumerate(cells) if BLOCK_HEADER.match(c)), None)
-            if stage_i is not None and block_i is not None:
-                columns = (stage_i, block_i)
-        else:
+    for table in pipe_tables(text):
+        columns: tuple[int, int] | None = None
+        for pos, line in table.rows:
+            cells = line.rstrip("\n").split("|")
+            if columns is None:
+                stage_i = next((i for i, c in enumerate(cells) if STAGE_HEADER.match(c)), None)
+                block_i = next((i for i, c in enumerate(cells) if BLOCK_HEADER.match(c)), None)
+                if stage_i is not None and block_i is not None:
+                    columns = (stage_i, block_i)
+                continue
             stage_i, block_i = columns
-            if max(stage_i, block_i) < len(cells):
-                st, bl = CELL_STAGE.match(cells[stage_i]), CELL_BLOCKS.match(cells[block_i])
-                stage, blocks = (to_int(st.group(1)) if st else None), (to_int(bl.group(1)) if bl else None)
-                if stage and blocks:
-                    starts = [pos]
-                    for c in cells[:-1]:
-                        starts.append(starts[-1] + len(c) + 1)
-                    s0 = starts[stage_i] + st.start(1)
-                    b0 = starts[block_i] + bl.start(1)
-                    out.append(((s0, s0 + len(st.group(1))), stage, (b0, b0 + len(bl.group(1))), blocks))
-        pos += len(line)
+            if max(stage_i, block_i) >= len(cells):
+                continue
+            st, bl = CELL_STAGE.match(cells[stage_i]), CELL_BLOCKS.match(cells[block_i])
+            stage, blocks = (to_int(st.group(1)) if st else None), (to_int(bl.group(1)) if bl else None)
+            if stage and blocks:
+                starts = [pos]
+                for c in cells[:-1]:
+                    starts.append(starts[-1] + len(c) + 1)
+                s0 = starts[stage_i] + st.start(1)
+                b0 = starts[block_i] + bl.start(1)
+                out.append(((s0, s0 + len(st.group(1))), stage, (b0, b0 + len(bl.group(1))), blocks))
     return out
 
 
