@@ -27,7 +27,9 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 
 from dermcoder.nlp._extensions import SPAN_GROUP, direct_span_data, note_text
+from dermcoder.nlp.lexicons import load_lexicons
 from dermcoder.nlp.pipe_tables import pipe_tables
+from dermcoder.nlp.resource_io import ResourceBacked
 
 SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
 LABEL_MARKER = re.compile(
@@ -306,7 +308,7 @@ def _block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
 NON_LESION_PROCS = {"em", "prior_biopsy"}
 
 
-def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
+def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozenset[str]] | None = None) -> list[Frame]:
     """Group mentions into frames (see the module docstring for the rules)."""
     blocks = find_blocks(text)
     for m in mentions:
@@ -391,8 +393,8 @@ def build_frames(text: str, mentions: list[Mention]) -> list[Frame]:
                     if frame is not None:
                         frame.sentences.add(sent)
                     continue
-                if frame is None or _opens_new_frame(frame, m, new_site):
-                    same = _matching_frame(frames, m, new_site, block)
+                if frame is None or _opens_new_frame(frame, m, new_site, regions):
+                    same = _matching_frame(frames, m, new_site, block, regions)
                     if same is not None:
                         frame = current[block] = same
                     else:
@@ -680,7 +682,14 @@ def _family(canonical: str | None) -> str | None:
     return "biopsy" if canonical.startswith("biopsy") else canonical
 
 
-def _opens_new_frame(frame: Frame, proc: Mention, site: Mention | None) -> bool:
+def _one_place(new: str | None, own: str | None, regions: dict[str, frozenset[str]] | None) -> bool:
+    """A site word that can name a frame's lesion: its own site, or a broad region around it
+    named afterwards ("left upper back" ... "on the trunk at this size"). Not the other way
+    round: "two lesions on the face: the nose ... the lip" are two lesions."""
+    return new == own or own in (regions or {}).get(new or "", ())
+
+
+def _opens_new_frame(frame: Frame, proc: Mention, site: Mention | None, regions: dict[str, frozenset[str]] | None = None) -> bool:
     own = _own_sites(frame)
     if frame.procedure == "ed_c" and proc.canonical == "destruction" and (site is None or not own or site.canonical == own[0].canonical):
         return False  # "ED&C, 3 cycles; final curetted defect 1.1 cm": the same lesion's defect
@@ -691,18 +700,19 @@ def _opens_new_frame(frame: Frame, proc: Mention, site: Mention | None) -> bool:
     if proc.canonical == "mohs":
         return False
     own = _own_sites(frame)  # sites copied into the frame from history or a stale plan do not count
-    if site is not None and own and site.canonical != own[0].canonical:
+    if site is not None and own and not _one_place(site.canonical, own[0].canonical, regions):
         return True
     return False
 
 
-def _matching_frame(frames: list[Frame], proc: Mention, site: Mention | None, block: str | None) -> Frame | None:
+def _matching_frame(frames: list[Frame], proc: Mention, site: Mention | None, block: str | None,
+                    regions: dict[str, frozenset[str]] | None = None) -> Frame | None:
     """An earlier frame of the block with the same procedure family and a compatible site."""
     for f in frames:
         if f.block != block or _family(f.procedure) != _family(proc.canonical):
             continue
         own = _own_sites(f)  # a copied-forward or historical site names no lesion of today
-        if site is None or not own or own[0].canonical == site.canonical:
+        if site is None or not own or _one_place(site.canonical, own[0].canonical, regions):
             return f
     return None
 
@@ -887,10 +897,18 @@ def make_frames(nlp, name):  # untyped: spaCy validates factory signatures
     return FrameBuilder()
 
 
-class FrameBuilder:
+class FrameBuilder(ResourceBacked):
     """Stores `doc._.frames` (list[Frame]) built from the entity group."""
+
+    resource_files = ("site_lexicon.json", "findings_lexicon.json")
+
+    def __init__(self) -> None:
+        self.init_resources()
+
+    def load_resources(self) -> None:
+        self.regions = load_lexicons(self.resource_dir).regions
 
     def __call__(self, doc: Doc) -> Doc:
         fields = doc.user_data[MENTION_FIELDS_KEY] = _mention_fields(doc)
-        doc._.frames = build_frames(note_text(doc), _mentions(fields))
+        doc._.frames = build_frames(note_text(doc), _mentions(fields), self.regions)
         return doc

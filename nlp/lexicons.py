@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -34,6 +34,9 @@ class SiteLexiconFile(BaseModel):
 
     provenance: str
     sites: dict[str, list[str]]
+    # Broad regions a note names in passing ("on the trunk at this size"), each with the
+    # canonical sites inside it: the region word and a site inside it can name one lesion.
+    regions: dict[str, list[str]] = {}
 
 
 class FindingsFile(BaseModel):
@@ -245,6 +248,7 @@ class Lexicons:
     site_typos: TypoVocabulary  # near-miss spellings of the site words ("sholder")
     finding_typos: TypoVocabulary  # ... of the procedure and repair words ("exicision")
     supporting: tuple[re.Pattern, ...] = ()  # procedure words that only support a frame
+    regions: dict[str, frozenset[str]] = field(default_factory=dict)  # region -> canonical sites inside it
 
 
 _CS_PROCEDURES = {"WLE", "MMS", "LN2", "LN-2", "EDC", "TCA", "PDL", "PDT", "PUVA", "ILK", "XTRAC", "FTSG", "STSG",
@@ -272,6 +276,10 @@ def validate_lexicons(directory: Path | None = None) -> tuple[Lexicons | None, l
     site_entries = {k: [re.escape(s).replace(r"\ ", r"[\s-]+") + ("" if s.endswith("s") else "(?:e?s)?") for s in v]
                     for k, v in sites.sites.items()}
     site_lex = _compile(site_entries, re.IGNORECASE, problems, "site_lexicon.json: sites", after_slash=True)
+    for region, inside in sites.regions.items():
+        for name in [region, *inside]:
+            if name not in sites.sites:
+                problems.append(f"site_lexicon.json: regions.{region}: {name!r} is not a canonical site")
     hist_lex = _compile({k: v.patterns for k, v in info.items()}, re.IGNORECASE, problems, "histology")
     hist_cs = _compile({k: v.cs for k, v in info.items() if v.cs}, 0, problems, "histology(cs)")
     proc_ci = {k: [p for p in v if p not in _CS_PROCEDURES] for k, v in findings.procedure.items()}
@@ -294,7 +302,8 @@ def validate_lexicons(directory: Path | None = None) -> tuple[Lexicons | None, l
         (label, tuple((k, tuple(v)) for k, v in section.items()))
         for label, section in (("PROCEDURE", findings.procedure), ("REPAIR", findings.repair))
     ))  # fmt: skip
-    return Lexicons(site_lex, hist_lex, hist_cs, info, proc_lex, proc_cs_lex, rep_lex, site_typos, finding_typos, tuple(supporting)), []
+    regions = {k: frozenset(v) for k, v in sites.regions.items()}
+    return Lexicons(site_lex, hist_lex, hist_cs, info, proc_lex, proc_cs_lex, rep_lex, site_typos, finding_typos, tuple(supporting), regions), []
 
 
 def load_lexicons(directory: Path | None = None) -> Lexicons:

@@ -30,12 +30,27 @@ CURRENT = "current"
 PRECEDENCE = ("copied_forward", "family", "negated", "declined", "cancelled", "historical", "hypothetical", "uncertain")
 
 
+# The pipeline names some past procedures by their lexicon entry instead of a ConText cue:
+# "bx 2/11/25", "biopsy-proven", "bx scar" are PROCEDURE mentions of canonical `prior_biopsy`,
+# which no rule codes.
+PAST_CANONICALS = {"prior_biopsy": "historical"}
+
+
 def primary_status(categories: list[str] | tuple[str, ...]) -> str:
     """The pipeline's categories as one status: `current` when there are none."""
     for name in PRECEDENCE:
         if name in categories:
             return name
     return CURRENT
+
+
+def mention_categories(mention) -> list[str]:
+    """A mention's context categories, with the status its lexicon entry implies."""
+    cats = list(mention.context)
+    implied = PAST_CANONICALS.get(mention.canonical or "")
+    if implied and implied not in cats:
+        cats.append(implied)
+    return cats
 
 
 @dataclass
@@ -80,8 +95,9 @@ def _predicted(doc) -> tuple[dict, list]:
     spans: list[tuple[str, int, int, list[str]]] = []
     for m in mentions_from_doc(doc):
         if m.label in CONTEXT_LABELS and m.role != "supporting":
-            exact[(m.label, m.start, m.end)] = list(m.context)
-            spans.append((m.label, m.start, m.end, list(m.context)))
+            cats = mention_categories(m)
+            exact[(m.label, m.start, m.end)] = cats
+            spans.append((m.label, m.start, m.end, cats))
     return exact, spans
 
 

@@ -105,3 +105,29 @@ def test_frames_pathology_goes_to_its_lesion(nlp, text, expected):
 def test_frames_lesions_only_reassured_join_no_frame(nlp):
     (f,) = frames(nlp, "LN2 to ISKs x2 L inframammary.\nMultiple benign-appearing SKs on back: reassured, no tx.")
     assert [s.text for s in f.sites] == ["inframammary"] and [h.text for h in f.histology] == ["ISKs"]
+
+
+@pytest.mark.parametrize("text, n_excisions", [
+    ("Excision of biopsy-proven BCC, left upper back. Mohs was discussed, but on the trunk at this size "
+     "we went ahead with a standard excision. Lesion 14 x 10 mm, 4 mm margins.", 1),
+    ("Two lesions on the face today. Excision of BCC of the nasal dorsum, 0.6 cm, 3 mm margins. "
+     "Excision of a nevus of the left upper lip, 0.4 cm, 1 mm margin.", 2),
+], ids=["region-after-site-is-that-lesion", "sites-inside-an-earlier-region-are-lesions"])  # fmt: skip
+def test_frames_broad_region_named_in_passing(nlp, text, n_excisions):
+    fs = nlp(text)._.frames
+    assert len([f for f in fs if f.procedure == "excision"]) == n_excisions
+
+
+def test_site_regions_are_validated(tmp_path):
+    import json
+    import shutil
+
+    from dermcoder.nlp.lexicons import resources_dir, validate_lexicons
+
+    for name in ("site_lexicon.json", "findings_lexicon.json"):
+        shutil.copy(resources_dir() / name, tmp_path / name)
+    data = json.loads((tmp_path / "site_lexicon.json").read_text())
+    data["regions"]["trunk"].append("torso_region")
+    (tmp_path / "site_lexicon.json").write_text(json.dumps(data))
+    lex, problems = validate_lexicons(tmp_path)
+    assert lex is None and any("torso_region" in p for p in problems)

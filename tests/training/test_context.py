@@ -53,3 +53,12 @@ def test_corpus_check_validates_context(label, status, ok, tables):
     note = LabeledNote(id="c", text="h/o BCC", cpt=[], icd10=[], entities=[{"start": 4, "end": 7, "label": label, "context": status}])
     problems = [p for p in check_note(note, "c", tables) if "context" in p]
     assert (not problems) == ok
+
+
+def test_a_prior_biopsy_mention_counts_as_historical(nlp):
+    text = "Excision of SCC left hand (bx 5/8/25)."
+    start = text.index("bx")
+    note = LabeledNote(id="c", text=text, entities=[{"start": start, "end": start + 2, "label": "PROCEDURE", "context": "historical"}])
+    report = evaluate_context([note], nlp)
+    assert report.mentions == 1 and report.unmatched == 0
+    assert report.category_agree == 1 and report.confusion[("historical", "historical")] == 1
