@@ -68,7 +68,7 @@ class SectionTagger(ResourceBacked):
         for k, (start, end, category) in enumerate(sections):
             if category == "pathology":
                 in_path = True
-            elif category in ("assessment_plan", "procedure", "history", "medications"):
+            elif category in ("assessment_plan", "procedure", "history", "present_illness", "medications"):
                 in_path = False
             elif in_path:
                 sections[k] = (start, end, "pathology")

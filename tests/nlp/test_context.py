@@ -165,3 +165,14 @@ def test_a_dated_biopsy_does_not_date_the_diagnosis(nlp, text, target):
     assert "historical" not in m.context
     biopsy = [m for m in mentions(nlp, text) if m.label == "PROCEDURE" and m.text.lower() in ("bx", "biopsied", "biopsy")]
     assert biopsy and all(b.canonical == "prior_biopsy" for b in biopsy)  # never a biopsy coded today
+
+
+@pytest.mark.parametrize("text, target, historical", [
+    ("HPI: 58F here for WLE of MM L calf.\nPE: scar L calf.", "MM", False),
+    ("History of present illness: returns for excision of a nodular BCC of the back.\nExam: 1.2 cm scar.", "nodular BCC", False),
+    ("PMH: melanoma of the back.\nExam: no nodes.", "melanoma", True),
+    ("Derm history: BCC of the nose.\nExam: clear.", "BCC", True),
+], ids=["hpi-is-today", "history-of-present-illness-is-today", "pmh-is-past", "derm-history-is-past"])  # fmt: skip
+def test_context_present_illness_is_not_past_history(nlp, text, target, historical):
+    (m,) = [m for m in mentions(nlp, text) if m.text == target]
+    assert ("historical" in m.context) == historical
