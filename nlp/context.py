@@ -11,7 +11,6 @@ the UI can show why a mention produced no code.
 
 from __future__ import annotations
 
-import json
 import re
 
 import bisect
@@ -27,6 +26,7 @@ from dermcoder.errors import TableError
 from dermcoder.nlp._extensions import SPAN_GROUP, char_range, direct_span_data, note_text
 from dermcoder.nlp._medspacy import share_note_text
 from dermcoder.nlp.lexicons import resources_dir
+from dermcoder.nlp.pattern_macros import read_resource
 from dermcoder.nlp.resource_io import ResourceBacked
 
 CATEGORY_NAMES = {
@@ -351,7 +351,10 @@ def load_context_rules(directory=None) -> list[ConTextRule]:
     span, so the second rule would be silently dead (a FORWARD and a BACKWARD rule for the
     same cue must be one BIDIRECTIONAL rule)."""
     path = (directory or resources_dir()) / "context_rules.json"
-    data = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        data = read_resource(path.parent, path.name)
+    except ValueError as exc:
+        raise TableError(str(path), [str(exc)]) from exc
     seen: dict[str, int] = {}
     problems = []
     for i, rule in enumerate(data["context_rules"]):
@@ -375,7 +378,7 @@ def make_context(nlp, name):  # untyped: spaCy validates factory signatures
 class ContextTagger(ResourceBacked):
     """Runs ConText on the entity group and records categories and cues per entity."""
 
-    resource_files = ("context_rules.json",)
+    resource_files = ("context_rules.json", "shared_patterns.json")
 
     def __init__(self, nlp: Language) -> None:
         self.nlp = nlp

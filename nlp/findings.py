@@ -44,7 +44,7 @@ def _without_overlaps(matches: list[tuple[int, int, str]]) -> list[tuple[int, in
 class FindingsRecognizer(ResourceBacked):
     """Adds HISTOLOGY, PROCEDURE and REPAIR spans."""
 
-    resource_files = ("site_lexicon.json", "findings_lexicon.json")
+    resource_files = ("site_lexicon.json", "findings_lexicon.json", "shared_patterns.json")
 
     def __init__(self) -> None:
         self.init_resources()

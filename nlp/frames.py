@@ -900,7 +900,7 @@ def make_frames(nlp, name):  # untyped: spaCy validates factory signatures
 class FrameBuilder(ResourceBacked):
     """Stores `doc._.frames` (list[Frame]) built from the entity group."""
 
-    resource_files = ("site_lexicon.json", "findings_lexicon.json")
+    resource_files = ("site_lexicon.json", "findings_lexicon.json", "shared_patterns.json")
 
     def __init__(self) -> None:
         self.init_resources()

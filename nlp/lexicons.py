@@ -6,7 +6,6 @@ expression is compiled at load time; all problems are collected before failing.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -16,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from dermcoder.errors import TableError
+from dermcoder.nlp.pattern_macros import read_resource
 from dermcoder.nlp.typos import TypoVocabulary, vocabulary
 
 
@@ -260,9 +260,9 @@ def validate_lexicons(directory: Path | None = None) -> tuple[Lexicons | None, l
     d = directory or resources_dir()
     problems: list[str] = []
     try:
-        sites = SiteLexiconFile.model_validate(json.loads((d / "site_lexicon.json").read_text(encoding="utf-8")))
-        findings = FindingsFile.model_validate(json.loads((d / "findings_lexicon.json").read_text(encoding="utf-8")))
-    except (OSError, ValidationError, json.JSONDecodeError) as exc:
+        sites = SiteLexiconFile.model_validate(read_resource(d, "site_lexicon.json"))
+        findings = FindingsFile.model_validate(read_resource(d, "findings_lexicon.json"))
+    except (OSError, ValidationError, ValueError) as exc:  # ValueError: bad JSON or an unknown {{piece}}
         return None, [f"{d}: {exc}"]
     info: dict[str, HistologyEntry] = {}
     for name, raw in findings.histology.items():

@@ -66,7 +66,7 @@ def make_sites(nlp, name):  # untyped: spaCy validates factory signatures
 class SiteRecognizer(ResourceBacked):
     """Adds SITE and LATERALITY spans."""
 
-    resource_files = ("site_lexicon.json", "findings_lexicon.json")
+    resource_files = ("site_lexicon.json", "findings_lexicon.json", "shared_patterns.json")
 
     def __init__(self) -> None:
         self.init_resources()

@@ -124,7 +124,7 @@ def test_site_regions_are_validated(tmp_path):
 
     from dermcoder.nlp.lexicons import resources_dir, validate_lexicons
 
-    for name in ("site_lexicon.json", "findings_lexicon.json"):
+    for name in ("site_lexicon.json", "findings_lexicon.json", "shared_patterns.json"):
         shutil.copy(resources_dir() / name, tmp_path / name)
     data = json.loads((tmp_path / "site_lexicon.json").read_text())
     data["regions"]["trunk"].append("torso_region")

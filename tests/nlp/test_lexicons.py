@@ -58,7 +58,7 @@ def test_lexicons_prefilter_finds_exactly_what_trying_every_form_finds(name):
 def test_lexicons_report_every_bad_pattern_including_supporting_words(tmp_path):
     from dermcoder.nlp.lexicons import resources_dir, validate_lexicons
 
-    for name in ("site_lexicon.json", "findings_lexicon.json"):
+    for name in ("site_lexicon.json", "findings_lexicon.json", "shared_patterns.json"):
         (tmp_path / name).write_text((resources_dir() / name).read_text(encoding="utf-8"), encoding="utf-8")
     findings = json.loads((tmp_path / "findings_lexicon.json").read_text(encoding="utf-8"))
     findings["supporting_words"].append("ellipse(")
