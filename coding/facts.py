@@ -217,8 +217,10 @@ def histology_key(m: Mention | None) -> str | None:
     return info.icd if info else None
 
 
-def count_fact(frame_or_mentions, nouns: tuple[str, ...] = ()) -> Fact | None:
-    """Lesion count: a stated total, else the sum of the item counts (e.g. 4 scalp + 3 forearm)."""
+def count_fact(frame_or_mentions, nouns: tuple[str, ...] = (), sites: list[Mention] | None = None) -> Fact | None:
+    """Lesion count: a stated total, else the sum of the item counts (e.g. 4 scalp + 3 forearm).
+
+    `sites`: the site mentions around a list of counts (a frame's own are used for a frame)."""
     counts = frame_or_mentions.counts if isinstance(frame_or_mentions, Frame) else frame_or_mentions
     counts = [m for m in counts if usable(m)]
     if nouns:
@@ -236,14 +238,26 @@ def count_fact(frame_or_mentions, nouns: tuple[str, ...] = ()) -> Fact | None:
         rest = [o for o in counts if o is not m and o.line == m.line and o.start > m.start and (o.canonical or "").endswith("by site")]
         if len(rest) >= 2 and sum(int(o.value) for o in rest) == int(m.value):
             return Fact(int(m.value), [m] + rest, " + ".join(o.text for o in rest))
+    if isinstance(frame_or_mentions, Frame):
+        sites = frame_or_mentions.sites
+    site_starts = [x.start for x in sites] if sites is not None else None
     items = []
     seen: set[int] = set()
     for m in counts:
         if m.start in seen:
             continue
         seen.add(m.start)
+        # "Actinic keratoses x2: cryotherapy today, 2 lesions": the same number again in its
+        # sentence with no site between names the same lesions (counts by site are summed)
+        if site_starts is not None and any(_restates(o, m, site_starts) for o in items):
+            continue
         items.append(m)
     return Fact(sum(int(m.value) for m in items), items, " + ".join(m.text for m in items))
+
+
+def _restates(first: Mention, later: Mention, site_starts: list[int]) -> bool:
+    return (first.sentence == later.sentence and int(first.value) == int(later.value)
+            and not any(first.end <= s < later.start for s in site_starts))  # fmt: skip
 
 
 def ceil_units(value: float, base: float, step: float) -> int:

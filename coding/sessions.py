@@ -42,15 +42,17 @@ def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: t
     lesions were treated with LN2") win over counts of what the exam found (which are not
     used at all with own_sentence_only)."""
     counts: list[Mention] = []
+    sites: list[Mention] = []
     for _, f in frames:
         counts += [m for m in f.counts if m.active]
+        sites += f.sites
     # the procedure's own sentence, read past semicolons: "LN2: L forehead x3; R cheek x2; ..." is one list
     spans = [_period_sentence(ctx.text, p.start, p.end) for _, f in frames for p in f.procedures if p.active]
     with_procedure = [m for m in counts if any(a <= m.start < b for a, b in spans)]
-    found = facts.count_fact(with_procedure, nouns) if with_procedure else None
+    found = facts.count_fact(with_procedure, nouns, sites) if with_procedure else None
     if own_sentence_only:
         return found
-    return found or facts.count_fact(counts, nouns)
+    return found or facts.count_fact(counts, nouns, sites)
 
 
 def _dx(ctx: CodingContext, mentions: list[Mention]) -> list[str]:
