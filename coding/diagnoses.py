@@ -19,11 +19,24 @@ FAMILY_DX_CLASSES = {
 NEOPLASM_CLASSES = {"malignant", "in_situ", "benign", "uncertain"}
 GROWTH = re.compile(r"\b(growth|neoplasm|tumou?r|new lesion|lesion of uncertain)\b", re.IGNORECASE)
 SURVEILLANCE = re.compile(r"surveillance|no (?:evidence|e/o|sign) of recurrence|no recurrence|NED\b|follow[- ]up (?:of|for|after)|skin check", re.IGNORECASE)
+# "next surveillance as scheduled; no exam today", "(surveillance annual, last 4 months ago)":
+# surveillance named for another day is not today's reason for the visit
+NOT_TODAY = re.compile(r"\b(?:next|scheduled|due|will|last|ago|no exam|not examined|not addressed|deferred)\b", re.IGNORECASE)
 HISTORY_DX = [
     (re.compile(r"(?:history of|hx of|h/o|s/p)[^.\n]{0,40}melanoma in[- ]situ", re.IGNORECASE), "Z86.006"),
     (re.compile(r"(?:history of|hx of|h/o|s/p)[^.\n]{0,40}melanoma", re.IGNORECASE), "Z85.820"),
     (re.compile(r"(?:history of|hx of|h/o|s/p)[^.\n]{0,60}(?:bcc|scc|basal cell|squamous cell|nmsc|skin cancer)", re.IGNORECASE), "Z85.828"),
 ]
+
+
+def _surveillance_today(text: str) -> bool:
+    """A surveillance statement about this visit (its sentence names no other day)."""
+    for m in SURVEILLANCE.finditer(text):
+        left = max(text.rfind(".", 0, m.start()), text.rfind("\n", 0, m.start()), text.rfind(";", 0, m.start())) + 1
+        stops = [i for i in (text.find(".", m.end()), text.find("\n", m.end()), text.find(";", m.end())) if i >= 0]
+        if not NOT_TODAY.search(text, left, min(stops) if stops else len(text)):
+            return True
+    return False
 
 
 def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention | None, float]]:
@@ -109,12 +122,13 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
             code = icd_code(key, None)
             if code and code not in used and code not in [e[0] for e in extra]:
                 extra.append((code, m, 0.6))
-        if em and (not extra or SURVEILLANCE.search(ctx.text)):
+        surveillance = _surveillance_today(ctx.text)
+        if em and (not extra or surveillance):
             for rx, code in HISTORY_DX:
                 if rx.search(ctx.text):
                     # surveillance after completed treatment: follow-up code with the history code
                     follow_up = "Z09" if code.startswith("Z86") else "Z08"
-                    if SURVEILLANCE.search(ctx.text):
+                    if surveillance:
                         extra.append((follow_up, None, 0.6))
                     extra.append((code, None, 0.6))
                     break
