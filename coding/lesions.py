@@ -185,6 +185,7 @@ def banded_code(ctx: CodingContext, frame: Frame, lesion: facts.Lesion, family: 
 def shave(ctx: CodingContext, rule: RuleRecord) -> None:
     """Shave removal per lesion by lesion diameter and site group."""
     for i, frame in _not_cosmetic(ctx, rule, frames_with(ctx, "shave_removal")):
+        frame = _with_label_facts(ctx, frame, only_biopsies=True)
         for lesion in facts.lesion_instances(frame):
             found = banded_code(ctx, frame, lesion, "shave_removal", "Shave removal")
             if found is None and lesion.size is None:
@@ -266,14 +267,43 @@ def excised_diameter(ctx: CodingContext, frame: Frame) -> tuple[facts.Fact | Non
     return facts.Fact(value, size.evidence + margin.evidence), arithmetic
 
 
-def _with_label_facts(ctx: CodingContext, frame: Frame) -> Frame:
-    """An excision frame that shares its lesion label with another frame of the same block
-    ("Lesion A: 5 mm papule. Punch biopsy ..., then the entire lesion was excised") takes the
-    lesion's size, margins and pathology written there when it has none of its own."""
-    if frame.label is None:
-        return frame
-    siblings = [f for f in ctx.frames if f is not frame and f.label == frame.label and f.block == frame.block]
-    if not siblings:
+def _frame_side(frame: Frame) -> str | None:
+    site = facts.site_fact(frame)
+    side = facts.side_fact(frame, site.evidence[0] if site else None)
+    return side.value if side else None
+
+
+def _lesion_siblings(ctx: CodingContext, frame: Frame) -> list[Frame]:
+    """The other frames that describe this removal's lesion: the same lesion label in the same
+    block, or, for a removal with no size of its own, a biopsy at the same site and side (the
+    pair the bundling rule treats as one lesion: "shave biopsy taken first ... the remainder of
+    the same lesion removed by shave")."""
+    if frame.label is not None:
+        return [f for f in ctx.frames if f is not frame and f.label == frame.label and f.block == frame.block]
+    if any(m.role in ("lesion", "size") for m in frame.sizes):
+        return []
+    site = facts.site_fact(frame)
+    if site is None:
+        return []
+    side = _frame_side(frame)
+    out = []
+    for f in ctx.frames:
+        if f is frame or not (f.procedure or "").startswith("biopsy"):
+            continue
+        other = facts.site_fact(f)
+        other_side = _frame_side(f)
+        if other is not None and other.value == site.value and (side is None or other_side is None or side == other_side):
+            out.append(f)
+    return out if len(out) == 1 else []  # two biopsies there: which one was removed is not said
+
+
+def _with_label_facts(ctx: CodingContext, frame: Frame, only_biopsies: bool = False) -> Frame:
+    """A removal frame that describes the same lesion as another frame ("Lesion A: 5 mm papule.
+    Punch biopsy ..., then the entire lesion was excised") takes the lesion's size, margins and
+    pathology written there when it has none of its own. `only_biopsies`: only when every other
+    frame of the lesion is a biopsy (a shave word beside a nail-matrix biopsy is its technique)."""
+    siblings = _lesion_siblings(ctx, frame)
+    if not siblings or (only_biopsies and not all((f.procedure or "").startswith("biopsy") for f in siblings)):
         return frame
     sizes = frame.sizes if any(m.role in ("lesion", "size") for m in frame.sizes) else \
         frame.sizes + [m for f in siblings for m in f.sizes if m.role in ("lesion", "size")]
