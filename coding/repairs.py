@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from dermcoder.coding import facts
 from dermcoder.coding.lesions import lesion_group
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
@@ -10,6 +12,18 @@ SCHEME = {"simple": "repair_simple", "intermediate": "repair_intermediate", "com
 # Closure already paid for by the procedure of the same wound.
 SIMPLE_INCLUDED = {"excision", "shave_removal", "biopsy_punch", "biopsy_incisional", "biopsy_tangential", "biopsy"}
 COMPLEX_ADDON = {"13101": "13102", "13121": "13122", "13132": "13133", "13152": "13153"}
+# Reference classic error 15: layers plus limited undermining called "complex". A complex
+# repair needs one criterion (exposed bone/cartilage/tendon/named structure, wound-edge
+# debridement, undermining >= the defect width, a free margin, retention sutures).
+LIMITED_UNDERMINING = re.compile(
+    r"\bundermin\w*[^.;\n]{0,40}?\b(?:was |were )?(?:limited|minimal|modest|less than|short of|(?:about |roughly )?(?:a|one)[- ]third|half)\b"
+    r"|\b(?:limited|minimal|modest|no)\s+undermining\b", re.IGNORECASE)
+COMPLEX_CRITERION = re.compile(
+    r"\b(?:expos\w*|visible)\s+(?:of\s+)?(?:the\s+)?(?:bone|cartilage|tendon|nerve|vessel|periosteum|perichondrium|fascia)"
+    r"|\b(?:bone|cartilage|tendon|periosteum|perichondrium)\s+(?:was\s+|were\s+|is\s+)?(?:exposed|visible)"
+    r"|\bdebrid\w*|\bretention sutures?|\bfree (?:edge|margin)|\b(?:helical|nostril|alar) rim|\bvermilion"
+    r"|\bextensive(?:ly)?\s+undermin\w*|\bundermin\w*[^.;\n]{0,40}?(?:at least|equal to|≥|>=|greater than|exceed\w*|beyond)\b", re.IGNORECASE)
+NEGATION_BEFORE = re.compile(r"\b(?:no|not|without|nor|never)\b[^.;,\n]{0,12}$", re.IGNORECASE)
 
 
 @handler("repairs")
@@ -33,6 +47,10 @@ def repairs(ctx: CodingContext, rule: RuleRecord) -> None:
             continue
         if cls == "complex" and length.value <= 1.0:
             cls = "intermediate"  # CPT: no complex code for 1.0 cm or less
+        elif cls == "complex" and _complex_unsupported(ctx.text[frame.start : frame.end] or ctx.text):
+            cls = "intermediate"
+            ctx.warn("complex_not_supported", f"{rule.id}: 'complex' closure documented with limited undermining and no complex "
+                     "criterion; coded as intermediate", rep.evidence)  # fmt: skip
         site = facts.site_fact(frame)
         group = lesion_group(ctx, site.value if site else None, SCHEME[cls])
         if group is None:
@@ -57,6 +75,13 @@ def repairs(ctx: CodingContext, rule: RuleRecord) -> None:
             ctx.add(Candidate(COMPLEX_ADDON[code.code], units, rule.id,
                               f"{rule.id}: ({total:g} - 7.5) / 5 rounded up = {units} add-on unit(s)", evidence=evidence,
                               frames=[it[0] for it in items]))  # fmt: skip
+
+
+def _complex_unsupported(text: str) -> bool:
+    """True when the note limits the undermining and names no complex criterion (unnegated)."""
+    if not LIMITED_UNDERMINING.search(text):
+        return False
+    return not any(not NEGATION_BEFORE.search(text, max(0, m.start() - 20), m.start()) for m in COMPLEX_CRITERION.finditer(text))
 
 
 def _ladder_neighbours(ctx, family, code, group):

@@ -47,3 +47,16 @@ def test_no_charge_visit_codes_nothing_and_says_why(engine):
     s = engine.suggest("Excision of a 1.0 cm SK of the left back with 0.2 cm margins done. No charge for today.", "q2")
     assert s.cpt == [] and s.icd10 == []
     assert any(w.code == "no_charge" for w in s.warnings)
+
+
+@pytest.mark.parametrize("text, unsupported", [
+    ("I am calling this complex, but the undermining was limited, about a third of the defect width. No retention sutures.", True),
+    ("Complex repair: minimal undermining; the helical rim was involved and re-aligned.", False),
+    ("Complex closure, limited undermining, cartilage was exposed at the base.", False),
+    ("Complex closure with extensive undermining beyond the defect width.", False),
+    ("Complex layered closure.", False),
+], ids=["limited-only", "free-margin", "exposed-cartilage", "extensive", "nothing-said"])  # fmt: skip
+def test_complex_needs_a_criterion_when_undermining_is_limited(text, unsupported):
+    from dermcoder.coding.repairs import _complex_unsupported
+
+    assert _complex_unsupported(text) == unsupported
