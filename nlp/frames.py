@@ -485,6 +485,28 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
             frames.append(lesion)
             del preamble[block]
         frames.sort(key=lambda f: f.start)
+    # "1. L helix: 6 mm papule. 2. R cheek: scaly patch. Plan: shave bx both, done today": a
+    # procedure said of "both"/"each"/"all three" lesions is each labeled block's procedure.
+    if blocks:
+        for f in list(frames):
+            procs = [p for p in f.procedures if p.active]
+            if not procs or f.block is None or any(g.block is None and _family(g.procedure) == _family(f.procedure) for g in frames):
+                continue  # a title above the blocks ("Shave removal x2, face") already spreads it
+            line_start = text.rfind("\n", 0, procs[0].start) + 1
+            line_end = text.find("\n", procs[0].end)
+            if not DISTRIBUTIVE.search(text, line_start, line_end if line_end >= 0 else len(text)):
+                continue
+            for block, early in list(preamble.items()):
+                if block is None or any(g.block == block for g in frames):
+                    continue
+                if not any(m.label == "SITE" and m.active and m.role != "donor" for m in early):
+                    continue
+                lesion = Frame(label=block, block=block, start=early[0].start, end=early[-1].end, procedures=list(procs[:1]))
+                for m in early:
+                    lesion.add(m)
+                frames.append(lesion)
+                del preamble[block]
+        frames.sort(key=lambda f: f.start)
     # A visit that only repairs wounds ("1. Simple repair left forearm, 2.0 cm") has no
     # procedure word to open frames: each block holding a repair is one wound.
     if not frames:
@@ -527,6 +549,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
 
 
 LESION_FACTS = {"SITE", "LATERALITY", "HISTOLOGY", "SIZE", "COUNT"}
+DISTRIBUTIVE = re.compile(r"\b(?:both|each|all (?:\d|two|three|four|five|six)\b|all of them|all lesions)\b", re.IGNORECASE)
 
 
 NEVER = re.compile(r"\b(?:never|not previously|no prior|no previous)\b", re.IGNORECASE)

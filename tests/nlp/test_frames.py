@@ -131,3 +131,13 @@ def test_site_regions_are_validated(tmp_path):
     (tmp_path / "site_lexicon.json").write_text(json.dumps(data))
     lex, problems = validate_lexicons(tmp_path)
     assert lex is None and any("torso_region" in p for p in problems)
+
+
+@pytest.mark.parametrize("plan, n_biopsies", [
+    ("Plan: shave bx both, done today.", 2),
+    ("Plan: shave bx of the cheek lesion today.", 1),
+], ids=["both-lesions", "one-named"])  # fmt: skip
+def test_frames_procedure_said_of_both_labeled_lesions(nlp, plan, n_biopsies):
+    text = f"Two spots.\n1. R temple: 5 mm pearly papule.\n2. L cheek: 9 mm scaly patch.\n{plan}\n"
+    fs = nlp(text)._.frames
+    assert len([f for f in fs if (f.procedure or "").startswith("biopsy")]) == n_biopsies
