@@ -33,7 +33,7 @@ from dermcoder.nlp.resource_io import ResourceBacked
 
 SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
 LABEL_MARKER = re.compile(
-    r"(?im)^[ \t>*\-\[]*(?:(?:lesion|site|specimen|spec|part|tumou?r|procedure|proc|biopsy|bx)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%))"
+    r"(?im)^[ \t>*\-\[]*(?:(?:lesion|site|specimen|spec|part|tumou?r|procedure|proc|biopsy|bx|repair|defect|closure|reconstruction|recon)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%))"
     r"|\(?(?P<b>[A-H])[).:](?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t])"
     # a table row whose first cell is a lesion label: "| 2 | L lateral neck | 0.8 cm | shave |"
     r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|"
@@ -233,8 +233,13 @@ def find_blocks(text: str) -> list[tuple[int, str]]:
         markers.append((m.start(), label.upper()))
     for m in INLINE_MARKER.finditer(text):
         markers.append((m.start(), m.group(1).upper()))
+    rows = _table_rows(text)
     if not markers:
-        markers = _table_rows(text)
+        markers = rows
+    elif rows and all(lab == "" or not lab.startswith("ROW") for _, lab in rows):
+        # "A BCC | L helix | ... " rows labeled like the "Repair A:" lines below them
+        taken = {start for start, _ in markers}
+        markers += [(start, lab) for start, lab in rows if start not in taken]
     markers.sort()
     labels = {lab for _, lab in markers if lab}
     return markers if len(labels) >= 2 else []
@@ -245,6 +250,9 @@ def _stage_table_lines(text: str) -> set[int]:
     return {pos for table in pipe_tables(text) if table.stage_table for pos, _line in table.rows}
 
 
+ROW_LABEL = re.compile(r"^[ \t]*([A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%|/))[^|\n]{0,40}\|")
+
+
 def _table_rows(text: str) -> list[tuple[int, str]]:
     """ "Site | Dx | Lesion size | Margin" then one row per lesion: each row is a block of its
     own ("ROW1", "ROW2", ...) and the text after the table belongs to none ("")."""
@@ -253,10 +261,13 @@ def _table_rows(text: str) -> list[tuple[int, str]]:
     for table in pipe_tables(text):
         if table.stage_table:
             continue  # its rows are stages of one tumour, not lesions
-        data = [pos for pos, line in table.rows[1:] if not TABLE_SEPARATOR.match(line)]  # the first line is the header
-        for pos in data:
+        data = [(pos, line) for pos, line in table.rows[1:] if not TABLE_SEPARATOR.match(line)]  # the first line is the header
+        # rows whose first cell opens with a lesion label ("A BCC | L helix", "A | | II") take
+        # that label: two rows of tumour A are its two stages
+        own = [ROW_LABEL.match(line) for _pos, line in data]
+        for (pos, _line), lab in zip(data, own):
             n += 1
-            out.append((pos, f"ROW{n}"))
+            out.append((pos, lab.group(1).upper() if all(own) else f"ROW{n}"))
         if data and table.end is not None:
             out.append((table.end, ""))
     return out if n >= 2 else []

@@ -141,3 +141,14 @@ def test_frames_procedure_said_of_both_labeled_lesions(nlp, plan, n_biopsies):
     text = f"Two spots.\n1. R temple: 5 mm pearly papule.\n2. L cheek: 9 mm scaly patch.\n{plan}\n"
     fs = nlp(text)._.frames
     assert len([f for f in fs if (f.procedure or "").startswith("biopsy")]) == n_biopsies
+
+
+def test_frames_table_rows_labeled_by_tumour_letter_and_repair_lines(nlp):
+    text = ("MOHS SURGERY NOTE\nTumor | Site | Pre-op | Stage | Blocks\n"
+            "A BCC | R nasal ala | 0.7 cm | I | 3\nA | | | II | 2\nB SCCIS | L forearm | 1.0 cm | I | 4\n"
+            "Repair A: intermediate layered closure, 2.0 cm.\nRepair B: none, second intention.\n")  # fmt: skip
+    fs = [f for f in nlp(text)._.frames if f.procedure == "mohs"]
+    assert [f.block for f in fs] == ["A", "B"]
+    a = fs[0]
+    assert [r.canonical for r in a.repairs if r.active] == ["intermediate"]
+    assert sorted(m.value for m in a.mohs_stages) == [1, 2]
