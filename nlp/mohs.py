@@ -20,7 +20,7 @@ from dermcoder.nlp.spans import add_span
 
 STAGE_NUM = rf"(?:#?\d|i{{1,3}}|iv|vi?|{WORD_PATTERN})"
 STAGE = re.compile(
-    rf"(?<![\w])(?:(?:stage|stg|layer)\s*#?(?P<n>{STAGE_NUM})(?![\w])(?!\s*[-–]\s*0)|(?P<o>first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th)\s+(?:mohs\s+)?(?:stage|layer)"
+    rf"(?<![\w])(?:(?:stage|stg|layer|st\.?)\s*#?(?P<n>{STAGE_NUM})(?![\w])(?!\s*[-–]\s*0)|(?P<o>first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th)\s+(?:mohs\s+)?(?:stage|layer)"
     rf"|(?m:^[ \t]*)[SL](?P<s>[1-9])(?=\s*[:\-–—]|[ \t]+\d{{1,2}}[ \t]*(?:blks?|blocks?)\b))",  # "S1: 3 blks", "L1 3 blks" (layer)
     re.IGNORECASE,
 )

@@ -37,6 +37,8 @@ MOHS = [
     ("Mohs.\nTumor | Site | Pre-op | Stage | Blocks | Margin status\nA BCC | L helix | 0.6 cm | I | 3 | + superior\nA | | | II | 2 | clear",
      {1: 3, 2: 2}),
     ("Mohs micrographic surgery. Stage one, three blocks; stage two, two blocks.", {1: 3, 2: 2}),
+    ("MMS R alar rim - BCC.\nSt I: 3 blk +. St II: 1 blk +. St III: 1 blk clr.", {1: 3, 2: 1, 3: 1}),
+    ("SCC, L dorsal hand. Mohs st 1 4 blocks, + at ulnar edge; st 2 2 blocks, clear.", {1: 4, 2: 2}),
 ]
 
 
