@@ -21,7 +21,7 @@ from dermcoder.nlp.spans import add_span
 STAGE_NUM = rf"(?:#?\d|i{{1,3}}|iv|vi?|{WORD_PATTERN})"
 STAGE = re.compile(
     rf"(?<![\w])(?:(?:stage|stg|layer|st\.?)\s*#?(?P<n>{STAGE_NUM})(?![\w])(?!\s*[-–]\s*0)|(?P<o>first|second|third|fourth|fifth|1st|2nd|3rd|4th|5th)\s+(?:mohs\s+)?(?:stage|layer)"
-    rf"|(?m:^[ \t]*)[SL](?P<s>[1-9])(?=\s*[:\-–—]|[ \t]+\d{{1,2}}[ \t]*(?:blks?|blocks?)\b))",  # "S1: 3 blks", "L1 3 blks" (layer)
+    rf"|(?:(?m:^[ \t]*)|(?<=[;,] ))[SL](?P<s>[1-9])(?=\s*[:\-–—]|[ \t]+\d{{1,2}}[ \t]*(?:blks?|blocks?)\b))",  # "S1: 3 blks", "L1 3 blks" (layer)
     re.IGNORECASE,
 )
 BLOCKS = re.compile(rf"(?<![\w.])(?P<b>\d{{1,2}}|{WORD_PATTERN})\s*(?:tissue\s+|frozen\s+)?(?:blocks?|blks?|sections?|pieces?|specimens?|tissue blocks?)\b", re.IGNORECASE)
@@ -83,7 +83,7 @@ class MohsRecognizer:
             add_span(doc, *stage_span, "MOHS_STAGE", value=stage)
             add_span(doc, *block_span, "MOHS_BLOCKS", value=blocks, role=stage)
             taken.update(range(stage_span[0], block_span[1]))
-        has_table = not taken and re.search(r"(?im)^\s*stage\b.{0,20}\bblocks?\b", text) is not None
+        has_table = not taken and re.search(r"(?im)^\s*(?:stage|layer|stg)\b.{0,20}\bblocks?\b", text) is not None
         if has_table:
             for m in ROW.finditer(text):
                 stage, blocks = to_int(m.group("n")), to_int(m.group("b"))

@@ -39,6 +39,9 @@ MOHS = [
     ("Mohs micrographic surgery. Stage one, three blocks; stage two, two blocks.", {1: 3, 2: 2}),
     ("MMS R alar rim - BCC.\nSt I: 3 blk +. St II: 1 blk +. St III: 1 blk clr.", {1: 3, 2: 1, 3: 1}),
     ("SCC, L dorsal hand. Mohs st 1 4 blocks, + at ulnar edge; st 2 2 blocks, clear.", {1: 4, 2: 2}),
+    ("MMS x2.\n(A) R temple BCC\n   S1 3 blk (+) sup; S2 2 blk neg", {1: 3, 2: 2}),
+    ("Mohs surgery record.\n Layer            Tissue blocks    Margin status\n Stage 1          7                positive\n"
+     " Stage 2          5                negative", {1: 7, 2: 5}),
 ]
 
 
