@@ -26,8 +26,9 @@ STAGE = re.compile(
 )
 BLOCKS = re.compile(rf"(?<![\w.])(?P<b>\d{{1,2}}|{WORD_PATTERN})\s*(?:tissue\s+|frozen\s+)?(?:blocks?|blks?|sections?|pieces?|specimens?|tissue blocks?)\b", re.IGNORECASE)
 BLOCKS_AFTER_WORD = re.compile(r"\bblocks?\s*[:=]\s*(?P<b>\d{1,2})\b", re.IGNORECASE)
-# A table row whose first cell is a stage number and second cell a block count.
-ROW = re.compile(r"(?im)^[ \t]*(?P<st>(?:stage[ \t]*)?(?P<n>\d|I{1,3}|IV|VI?))[ \t]*(?:[|/:.)–—-][ \t]*|[ \t]{2,}|\t)(?P<b>\d{1,2})(?![\d.])(?![ \t]*(?:mm|cm|o'?clock|%))")
+# A table row whose first cell is a stage number and second cell a block count ("1.7 x 1.4 cm"
+# is a size: a full stop joins a stage to its count only before a space).
+ROW = re.compile(r"(?im)^[ \t]*(?P<st>(?:stage[ \t]*)?(?P<n>\d|I{1,3}|IV|VI?))[ \t]*(?:[|/:)–—-][ \t]*|\.[ \t]+|[ \t]{2,}|\t)(?P<b>\d{1,2})(?![\d.])(?![ \t]*(?:mm|cm|o'?clock|%|x\b))")
 
 
 STAGE_HEADER = re.compile(r"^\s*(?:stage|layer|stg)\s*#?\s*$", re.IGNORECASE)

@@ -42,6 +42,8 @@ MOHS = [
     ("MMS x2.\n(A) R temple BCC\n   S1 3 blk (+) sup; S2 2 blk neg", {1: 3, 2: 2}),
     ("Mohs surgery record.\n Layer            Tissue blocks    Margin status\n Stage 1          7                positive\n"
      " Stage 2          5                negative", {1: 7, 2: 5}),
+    ("MOHS REPORT\nStage          Blocks    Result\nStage I        6         tumour\nStage II       2         clear\n\nFINAL DEFECT\n1.7 x 1.4 cm.",
+     {1: 6, 2: 2}),
 ]
 
 
