@@ -9,6 +9,7 @@ CASES = [
     ("Tol well.\n--- path addendum 10/14: L FA: invasive SCC.", "SCC", "pathology"),
     ("Specimen to pathology.\n\n---- PATHOLOGY ADDENDUM ----\nRight forearm: squamous cell carcinoma in situ.", "squamous cell carcinoma in situ", "pathology"),
     ("Specimen sent to pathology.\nLN2 to 4 AKs.", "AKs", None),
+    ("Layered closure 3.5 cm.\n\n--- PATHOLOGY ADDENDUM 11/09/2031 ---\nInvasive melanoma, pT1a.", "Invasive melanoma", "pathology"),
 ]
 
 
