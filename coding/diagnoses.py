@@ -39,6 +39,12 @@ def _surveillance_today(text: str) -> bool:
     return False
 
 
+def _first_word(frame: Frame) -> int:
+    """Where a frame's lesion is first described (its site or size often precede its procedure)."""
+    firsts = [m.start for slot in (frame.sites, frame.sizes, frame.histology, frame.laterality) for m in slot]
+    return min([frame.start, *firsts])
+
+
 def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention | None, float]]:
     """(code, evidence mention, confidence) for one frame; empty when nothing can be coded."""
     hist, source = facts.histology(frame)
@@ -53,7 +59,9 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
             return [(code, hist, 0.9 if source == "pathology" else 0.75)]
         return []
     if frame.procedure and (frame.procedure.startswith("biopsy") or frame.procedure in ("shave_removal", "excision")):
-        region = ctx.text[frame.start : frame.end + 200]
+        # the words after the procedure, up to the next lesion's frame
+        after = min((_first_word(f) for f in ctx.frames if f.start > frame.start), default=len(ctx.text))
+        region = ctx.text[frame.start : min(frame.end + 200, after)]
         # "Assessment: three new growths of the skin" names every lesion sampled above it
         # (plural only: "Dx: A scaly papule; B pigmented growth" names one lesion each)
         # as does an indication above every procedure ("Est pt, 3 new growths, consent signed.")
@@ -67,7 +75,11 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
         # ("morphea vs granuloma annulare") does not
         suspected = [m for m in frame.histology if "uncertain" in m.context and not set(m.context) - {"uncertain"}]
         neoplastic = suspected and any(m.value in NEOPLASM_CLASSES for m in suspected)
-        code = "D49.2" if GROWTH.search(region) or growth_assessed or neoplastic else "L98.9"
+        # "5 mm crusted growth, not previously sampled. Shave biopsy.": the lesion's own words,
+        # written before the procedure that opens its frame
+        before = max((f.end for f in ctx.frames if f.end <= frame.start), default=0)
+        own_growth = any(m.canonical == "growth" and m.active and before <= m.start < frame.start for m in frame.histology)
+        code = "D49.2" if GROWTH.search(region) or growth_assessed or neoplastic or own_growth else "L98.9"
         return [(code, frame.procedures[0], 0.5)]
     return []
 
