@@ -16,6 +16,8 @@ COSMETIC = re.compile(r"(?<!not )(?<!non-)(?<!non )(?<!no )\bcosmetic\b|self[- ]
 # "SKs - cosmetic, declined self-pay today": the cosmetic request was not carried out, so
 # it says nothing about the work that was done.
 NOT_DONE = re.compile(r"\b(?:not done|declined|deferred|not treated|no (?:tx|treatment)|not removed)\b", re.IGNORECASE)
+# "none was removed for appearance", "nothing here is for appearance": the statement is denied
+DENIED_BEFORE = re.compile(r"\b(?:none|not|no|never|nothing)\b[^.;,\n]{0,30}$", re.IGNORECASE)
 NOT_COSMETIC = re.compile(r"not (?:for )?(?:a )?cosmetic|non-?cosmetic|not (?:for )?appearance|medically necessary", re.IGNORECASE)
 
 
@@ -25,6 +27,8 @@ def _statements(text: str) -> list[re.Match]:
     for m in COSMETIC.finditer(text):
         start, end = _line_start(text, m.start()), _line_end(text, m.end())
         if in_unticked_box(text, m.start()) or NOT_DONE.search(text, start, end):
+            continue
+        if DENIED_BEFORE.search(text, max(start, m.start() - 40), m.start()):
             continue
         out.append(m)
     return out
