@@ -14,9 +14,10 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from dermcoder.nlp._extensions import note_text
+from dermcoder.nlp.numbers import SPOKEN_NUMBER, spoken_value
 from dermcoder.nlp.spans import add_span
 
-NUM = r"(?:\d+(?:\.\d+)?|\.\d+)"
+NUM = rf"(?:\d+(?:\.\d+)?|\.\d+|{SPOKEN_NUMBER})"
 UNIT = r"(?:cm|mm|centimeters?|millimeters?)"
 AREA_UNIT = r"(?:sq\.?\s*cm|cm\s*2|cm²|square\s+centimeters?|square\s+cm|sq\.?\s*mm|mm²|mm2)"
 SEP = r"\s*(?:x|×|X|by|\*)\s*"
@@ -155,21 +156,30 @@ GENERIC = re.compile(r"^(?:measur\w*|sized?|diameter)", re.IGNORECASE)
 REPAIR_HEAD = re.compile(r"(repair|closure|closed|suture line|incision line|defect|wound)\s*(?:\w+\s*){0,2}$", re.IGNORECASE)
 
 
+def _number(raw: str) -> float:
+    """A measurement's number, in digits or spoken ("one point two")."""
+    try:
+        return float(raw)
+    except ValueError:
+        value = spoken_value(raw)
+        return value if value is not None else 0.0
+
+
 def parse_measure(m: re.Match) -> tuple[list[float], str, bool]:
     """Dimensions in cm (or sq cm for areas) from a MEASURE match."""
     unit = m.group("unit")
     area = _is_area(unit)
-    base = "mm" if unit.lower().startswith("mm") or "mm" in unit.lower() else "cm"
+    base = "mm" if "mm" in unit.lower() or "milli" in unit.lower() else "cm"
     dims = []
     for g, ug in (("a", "ua"), ("b", "ub"), ("c", None)):
         raw = m.group(g)
         if raw is None:
             continue
         u = (m.group(ug) if ug and m.group(ug) else base) if not area else base
-        v = float(raw)
+        v = _number(raw)
         dims.append(v / 100.0 if area and base == "mm" else _cm(v, u) if not area else v)
     if m.group("r") is not None:  # a range "2-3 mm": keep both ends, narrowest first
-        dims = [dims[0], _cm(float(m.group("r")), base)] if not area else [dims[0], float(m.group("r"))]
+        dims = [dims[0], _cm(_number(m.group("r")), base)] if not area else [dims[0], _number(m.group("r"))]
     return dims, ("sq cm" if area else "cm"), area
 
 

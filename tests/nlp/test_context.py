@@ -176,3 +176,9 @@ def test_a_dated_biopsy_does_not_date_the_diagnosis(nlp, text, target):
 def test_context_present_illness_is_not_past_history(nlp, text, target, historical):
     (m,) = [m for m in mentions(nlp, text) if m.text == target]
     assert ("historical" in m.context) == historical
+
+
+def test_context_would_rather_is_a_preference_not_a_condition(nlp):
+    text = "She would rather have it gone than just sampled, so we did a shave removal of the entire lesion."
+    (m,) = [m for m in mentions(nlp, text) if m.text == "shave removal"]
+    assert m.active

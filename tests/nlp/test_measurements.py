@@ -43,3 +43,17 @@ def test_measurements_keep_exact_offsets(nlp):
     text = "Excision: lesion 1.0cm with 2mm margins."
     for m in mentions(nlp, text):
         assert text[m.start : m.end] == m.text
+
+
+@pytest.mark.parametrize("text, value", [
+    ("exam eight millimeter pigmented macule", [0.8]),
+    ("a one point two centimeter nodule", [1.2]),
+    ("lesion measured 8 millimeters", [0.8]),
+    ("twenty two millimeters across", [2.2]),
+    ("margins of two millimeters", [0.2]),
+], ids=["eight-mm", "one-point-two-cm", "millimeters-spelled", "twenty-two", "margin-words"])  # fmt: skip
+def test_spoken_and_spelled_measurements(nlp, text, value):
+    from dermcoder.nlp.frames import mentions_from_doc
+
+    (m,) = [m for m in mentions_from_doc(nlp(text)) if m.label in ("SIZE", "MARGIN")]
+    assert m.value == pytest.approx(value)
