@@ -17,6 +17,7 @@ COUNTS = [
     ("Pt has ~25 total but time allowed only part today: 15 removed by snip excision.", [25, 15]),
     ("Also actinic keratoses, three, dorsal forearms - cryotherapy", [3]),
     ("AKs: left forehead 1, right temple 1, scalp 1 - cryotherapy, 3 lesions total", [1, 1, 3]),
+    ("Tender crusted bump L forearm x6 wk. LN2 to AKs: forehead x2, nasal dorsum x1.", [2, 1]),
 ]
 
 
