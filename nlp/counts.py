@@ -49,10 +49,14 @@ SITE_COUNT = re.compile(rf"(?im)(?:^[ \t]*|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60
 NOT_A_COUNT = re.compile(r"^[ \t]*(?:(?:x|×|by)[ \t]*\d|(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b))", re.IGNORECASE)
 
 
+# "14:28  Two largest neck tags": the minutes of a clock time are no count
+CLOCK_BEFORE = re.compile(r"\d[:.]$")
+
+
 # "scalp (6)", "L forehead x3", "R dorsal hand 2,", "nasal tip one.", "jawline bilateral two," - a
 # count written right after a site (and its side or a bracketed detail: "L ear (antihelix) x1"), or
-# across dot leaders ("Forehead ...... 4"); "L forearm x6 wk" is a duration
-AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d))))", re.IGNORECASE)
+# across dot leaders ("Forehead ...... 4", "neck, front and sides ........ 9"); "L forearm x6 wk" is a duration
+AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:[^\d\n.]{{0,25}}\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d))))", re.IGNORECASE)
 
 
 # "twelve on face, three on scalp": a count written right before the site it was found on
@@ -75,7 +79,7 @@ class CountRecognizer:
             for m in rx.finditer(text):
                 g = group or next(i for i in range(1, (m.lastindex or 1) + 1) if m.group(i))  # TOTAL has two alternatives
                 start, end = m.start(g), m.end(g)
-                if start in seen or NOT_A_COUNT.match(text[end : end + 12]):
+                if start in seen or NOT_A_COUNT.match(text[end : end + 12]) or CLOCK_BEFORE.search(text, max(0, start - 3), start):
                     continue
                 value = to_int(m.group(g))
                 if value is None or value == 0 or value > 200:
