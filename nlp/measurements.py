@@ -40,7 +40,9 @@ ROLE_BEFORE = [
     ("lesion", r"lesion|measur|diameter|nodule|papule|plaque|macule|cyst|tumou?r|growth|mass|size|sized|nevus|mole|bcc|scc|keratosis|patch|spot|scar|\bles\b|\bsz\b"),
 ]
 ROLE_AFTER = [
-    ("margin", r"^\s*(?:\w+\s+){0,2}(?:margins?|marg\b|mgns?\b|peripheral|circumferential|clinical margin|rim|border|all around|around)"
+    # "9 mm with peripheral globules", "6 mm with an irregular border" describe the lesion
+    ("margin", r"^\s*(?:\w+\s+){0,2}(?:margins?|marg\b|mgns?\b|peripheral(?!\s+(?:globules?|dots?|network|streaks?|pigment\w*|projections?|erythema|halo|scale))"
+               r"|circumferential|clinical margin|rim|border\s+of\s+(?:normal|clinically|uninvolved)|all around|around)"
                r"|^\s*(?:of\s+)?(?:normal\s+|clinically\s+normal\s+|uninvolved\s+)?(?:skin|tissue)\s+(?:on\s+(?:either|each|both)\s+sides?|around|beyond)"),
     ("area", r"^\s*(?:\w+\s+){0,1}(?:area|treated)"),
     ("repair_length", r"^\s*(?:\w+\s+){0,3}(?:repair|closure|layered|linear|intermediate|complex|simple|wound\s+closure)"),

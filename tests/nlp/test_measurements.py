@@ -57,3 +57,16 @@ def test_spoken_and_spelled_measurements(nlp, text, value):
 
     (m,) = [m for m in mentions_from_doc(nlp(text)) if m.label in ("SIZE", "MARGIN")]
     assert m.value == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text, role", [
+    ("asymmetric brown papule 9 mm with peripheral globules", "lesion"),
+    ("pink macule 6 mm with an irregular border", "lesion"),
+    ("excised with 4 mm peripheral margins", "margin"),
+    ("a 2 mm border of normal skin", "margin"),
+], ids=["dermoscopy-globules", "irregular-border", "peripheral-margins", "border-of-normal-skin"])  # fmt: skip
+def test_lesion_descriptions_after_a_size_are_no_margin(nlp, text, role):
+    from dermcoder.nlp.frames import mentions_from_doc
+
+    (m,) = [m for m in mentions_from_doc(nlp(text)) if m.label in ("SIZE", "MARGIN")]
+    assert m.role == role
