@@ -94,10 +94,15 @@ def _line_headed_untreated(text: str, pos: int, untreated_lines: set[int]) -> bo
     return text.rfind("\n", 0, pos) + 1 in untreated_lines
 
 
+# "ADDENDUM - 03/03 biopsy results, copied from the report for the billing office": the
+# pathology of the lesions treated today, copied in on purpose, is no stale text
+PATH_COPY = re.compile(r"\b(?:path\w*|biopsy|histology|dermpath)\s+(?:results?|reports?)\b", re.IGNORECASE)
+
+
 def _stale_regions(text: str) -> list[tuple[int, int]]:
     regions = []
     for m in STALE_HEADER.finditer(text):
-        if STALE_END.fullmatch(m.group(0)):
+        if STALE_END.fullmatch(m.group(0)) or PATH_COPY.search(m.group(0)):
             continue
         end = m.end()
         closing = STALE_END.search(text, end)
