@@ -34,11 +34,14 @@ def _biopsy_lesions(frame: Frame, only_frame: bool, frames_count: int = 1, text:
     """How many lesions one biopsy frame samples: a count stated in the biopsy's own sentence
     (or a note total when it is the only biopsy frame, or when the biopsy was "of each"), else 1."""
     sentences = {p.sentence for p in frame.procedures}
-    nouns = ("lesion", "site", "spot", "papule", "biops", "specimen", "patch", "plaque", "nodule")
+    nouns = ("lesion", "site", "spot", "papule", "biops", "specimen", "patch", "plaque", "nodule", "growth", "macule", "mole")
     each = only_frame and any(EACH.search(text, p.end, p.end + 20) for p in frame.procedures)
     # "All 3 specimens ..." after lesions A, B and C totals those frames; it adds none
     counts = [m for m in frame.counts if m.active and (m.sentence in sentences or (m.role == "total" and only_frame) or each)]
-    count = facts.count_fact(counts, nouns)
+    own = [m for m in counts if m.sentence in sentences]
+    # "three growths ... a shave biopsy of each of the three growths": the count said with the
+    # biopsy is the one, not the sum of it and its restatement
+    count = facts.count_fact(own if each and own else counts, nouns)
     if count and frames_count > 1 and count.value <= frames_count:
         return 1  # "I did three biopsies today. First, ... Second, ... Third, ...": the session's total
     return int(count.value) if count and 1 < count.value <= 10 else 1
