@@ -10,6 +10,12 @@ CASES = [
     ("Specimen to pathology.\n\n---- PATHOLOGY ADDENDUM ----\nRight forearm: squamous cell carcinoma in situ.", "squamous cell carcinoma in situ", "pathology"),
     ("Specimen sent to pathology.\nLN2 to 4 AKs.", "AKs", None),
     ("Layered closure 3.5 cm.\n\n--- PATHOLOGY ADDENDUM 11/09/2031 ---\nInvasive melanoma, pT1a.", "Invasive melanoma", "pathology"),
+    ("PATHOLOGY HISTORY (auto-imported, newest first)\n 2020  R shoulder shave bx: melanoma in situ\nTODAY - proc: excision of bx site L scapula",
+     "melanoma in situ", "history"),
+    ("PATHOLOGY HISTORY (auto-imported):\n 2020  R shoulder shave bx: melanoma in situ\nTODAY - proc: excision of recurrent nevus L scapula",
+     "nevus", "procedure"),
+    ("Excised, layered closure 3.6 cm.\nPATH (today's specimen, appended by MA 5 days later):\n L scapula: recurrent melanocytic nevus.",
+     "melanocytic nevus", "pathology"),
 ]
 
 
