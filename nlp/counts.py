@@ -51,6 +51,8 @@ NOT_A_COUNT = re.compile(r"^[ \t]*(?:(?:x|×|by)[ \t]*\d|(?:x[ \t]*)?(?:freeze|f
 
 # "14:28  Two largest neck tags": the minutes of a clock time are no count
 CLOCK_BEFORE = re.compile(r"\d[:.]$")
+# "site 2 - AKs: ...", "lesion #3 - SKs": the number names a lesion, it does not count them
+LABEL_BEFORE = re.compile(r"\b(?:site|lesion|specimen|spec|part|tumou?r|jar|container|bx|biopsy|stage|layer)[ \t]*#?[ \t]*$", re.IGNORECASE)
 
 
 # "scalp (6)", "L forehead x3", "R dorsal hand 2,", "nasal tip one.", "jawline bilateral two," - a
@@ -79,7 +81,8 @@ class CountRecognizer:
             for m in rx.finditer(text):
                 g = group or next(i for i in range(1, (m.lastindex or 1) + 1) if m.group(i))  # TOTAL has two alternatives
                 start, end = m.start(g), m.end(g)
-                if start in seen or NOT_A_COUNT.match(text[end : end + 12]) or CLOCK_BEFORE.search(text, max(0, start - 3), start):
+                if (start in seen or NOT_A_COUNT.match(text[end : end + 12]) or CLOCK_BEFORE.search(text, max(0, start - 3), start)
+                        or LABEL_BEFORE.search(text, max(0, start - 14), start)):  # fmt: skip
                     continue
                 value = to_int(m.group(g))
                 if value is None or value == 0 or value > 200:

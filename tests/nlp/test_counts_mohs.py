@@ -19,6 +19,7 @@ COUNTS = [
     ("AKs: left forehead 1, right temple 1, scalp 1 - cryotherapy, 3 lesions total", [1, 1, 3]),
     ("Tender crusted bump L forearm x6 wk. LN2 to AKs: forehead x2, nasal dorsum x1.", [2, 1]),
     ("Snip excision, RN tally:\n  neck, front and sides ........ 9\n  L axilla ........ 8\n14:28  Two largest tags to path.", [9, 8, 2]),
+    (" site 2 - AKs: right antihelix 2, left helix 1. LN2 2 cycles.", [2, 1]),
 ]
 
 
