@@ -306,6 +306,26 @@ def _inline_labels(text: str, mentions: list[Mention], labels: set[str], line_st
                 m.block = lab
 
 
+# "(A) squamous cell carcinoma, left forearm; (B) basal cell carcinoma, right upper back":
+# bracketed lesion labels inside one line
+SEGMENT_LABEL = re.compile(r"\(([A-H]|\d{1,2})\)(?=[ \t])")
+
+
+def _segmented_lines(text: str, mentions: list[Mention], labels: set[str], line_starts: list[int]) -> None:
+    """A line that lists lesions under two or more bracketed labels ("Pre-op dx: (A) SCC, L
+    forearm; (B) BCC, R back") gives each lesion's facts to its label's block."""
+    for k, start in enumerate(line_starts):
+        end = line_starts[k + 1] if k + 1 < len(line_starts) else len(text)
+        marks = [(m.start(), m.group(1).upper()) for m in SEGMENT_LABEL.finditer(text, start, end) if m.group(1).upper() in labels]
+        if len({lab for _, lab in marks}) < 2:
+            continue
+        for m in mentions:
+            if start <= m.start < end and m.label != "PROCEDURE":
+                before = [lab for pos, lab in marks if pos <= m.start]
+                if before:
+                    m.block = before[-1]
+
+
 def _block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
     label = None
     for start, lab in blocks:
@@ -327,6 +347,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
     line_starts = [0] + [nl.end() for nl in re.finditer("\n", text)]
     if blocks:
         _inline_labels(text, mentions, {lab for _, lab in blocks}, line_starts)
+        _segmented_lines(text, mentions, {lab for _, lab in blocks}, line_starts)
     # Pathology sections are matched back later; they never open frames.
     # Mohs stages under a "Pathology"/"Microscopic" header are the surgeon's own frozen
     # sections: they belong to the Mohs frame, not to a pathology report.

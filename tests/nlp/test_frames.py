@@ -152,3 +152,10 @@ def test_frames_table_rows_labeled_by_tumour_letter_and_repair_lines(nlp):
     a = fs[0]
     assert [r.canonical for r in a.repairs if r.active] == ["intermediate"]
     assert sorted(m.value for m in a.mohs_stages) == [1, 2]
+
+
+def test_frames_bracketed_labels_in_one_line_split_its_facts(nlp):
+    text = ("Pre-op diagnoses: (A) SCC, left forearm; (B) BCC, right upper back.\n"
+            "Site A: tumor 1.0 cm, excised with 5 mm margins.\nSite B: tumor 1.2 cm, excised with 4 mm margins.\n")  # fmt: skip
+    fs = [f for f in nlp(text)._.frames if f.procedure == "excision"]
+    assert [(f.block, f.sites[0].canonical) for f in fs] == [("A", "forearm"), ("B", "back")]
