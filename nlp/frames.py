@@ -384,10 +384,12 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
             # "... a 0.4 cm papule on the left upper lip, which bleeds; it was excised with a 1 mm
             # margin": the lesion described in the last sentence is this one's, when this
             # sentence's procedure names no site of its own
+            fresh = _names_new_lesion(current.get(block), waiting)
             takers = [p for p in procs if p.block == block and _own_site_after(items, p) is None
                       and not [x for x in items if x.label == "SITE" and x.start < p.start]
                       # "...; it was excised", or the procedure opens the clause: "r/o BCC; shave biopsy, AlCl3"
-                      and (REFERS_BACK.search(text, max(0, p.start - 30), p.start) or text[max(0, p.start - 3) : p.start].rstrip().endswith(";"))]  # fmt: skip
+                      and (fresh or REFERS_BACK.search(text, max(0, p.start - 30), p.start)
+                           or text[max(0, p.start - 3) : p.start].rstrip().endswith(";"))]  # fmt: skip
             if takers:
                 pending[block] = waiting
             else:
@@ -478,7 +480,9 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
         # the next sentence's procedure takes it; a line end closes the description
         for block, waiting in pending.items():
             between = text[waiting[-1].end : next_start(sent)]
-            if "\n" not in between and ";" in between:
+            if "\n" not in between and (";" in between or _names_new_lesion(current.get(block), waiting)):
+                # "...; it was excised", or "Then the cyst, midline upper back, 2.2 cm. ... excised
+                # intact": another diagnosis at another site is the next procedure's lesion
                 carried[block] = waiting
             else:
                 for x in waiting:
@@ -611,6 +615,14 @@ def _untreated_lesion(text: str, items: list[Mention], procs: list[Mention], cur
     frame = current.get(sites[0].block)
     own = _own_sites(frame) if frame is not None else []
     return bool(own) and all(s.canonical != own[0].canonical for s in sites)
+
+
+def _names_new_lesion(frame: Frame | None, waiting: list[Mention]) -> bool:
+    """Facts waiting for a procedure that name a diagnosis the current lesion does not have."""
+    if frame is None:
+        return False
+    own = {h.canonical for h in frame.histology if h not in waiting}
+    return bool(own) and any(x.label == "HISTOLOGY" and x.active and x.canonical not in own for x in waiting)
 
 
 def _starts_next_lesion(frame: Frame | None, m: Mention) -> bool:
