@@ -46,8 +46,9 @@ def site_fact(frame: Frame) -> Fact | None:
     # the procedure in that sentence is today's)
     with_proc = [s for s in frame.sites if s.sentence in proc_sentences and s.role != "donor" and not set(s.context) - {"historical", "uncertain"}]
     site = with_proc[0] if with_proc else sites[0]
-    # a more specific site word in the same frame wins over "face"/"arm"/"leg"
-    generic = {"face", "arm", "leg"}
+    # a more specific site word in the same frame wins over a broad region ("face", "arm",
+    # "leg", "trunk": nlp/resources/site_lexicon.json "regions")
+    generic = set(load_lexicons().regions) | {"face", "arm", "leg"}
     if site.canonical in generic:
         specific = [s for s in sites if s.canonical not in generic]
         if specific:

@@ -91,6 +91,8 @@ class SiteRecognizer(ResourceBacked):
                 continue
             if text[start:end] == "ALA":
                 continue  # aminolevulinic acid (PDT), never the nasal ala in capitals
+            if text[start].isupper() and not text[start:end].isupper() and NAME_FIELD.search(text, text.rfind("\n", 0, start) + 1, start):
+                continue  # "Patient: Quentin Abernathy-Sole": a capitalised word of a name field
             if text[start:end].lower() == "plantar" and PLANTAR_WART.match(text, end):
                 continue
             if canonical == "back" and (NOT_THE_BACK_AFTER.match(text, end) or NOT_THE_BACK_BEFORE.search(text, max(0, start - 20), start)):
@@ -116,6 +118,10 @@ class SiteRecognizer(ResourceBacked):
             if _near_site(m.end(), site_starts, after=True, reach=14) or _near_site(m.start(), site_ends, after=False, reach=4):
                 add_span(doc, m.start(), m.end(), "LATERALITY", canonical=CANON_SIDE[m.group(1).lower()])
         return doc
+
+
+# the header fields that hold people's names ("Patient: Ada Shinn-Hand    DOB: ...")
+NAME_FIELD = re.compile(r"(?m)^[ \t]*(?:patient(?: name)?|pt(?: name)?|name|provider|surgeon|attending|physician|referring(?: provider| physician)?|dr\.?)\b[^:\n]{0,12}:[^:\n]*$", re.IGNORECASE)
 
 
 FLAP_VERB = re.compile(r"^(?:designed|based|raised|elevated)\b", re.IGNORECASE)
