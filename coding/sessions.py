@@ -304,10 +304,17 @@ def _triamcinolone_mg(text: str) -> float | None:
     text = re.sub(r"milligrams?", "mg", text, flags=re.IGNORECASE)
     text = re.sub(r"milliliters?|millilitres?", "mL", text, flags=re.IGNORECASE)
     text = re.sub(r"mg\s+per\s+mL", "mg/mL", text, flags=re.IGNORECASE)
-    total = re.search(r"(?:total(?: dose)?(?: of)?|totaling|totalling)\s*[:=]?\s*(\d+(?:\.\d+)?)\s*mg\b|(\d+(?:\.\d+)?)\s*mg\s*(?:total|in total)"
-                      r"|m[lL]\s*\(\s*(\d+(?:\.\d+)?)\s*mg\s*\)|(?:which is|=|equals?)\s*(\d+(?:\.\d+)?)\s*mg\b", text, re.IGNORECASE)
+    # a stated total wins; else the doses written per site ("0.3 mL (12 mg) ... 0.5 mL (20 mg)") add up
+    total = re.search(r"(?:total(?: dose)?(?: of)?|totaling|totalling)\s*[:=]?\s*(\d+(?:\.\d+)?)\s*mg\b|(\d+(?:\.\d+)?)\s*mg\s*(?:total|in total)",
+                      text, re.IGNORECASE)  # fmt: skip
     if total:
         return float(next(g for g in total.groups() if g))
+    per_site = re.findall(r"m[lL]\s*\(\s*(\d+(?:\.\d+)?)\s*mg\s*\)", text)
+    if per_site:
+        return sum(float(v) for v in per_site)
+    stated_mg = re.search(r"(?:which is|=|equals?)\s*(\d+(?:\.\d+)?)\s*mg\b", text, re.IGNORECASE)
+    if stated_mg:
+        return float(stated_mg.group(1))
     conc = CONC.search(text)
     if conc:
         vol = re.search(r"(?:total(?: volume)?(?: of)?\s*[:=]?\s*(\d+(?:\.\d+)?)\s*(?:m[lL]|cc))|((\d+(?:\.\d+)?)\s*(?:m[lL]|cc)\s*(?:total|in total))", text, re.IGNORECASE)

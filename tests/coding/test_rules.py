@@ -60,3 +60,15 @@ def test_complex_needs_a_criterion_when_undermining_is_limited(text, unsupported
     from dermcoder.coding.repairs import _complex_unsupported
 
     assert _complex_unsupported(text) == unsupported
+
+
+@pytest.mark.parametrize("text, mg", [
+    ("Triamcinolone 40 mg/mL. Left earlobe keloid: 0.3 mL (12 mg). Chest keloid: 0.5 mL (20 mg). Total 32 mg into two lesions.", 32),
+    ("Triamcinolone 40 mg/mL. Earlobe 0.3 mL (12 mg); chest 0.5 mL (20 mg).", 32),
+    ("Kenalog 10 mg/mL, 1.5 mL total.", 15),
+    ("ILK 10 mg/mL, 0.8 mL = 8 mg", 8),
+], ids=["stated-total-wins", "per-site-doses-add", "volume-total", "equals"])  # fmt: skip
+def test_triamcinolone_dose(text, mg):
+    from dermcoder.coding.sessions import _triamcinolone_mg
+
+    assert _triamcinolone_mg(text) == pytest.approx(mg)
