@@ -159,3 +159,13 @@ def test_frames_bracketed_labels_in_one_line_split_its_facts(nlp):
             "Site A: tumor 1.0 cm, excised with 5 mm margins.\nSite B: tumor 1.2 cm, excised with 4 mm margins.\n")  # fmt: skip
     fs = [f for f in nlp(text)._.frames if f.procedure == "excision"]
     assert [(f.block, f.sites[0].canonical) for f in fs] == [("A", "forearm"), ("B", "back")]
+
+
+@pytest.mark.parametrize("text, labels", [
+    ("Bx 01/20/26: (1) L breast - BCC; (2) R back - BCC.\n(1) L breast: plaque 0.9 cm. ED&C.\n(2) R back: 0.6 cm. ED&C.\n", {"1", "2"}),
+    ("Lesion 1: R temple, 9 mm papule. Shave removal.\nLesions 2-3: low back, 2 SKs. LN2.\n", {"1", "2"}),
+], ids=["a-dated-bx-is-no-label", "lesions-range-is-a-label"])  # fmt: skip
+def test_frames_label_markers(text, labels):
+    from dermcoder.nlp.frames import find_blocks
+
+    assert {lab for _, lab in find_blocks(text)} == labels
