@@ -585,11 +585,18 @@ def serve(
     import uvicorn
 
     from dermcoder.service.app import check_settings
+    from dermcoder.service.supervisor import reuseport_supported, supervise
     from dermcoder.settings import settings_from_env
 
     check_settings(settings_from_env())  # a bad setting is one line here, not a server traceback
 
-    uvicorn.run(**serve_options(host, port, workers or default_serve_workers()))
+    options = serve_options(host, port, workers or default_serve_workers())
+    if options["workers"] > 1 and reuseport_supported():
+        # One SO_REUSEPORT socket per worker, so the kernel spreads the connections
+        # (service/supervisor.py); elsewhere uvicorn's shared socket.
+        count = options.pop("workers")
+        raise typer.Exit(supervise(uvicorn.Config(**options, workers=1), count))
+    uvicorn.run(**options)
 
 
 @app.command()

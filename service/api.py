@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from fastapi import APIRouter, Body, HTTPException, Query, status
+from fastapi import APIRouter, Body, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
@@ -22,6 +22,7 @@ from dermcoder.engine import Engine
 from dermcoder.errors import DermCoderError, InputError, NoteTooLongError
 from dermcoder.fhir import suggestion_to_bundle
 from dermcoder.jsonl import describe_validation_error
+from dermcoder.service.coding_lane import in_lane
 from dermcoder.service.deps import EngineDep, SettingsDep, StoreDep
 from dermcoder.service.schemas import (
     ERROR_RESPONSES,
@@ -97,7 +98,8 @@ def version(engine: EngineDep) -> VersionInfo:
     responses={200: {"content": {"application/fhir+json": {}},
                      "description": "The suggestion; with ?format=fhir a FHIR Bundle (Claim, Procedure, Condition)"}},
 )  # fmt: skip
-def suggest(
+async def suggest(
+    request: Request,
     body: SuggestRequest,
     engine: EngineDep,
     store: StoreDep,
@@ -105,6 +107,12 @@ def suggest(
     format: Literal["json", "fhir"] = Query("json", description="json: contracts section 2; fhir: a FHIR Bundle"),
 ) -> SuggestResponse | Response:
     """Code one note (contracts section 2) and store it; the answer carries `audit_id`."""
+    return await in_lane(request, _suggest, body, engine, store, settings, format)
+
+
+def _suggest(body: SuggestRequest, engine: Engine, store: FeedbackStore, settings: Settings,
+             format: Literal["json", "fhir"]) -> SuggestResponse | Response:  # fmt: skip
+    """POST /v1/suggest's work, in the coding lane (service/coding_lane.py)."""
     if not body.text.strip():
         raise HTTPException(status_code=422, detail="the note has no text")
     try:

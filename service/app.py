@@ -19,6 +19,7 @@ from dermcoder import __version__
 from dermcoder.engine import get_engine
 from dermcoder.errors import DermCoderError
 from dermcoder.service import api, cds_hooks
+from dermcoder.service.coding_lane import new_lane
 from dermcoder.service.middleware import BodyLimit, SecurityHeaders
 from dermcoder.service.jwt_auth import CdsJwtVerifier, check_jwt_setting, load_issuers
 from dermcoder.service.safe_errors import SafeErrors
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None, store: FeedbackStore | None = N
         app.state.engine = get_engine()
         app.state.store = store or create_store_from_settings(settings)
         app.state.cds_auth = CdsJwtVerifier(settings, app.state.store)
+        app.state.coding_lane = new_lane()
         try:
             yield
         finally:

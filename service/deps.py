@@ -1,4 +1,9 @@
-"""What routes receive from the lifespan: the engine, the store and the settings."""
+"""What routes receive from the lifespan: the engine, the store and the settings.
+
+The providers are `async def` although they only read app.state: FastAPI sends a plain
+`def` dependency to its thread pool, three thread hops per request for nothing, each
+waiting for the GIL while a note is being coded.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +16,15 @@ from dermcoder.service.store import FeedbackStore
 from dermcoder.settings import Settings
 
 
-def _engine(request: Request) -> Engine:
+async def _engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def _store(request: Request) -> FeedbackStore:
+async def _store(request: Request) -> FeedbackStore:
     return request.app.state.store
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
