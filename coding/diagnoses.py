@@ -134,7 +134,7 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
             code = icd_code(key, None)
             if code and code not in used and code not in [e[0] for e in extra]:
                 extra.append((code, m, 0.6))
-        surveillance = _surveillance_today(ctx.text)
+        surveillance = bool(em) and _surveillance_today(ctx.text)
         if em and (not extra or surveillance):
             for rx, code in HISTORY_DX:
                 if rx.search(ctx.text):

@@ -48,7 +48,7 @@ def site_fact(frame: Frame) -> Fact | None:
     site = with_proc[0] if with_proc else sites[0]
     # a more specific site word in the same frame wins over a broad region ("face", "arm",
     # "leg", "trunk": nlp/resources/site_lexicon.json "regions")
-    generic = set(load_lexicons().regions) | {"face", "arm", "leg"}
+    generic = load_lexicons().regions
     if site.canonical in generic:
         specific = [s for s in sites if s.canonical not in generic]
         if specific:

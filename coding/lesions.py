@@ -270,8 +270,7 @@ def excised_diameter(ctx: CodingContext, frame: Frame) -> tuple[facts.Fact | Non
     return facts.Fact(value, size.evidence + margin.evidence), arithmetic
 
 
-def _frame_side(frame: Frame) -> str | None:
-    site = facts.site_fact(frame)
+def _frame_side(frame: Frame, site: facts.Fact | None) -> str | None:
     side = facts.side_fact(frame, site.evidence[0] if site else None)
     return side.value if side else None
 
@@ -288,13 +287,13 @@ def _lesion_siblings(ctx: CodingContext, frame: Frame) -> list[Frame]:
     site = facts.site_fact(frame)
     if site is None:
         return []
-    side = _frame_side(frame)
+    side = _frame_side(frame, site)
     out = []
     for f in ctx.frames:
         if f is frame or not (f.procedure or "").startswith("biopsy"):
             continue
         other = facts.site_fact(f)
-        other_side = _frame_side(f)
+        other_side = _frame_side(f, other)
         if other is not None and other.value == site.value and (side is None or other_side is None or side == other_side):
             out.append(f)
     return out if len(out) == 1 else []  # two biopsies there: which one was removed is not said

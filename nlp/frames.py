@@ -233,7 +233,7 @@ def find_blocks(text: str) -> list[tuple[int, str]]:
         markers.append((m.start(), label.upper()))
     for m in INLINE_MARKER.finditer(text):
         markers.append((m.start(), m.group(1).upper()))
-    rows = _table_rows(text)
+    rows = _table_rows(text) if "|" in text else []
     if not markers:
         markers = rows
     elif rows and all(lab == "" or not lab.startswith("ROW") for _, lab in rows):
