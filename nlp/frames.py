@@ -41,7 +41,9 @@ LABEL_MARKER = re.compile(
     r"|\((?P<f>iii|ii|iv|vi|v|i)\)(?=[ \t]))"
 )
 # "(2) BCC", "B. SK", "Specimen A:", "1) BCC, nodular. 2) SCC" on a pathology line
-PATH_LABEL = re.compile(r"(?<![\w])(?:\((iii|ii|iv|vi|v|i)\)|\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s|(?<![(.\d])(\d{1,2})[.)](?=[ \t]))", re.IGNORECASE)
+PATH_LABEL = re.compile(r"(?<![\w])(?:\((iii|ii|iv|vi|v|i)\)|\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s|(?<![(.\d])(\d{1,2})[.)](?=[ \t])"
+    # " 1 - granuloma annulare", "1a + 1b: compound nevus": a numbered line of a report
+    r"|(?:(?<=\n)|^)[ \t]*(\d{1,2})[a-z]?(?:[ \t]*(?:\+|&|and)[ \t]*\d{1,2}[a-z])?(?:[ \t]*[-–—][ \t]+|:[ \t]*)(?![\d.]))", re.IGNORECASE)
 
 
 @dataclass
@@ -914,7 +916,11 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> No
             continue
         label = listed[0] if listed else _path_label(text, h.start)
         if label is not None:
-            target = next((f for f in lesion_frames if f.block == label), None)
+            same = [f for f in lesion_frames if f.block == label]
+            target = same[0] if same else None
+            for other in same[1:]:  # "Punch biopsy, then excision" under one label: one lesion
+                if h not in other.path_histology:
+                    other.path_histology.append(h)
             if target is None and len(label) == 1 and "A" <= label <= "H":
                 # "Specimens A-C" for lesions numbered 1) 2) 3): the letters follow the numbers
                 target = next((f for f in lesion_frames if f.block == str(ord(label) - 64)), None)

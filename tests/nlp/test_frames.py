@@ -96,6 +96,15 @@ def test_frames_table_rows_are_lesions_of_the_procedure_named_above(nlp):
                      "2) Excision, right lateral neck. Cyst 1.5 cm.\n3) Punch biopsy, left shin.\n"
                      "Path: A) melanoma in situ, margins clear. B) epidermoid cyst. C) pending.",
                      [["mis"], ["epidermoid_cyst"], []], id="letters for numbered lesions"),
+        pytest.param("Specimen 1 - left anterior thigh: 9 cm plaque. Incisional biopsy.\n"
+                     "Specimen 2 - right flank: papules. Punch biopsy, 4 mm.\n"
+                     "Specimen 3 - left occipital scalp: 6 mm papule. Shave biopsy.\n\n"
+                     "Addendum, pathology Feb 4:\n 1 - granuloma annulare\n 2 - lichen planus\n 3 - basal cell carcinoma",
+                     [["granuloma_annulare"], ["lichen_planus"], ["bcc"]], id="numbered report lines with a dash"),
+        pytest.param("LESION 1 of 2\n  Location: right shoulder\n  Punch biopsy, then excision with 2 mm margins.\n\n"
+                     "LESION 2 of 2\n  Location: left cheek\n  Excision of BCC, margins 3 mm.\n\n"
+                     "PATH (received Apr 30)\n  1a + 1b: compound dysplastic nevus\n  2: nodular basal cell carcinoma",
+                     [["atypical_nevus"], ["atypical_nevus"], ["bcc"]], id="header with a date in brackets, parts 1a + 1b"),
     ],
 )
 def test_frames_pathology_goes_to_its_lesion(nlp, text, expected):

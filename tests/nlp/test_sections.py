@@ -16,6 +16,8 @@ CASES = [
      "nevus", "procedure"),
     ("Excised, layered closure 3.6 cm.\nPATH (today's specimen, appended by MA 5 days later):\n L scapula: recurrent melanocytic nevus.",
      "melanocytic nevus", "pathology"),
+    ("Repair: intermediate 3.0 cm.\n\nPATH (received Apr 30)\n  1a + 1b: compound dysplastic nevus", "dysplastic nevus", "pathology"),
+    ("Excision of a nevus, left arm.\nPath (see below) pending.", "nevus", None),
 ]
 
 
