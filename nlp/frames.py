@@ -38,7 +38,9 @@ LABEL_MARKER = re.compile(
     # a table row whose first cell is a lesion label: "| 2 | L lateral neck | 0.8 cm | shave |"
     r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|"
     # roman numerals in brackets: "(i) Philtrum ...", "(ii) Suprapubic ..."
-    r"|\((?P<f>iii|ii|iv|vi|v|i)\)(?=[ \t]))"
+    r"|\((?P<f>iii|ii|iv|vi|v|i)\)(?=[ \t])"
+    # a template line numbered after its procedure: "[X] Shave removal #1 - Site: ..."
+    r"|(?:\[[ \t]*[x✓✔][ \t]*\][ \t]*)?[a-z][a-z ()/&-]{1,50}?[ \t]#[ \t]?(?P<g>\d{1,2})\b(?![-\d]))"
 )
 # "(2) BCC", "B. SK", "Specimen A:", "1) BCC, nodular. 2) SCC" on a pathology line
 PATH_LABEL = re.compile(r"(?<![\w])(?:\((iii|ii|iv|vi|v|i)\)|\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s|(?<![(.\d])(\d{1,2})[.)](?=[ \t])"

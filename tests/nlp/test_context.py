@@ -24,6 +24,7 @@ CASES = [
     ("Path pending on margins; if positive we'd talk about Mohs for the re-excision.", "Mohs", "hypothetical"),
     ("The cyst was incised and drained at urgent care last winter and has refilled.", "incised and drained", "historical"),
     ("ED&C x2 rounds; recurrence risk higher than with Mohs explained.", "Mohs", "hypothetical"),
+    ("Path: #3 melanoma in situ, extending to the deep and lateral edges - wide excision to be scheduled.", "excision", "hypothetical"),
 ]
 
 DONE_DESPITE_A_CUE = [
@@ -51,7 +52,9 @@ def test_context_categories_with_cue(nlp, text, target, category):
     "text,target",
     [("Cryotherapy to 6 AKs today.", "Cryotherapy"), ("Excision of biopsy-proven BCC, left cheek.", "Excision"),
      ("A/P: 1. AK x 15 -> LN2 cryo, tol well.", "LN2"),
-     ("Plan: punch biopsy of the changing lesion - darkest area sampled for diagnosis.", "punch biopsy")],  # fmt: skip
+     ("Plan: punch biopsy of the changing lesion - darkest area sampled for diagnosis.", "punch biopsy"),
+     # the planned re-excision is what "to be scheduled" is said of, not the diagnosis that calls for it
+     ("Path: #3 melanoma in situ, extending to the deep and lateral edges - wide excision to be scheduled.", "melanoma in situ")],  # fmt: skip
 )
 def test_context_done_today_stays_active(nlp, text, target):
     (m,) = [m for m in mentions(nlp, text) if m.text == target]
