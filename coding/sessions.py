@@ -452,6 +452,9 @@ NOT_SEPARATE = re.compile(r"no separate (?:e/?&?m|evaluation)|e/?&?m (?:is )?not
 MDM = re.compile(r"\b(straightforward|low|moderate|high)\b(?:[- ]complexity)?\s*(?:mdm|medical decision|decision[- ]making|complexity)"
                  r"|(?:\bmdm\b|medical decision[- ]making)[^.\n\d]{0,60}?\b(straightforward|low|moderate|mod|high|sf)\b", re.IGNORECASE)
 MDM_WORDS = {"mod": "moderate", "sf": "straightforward"}  # "MDM mod."
+# "MDM: [ ] Straightforward [ ] Low [x] Moderate": on a line of checkboxes only the ticked level counts
+MDM_BOX = re.compile(r"\[[ \t]*[x✓✔]?[ \t]*\][ \t]*(straightforward|low|moderate|high)\b", re.IGNORECASE)
+MDM_TICKED = re.compile(r"\[[ \t]*[x✓✔][ \t]*\][ \t]*(straightforward|low|moderate|high)\b", re.IGNORECASE)
 TIME = re.compile(r"(?:total time|spent|time)[^\d\n]{0,120}(\d{2,3})\s*(?:min|minutes)\b", re.IGNORECASE)
 NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the )?(?:practice|clinic)|\bNP\b", re.IGNORECASE)
 ESTABLISHED = re.compile(r"\bestablished\b|\best\.? pt\b|\best\.? patient\b|\breturning patient\b|\bf/u\b|\bfollow[- ]up\b", re.IGNORECASE)
@@ -460,6 +463,20 @@ LEVELS = {"new": {"straightforward": "99202", "low": "99203", "moderate": "99204
 TIME_LEVELS = {"new": [(60, "99205"), (45, "99204"), (30, "99203"), (15, "99202")],
                "established": [(40, "99215"), (30, "99214"), (20, "99213"), (10, "99212")]}  # fmt: skip
 MAJOR = {"14000", "14001", "14020", "14021", "14040", "14041", "14060", "14061", "14301", "15100", "15120", "15200", "15220", "15240", "15260"}
+
+
+def _decision_level(text: str) -> tuple[re.Match | None, str | None]:
+    """The documented level of medical decision making: its evidence and its word as written."""
+    m = MDM.search(text)
+    if m is None:
+        return None, None
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    line_end = text.find("\n", m.end())
+    line_end = len(text) if line_end < 0 else line_end
+    if MDM_BOX.search(text, line_start, line_end):
+        ticked = MDM_TICKED.search(text, line_start, line_end)
+        return (ticked, ticked.group(1)) if ticked else (None, None)
+    return m, m.group(1) or m.group(2)
 
 
 @handler("em")
@@ -476,12 +493,11 @@ def em(ctx: CodingContext, rule: RuleRecord) -> None:
     if not procedures and not (separate or EM_ONLY.search(ctx.text)):
         return
     patient = "new" if NEW.search(ctx.text) else "established" if ESTABLISHED.search(ctx.text) else None
-    mdm = MDM.search(ctx.text)
+    mdm, level = _decision_level(ctx.text)
     minutes = TIME.search(ctx.text)
     code = None
     if patient and mdm:
-        level = (mdm.group(1) or mdm.group(2)).lower()
-        code = LEVELS[patient][MDM_WORDS.get(level, level)]
+        code = LEVELS[patient][MDM_WORDS.get(level.lower(), level.lower())]
     elif patient and minutes:
         t = int(minutes.group(1))
         code = next((c for limit, c in TIME_LEVELS[patient] if t >= limit), None)
@@ -493,6 +509,6 @@ def em(ctx: CodingContext, rule: RuleRecord) -> None:
     modifiers = []
     if procedures:
         modifiers = ["57"] if any(c.code in MAJOR for c in procedures) and re.search(r"decision", ctx.text, re.IGNORECASE) else ["25"]
-    ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {patient} patient, {'MDM ' + (mdm.group(1) or mdm.group(2)) if mdm else minutes.group(1) + ' min'}"
+    ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {patient} patient, {'MDM ' + level if mdm else minutes.group(1) + ' min'}"
                       f"{'; separately identifiable from the procedure' if procedures else ''} -> {code}",
                       modifiers=modifiers, confidence=0.7, evidence=evidence))  # fmt: skip

@@ -45,12 +45,13 @@ ROLE_AFTER = [
                r"|circumferential|clinical margin|rim|border\s+of\s+(?:normal|clinically|uninvolved)|all around|around)"
                r"|^\s*(?:of\s+)?(?:normal\s+|clinically\s+normal\s+|uninvolved\s+)?(?:skin|tissue)\s+(?:on\s+(?:either|each|both)\s+sides?|around|beyond)"),
     ("area", r"^\s*(?:\w+\s+){0,1}(?:area|treated)"),
-    ("repair_length", r"^\s*(?:\w+\s+){0,3}(?:repair|closure|layered|linear|intermediate|complex|simple|wound\s+closure)"),
+    ("repair_length", r"^\s*(?:\w+\s+){0,3}(?:repair|closure|layered|linear|intermediate|complex|simple|wound\s+closure)"
+                      r"|^\s*(?:final|total)\s+length\b"),  # "... sutures; 5.0 cm final length"
     ("ellipse", r"^\s*(?:\w+\s+){0,2}(?:ellipse|elliptical|fusiform|long)"),
     ("defect", r"^\s*(?:\w+\s+){0,2}(?:defect|wound)"),
     ("lesion", r"^\s*(?:\w+\s+){0,3}(?:lesion|nodule|papule|plaque|macule|cyst|bcc|scc|nevus|tumou?r|growth|pink|brown|pearly|scaly|erythematous)"),
 ]
-_BEFORE = [(role, re.compile(rf"(?:{pat})[^.;\n]{{0,60}}$", re.IGNORECASE)) for role, pat in ROLE_BEFORE]
+_BEFORE = [(role, re.compile(rf"(?:{pat})(?=[^.;\n]{{0,60}}$)", re.IGNORECASE)) for role, pat in ROLE_BEFORE]
 _AFTER = [(role, re.compile(pat, re.IGNORECASE)) for role, pat in ROLE_AFTER]
 
 
@@ -92,7 +93,9 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
         return "excised_diameter"  # "excised diameter 1.6 cm": stated, wins over the word "diameter"
     best: tuple[int, str] | None = None
     for role, rx in _BEFORE:
-        m = rx.search(before)
+        m = None
+        for m in rx.finditer(before):  # this role's last cue: "around the scar, a margin of 1 mm"
+            pass
         if m and (best is None or m.start() > best[0]):
             best = (m.start(), role)  # the cue closest to the number wins
     if best is None:

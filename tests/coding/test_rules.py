@@ -72,3 +72,15 @@ def test_triamcinolone_dose(text, mg):
     from dermcoder.coding.sessions import _triamcinolone_mg
 
     assert _triamcinolone_mg(text) == pytest.approx(mg)
+
+
+@pytest.mark.parametrize("text, level", [
+    ("MDM: [ ] Straightforward [ ] Low [x] Moderate (chronic illness with exacerbation).", "Moderate"),
+    ("MDM: [ ] Straightforward [ ] Low [ ] Moderate", None),
+    ("Low complexity MDM.", "Low"),
+    ("MDM moderate: new problem with workup.", "moderate"),
+], ids=["ticked-box", "no-box-ticked", "words-before", "words-after"])  # fmt: skip
+def test_decision_level_reads_the_ticked_box(text, level):
+    from dermcoder.coding.sessions import _decision_level
+
+    assert _decision_level(text)[1] == level

@@ -20,6 +20,7 @@ COUNTS = [
     ("Tender crusted bump L forearm x6 wk. LN2 to AKs: forehead x2, nasal dorsum x1.", [2, 1]),
     ("Snip excision, RN tally:\n  neck, front and sides ........ 9\n  L axilla ........ 8\n14:28  Two largest tags to path.", [9, 8, 2]),
     (" site 2 - AKs: right antihelix 2, left helix 1. LN2 2 cycles.", [2, 1]),
+    ("3. Hx BCC: no recurrence; routine total body check at 6-month visit.", []),
 ]
 
 

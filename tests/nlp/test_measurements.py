@@ -64,7 +64,10 @@ def test_spoken_and_spelled_measurements(nlp, text, value):
     ("pink macule 6 mm with an irregular border", "lesion"),
     ("excised with 4 mm peripheral margins", "margin"),
     ("a 2 mm border of normal skin", "margin"),
-], ids=["dermoscopy-globules", "irregular-border", "peripheral-margins", "border-of-normal-skin"])  # fmt: skip
+    ("An ellipse was designed around the punctum and old scar, taking a narrow margin of 1 mm of normal-appearing skin", "margin"),
+    ("closed in two layers, 3-0 Vicryl deep and 4-0 nylon sutures; 5.0 cm final length", "repair_length"),
+], ids=["dermoscopy-globules", "irregular-border", "peripheral-margins", "border-of-normal-skin", "closest-cue-is-the-last",
+        "final-length"])  # fmt: skip
 def test_lesion_descriptions_after_a_size_are_no_margin(nlp, text, role):
     from dermcoder.nlp.frames import mentions_from_doc
 
