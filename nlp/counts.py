@@ -51,8 +51,8 @@ NOT_A_COUNT = re.compile(r"^[ \t]*-?[ \t]*(?:(?:x|×|by)[ \t]*\d|(?:x[ \t]*)?(?:
 
 # "14:28  Two largest neck tags": the minutes of a clock time are no count
 CLOCK_BEFORE = re.compile(r"\d[:.]$")
-# "site 2 - AKs: ...", "lesion #3 - SKs": the number names a lesion, it does not count them
-LABEL_BEFORE = re.compile(r"\b(?:site|lesion|specimen|spec|part|tumou?r|jar|container|bx|biopsy|stage|layer)[ \t]*#?[ \t]*$", re.IGNORECASE)
+# "site 2 - AKs: ...", "lesion #3 - SKs", "Procedure 2 - Cryotherapy of actinic keratoses": the number names a lesion, it does not count them
+LABEL_BEFORE = re.compile(r"\b(?:site|lesion|specimen|spec|part|tumou?r|jar|container|bx|biopsy|stage|layer|procedure|proc|repair|defect)[ \t]*#?[ \t]*$", re.IGNORECASE)
 
 
 # "scalp (6)", "L forehead x3", "R dorsal hand 2,", "nasal tip one.", "jawline bilateral two," - a

@@ -21,6 +21,7 @@ COUNTS = [
     ("Snip excision, RN tally:\n  neck, front and sides ........ 9\n  L axilla ........ 8\n14:28  Two largest tags to path.", [9, 8, 2]),
     (" site 2 - AKs: right antihelix 2, left helix 1. LN2 2 cycles.", [2, 1]),
     ("3. Hx BCC: no recurrence; routine total body check at 6-month visit.", []),
+    ("Procedure 2 - Cryotherapy of actinic keratoses, right dorsal forearm\nLN2, two cycles to each of two lesions.", [2]),
 ]
 
 
