@@ -764,6 +764,8 @@ def _opens_new_frame(frame: Frame, proc: Mention, site: Mention | None, regions:
     own = _own_sites(frame)
     if frame.procedure == "ed_c" and proc.canonical == "destruction" and (site is None or not own or site.canonical == own[0].canonical):
         return False  # "ED&C, 3 cycles; final curetted defect 1.1 cm": the same lesion's defect
+    if frame.procedure == "destruction" and _family(proc.canonical) == "cryotherapy" and proc.sentence in frame.sentences:
+        return False  # "DESTRUCTION - actinic keratoses, liquid nitrogen": the method of that destruction
     if _family(frame.procedure) != _family(proc.canonical):
         return True
     # Several tumours of one Mohs session are labeled (Tumor A/B); an unlabeled second "Mohs"
@@ -824,7 +826,8 @@ def _describes_biopsy(frame: Frame, proc: Mention, site: Mention | None, block: 
 
 
 def _own_sites(frame: Frame) -> list[Mention]:
-    return [s for s in frame.sites if s.active and s.role != "donor"]
+    # "Hx: numerous AKs ... a bump on the left forearm x 6 weeks" above the procedures names no treated lesion's site
+    return [s for s in frame.sites if s.active and s.role != "donor" and s.section != "history"]
 
 
 def _merge_steps(frames: list[Frame]) -> list[Frame]:
