@@ -25,6 +25,7 @@ CASES = [
     ("The cyst was incised and drained at urgent care last winter and has refilled.", "incised and drained", "historical"),
     ("ED&C x2 rounds; recurrence risk higher than with Mohs explained.", "Mohs", "hypothetical"),
     ("Path: #3 melanoma in situ, extending to the deep and lateral edges - wide excision to be scheduled.", "excision", "hypothetical"),
+    ("- 5-FU offered - declined (see above). PDT next winter if many new ones.", "PDT", "hypothetical"),
 ]
 
 DONE_DESPITE_A_CUE = [
