@@ -371,7 +371,11 @@ def load_context_rules(directory=None) -> list[ConTextRule]:
         seen.setdefault(key, i)
     if problems:
         raise TableError(str(path), problems)
-    return [ConTextRule.from_dict(rule) for rule in data["context_rules"]]
+    rules = [ConTextRule.from_dict(rule) for rule in data["context_rules"]]
+    for rule in rules:
+        # medspaCy's JSON has no key for `terminated_by`; ours rides in `metadata`
+        rule.terminated_by |= {c.upper() for c in (rule.metadata or {}).get("terminated_by", ())}
+    return rules
 
 
 @Language.factory("derm_context", assigns=["span._.context", "span._.cue"], default_config={})

@@ -186,3 +186,12 @@ def test_context_would_rather_is_a_preference_not_a_condition(nlp):
     text = "She would rather have it gone than just sampled, so we did a shave removal of the entire lesion."
     (m,) = [m for m in mentions(nlp, text) if m.text == "shave removal"]
     assert m.active
+
+
+def test_context_spaced_dash_ends_a_forward_negation_only(nlp):
+    """A field break (" - ") ends "no ..." but not a status written after the dash."""
+    ms = mentions(nlp, "New brown band, left thumbnail, no Hutchinson sign - longitudinal melanonychia.\nPUVA #9 - NOT GIVEN.")
+    (band,) = [m for m in ms if m.text == "longitudinal melanonychia"]
+    (puva,) = [m for m in ms if m.text == "PUVA"]
+    assert band.active
+    assert "negated" in puva.context
