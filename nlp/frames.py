@@ -282,8 +282,8 @@ INLINE_LABEL = re.compile(r"(?:^|[:;,(]|\band)[ \t]*(?:lesion[ \t]+|site[ \t]+|#
 
 
 # "... wound care reviewed. Pathology: the nose is basal cell carcinoma; the lip is a compound
-# nevus." inside a dictated paragraph: the report runs to the end of that paragraph line
-INLINE_PATH = re.compile(r"(?<=[.;] )(?:final )?(?:path(?:ology)?|dermpath)(?: (?:report|results?|returned|came back))?:", re.IGNORECASE)
+# nevus." (or "Path 7/16: ...") inside a dictated paragraph: the report runs to the end of that paragraph line
+INLINE_PATH = re.compile(r"(?<=[.;] )(?:final )?(?:path(?:ology)?|dermpath)(?: (?:report|results?|returned|came back))?(?: \d{1,2}/\d{1,2}(?:/\d{2,4})?)?:", re.IGNORECASE)
 
 
 def _inline_path_regions(text: str) -> list[tuple[int, int]]:

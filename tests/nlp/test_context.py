@@ -26,6 +26,7 @@ CASES = [
     ("ED&C x2 rounds; recurrence risk higher than with Mohs explained.", "Mohs", "hypothetical"),
     ("Path: #3 melanoma in situ, extending to the deep and lateral edges - wide excision to be scheduled.", "excision", "hypothetical"),
     ("- 5-FU offered - declined (see above). PDT next winter if many new ones.", "PDT", "hypothetical"),
+    ("She asked about laser hair removal for her chin too - told her we dont do that here.", "laser", "hypothetical"),
 ]
 
 DONE_DESPITE_A_CUE = [

@@ -105,6 +105,9 @@ def test_frames_table_rows_are_lesions_of_the_procedure_named_above(nlp):
                      "LESION 2 of 2\n  Location: left cheek\n  Excision of BCC, margins 3 mm.\n\n"
                      "PATH (received Apr 30)\n  1a + 1b: compound dysplastic nevus\n  2: nodular basal cell carcinoma",
                      [["atypical_nevus"], ["atypical_nevus"], ["bcc"]], id="header with a date in brackets, parts 1a + 1b"),
+        pytest.param("Shave removal of the R cheek nevus flush with the skin and shave removal of the L upper back lesion, both sent. "
+                     "Path 7/16: (A) R cheek intradermal melanocytic nevus, (B) L upper back irritated seborrheic keratosis.",
+                     [["nevus"], ["isk"]], id="dated inline report, matched by site"),
     ],
 )
 def test_frames_pathology_goes_to_its_lesion(nlp, text, expected):
