@@ -905,6 +905,11 @@ def _tissue_frames(frames: list[Frame]) -> list[Frame]:
     return [f for f in frames if f.procedure and (f.procedure.startswith("biopsy") or f.procedure in TISSUE_PROCEDURES)]
 
 
+def _destroys_several(frame: Frame) -> bool:
+    """A frame that treats several lesions without sending tissue ("LN2 to the seven AKs")."""
+    return not _tissue_frames([frame]) and any(isinstance(c.value, int) and c.value > 1 for c in frame.counts if c.active)
+
+
 def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> None:
     hist = [m for m in path if m.label == "HISTOLOGY" and m.active and "uncertain" not in m.context]
     if not hist or not frames:
@@ -939,6 +944,10 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> No
                 if not matches:
                     # "L cheek: SCC in situ" for a biopsy frame that also took the exam's sites
                     matches = [f for f in _tissue_frames(lesion_frames) if any(s.canonical == site for s in _own_sites(f))]
+                if len(matches) > 1:
+                    # "cryotherapy to the seven AKs listed above" shares the biopsied cheek's site
+                    # words, but a frame of several lesions is not the one lesion sent to pathology
+                    matches = [f for f in matches if not _destroys_several(f)] or matches
                 if len(matches) >= 1:
                     target = matches[0]
                     for other in matches[1:]:  # the same lesion biopsied and then destroyed/excised

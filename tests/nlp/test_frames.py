@@ -108,6 +108,11 @@ def test_frames_table_rows_are_lesions_of_the_procedure_named_above(nlp):
         pytest.param("Shave removal of the R cheek nevus flush with the skin and shave removal of the L upper back lesion, both sent. "
                      "Path 7/16: (A) R cheek intradermal melanocytic nevus, (B) L upper back irritated seborrheic keratosis.",
                      [["nevus"], ["isk"]], id="dated inline report, matched by site"),
+        pytest.param("The left cheek lesion is a thicker hyperkeratotic papule, 6 mm.\n"
+                     "One. Cryotherapy with liquid nitrogen to the seven actinic keratoses listed above.\n"
+                     "Two. Shave biopsy of the left cheek papule. That lesion was not frozen.\n\n"
+                     "Pathology, received July 21: left cheek, shave biopsy: squamous cell carcinoma in situ.",
+                     [[], ["sccis"]], id="not to a destruction of several lesions sharing the site"),
     ],
 )
 def test_frames_pathology_goes_to_its_lesion(nlp, text, expected):
