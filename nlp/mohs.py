@@ -32,7 +32,7 @@ ROW = re.compile(r"(?im)^[ \t]*(?P<st>(?:stage[ \t]*)?(?P<n>\d|I{1,3}|IV|VI?))[ 
 
 
 STAGE_HEADER = re.compile(r"^\s*(?:stage|layer|stg)\s*#?\s*$", re.IGNORECASE)
-BLOCK_HEADER = re.compile(r"^\s*(?:#|no\.?|number of)?\s*(?:blocks?|blks?|sections?)\s*$", re.IGNORECASE)
+BLOCK_HEADER = re.compile(r"^\s*(?:#|no\.?|number of)?\s*(?:tissue\s+|frozen\s+)?(?:blocks?|blks?|sections?)\s*$", re.IGNORECASE)
 CELL_STAGE = re.compile(r"^\s*(?:stage\s*)?(\d|i{1,3}|iv|vi?)\s*$", re.IGNORECASE)
 CELL_BLOCKS = re.compile(r"^\s*(\d{1,2})(?:\s*(?:blocks?|blks?))?\s*$", re.IGNORECASE)
 

@@ -49,6 +49,8 @@ MOHS = [
      " Stage 2          5                negative", {1: 7, 2: 5}),
     ("MOHS REPORT\nStage          Blocks    Result\nStage I        6         tumour\nStage II       2         clear\n\nFINAL DEFECT\n1.7 x 1.4 cm.",
      {1: 6, 2: 2}),
+    ("Mohs micrographic surgery:\n| Stage | Tissue blocks | Frozen-section result |\n|---|---|---|\n| Stage I | 6 | residual BCC |\n"
+     "| Stage II | 3 | residual BCC |\n| Stage III | 1 | clear |", {1: 6, 2: 3, 3: 1}),
 ]
 
 
