@@ -341,6 +341,8 @@ def _block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
 
 
 NON_LESION_PROCS = {"em", "prior_biopsy"}
+# Paring a wart or keratosis in the sentence that destroys it is a step of that destruction.
+PARED_FOR = {"cryotherapy", "destruction", "ed_c"}
 
 
 def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozenset[str]] | None = None) -> list[Frame]:
@@ -381,6 +383,8 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
         items = by_sentence[sent]
         procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS
                  and not _on_anesthesia_line(text, m, line_starts)]  # fmt: skip
+        if any(_family(p.canonical) in PARED_FOR for p in procs):
+            procs = [p for p in procs if p.canonical != "paring"]  # "After paring, each was treated with LN2"
         # "... shave biopsy of that one, then on the left upper back a 1.1 cm macule, so I took a
         # punch biopsy": facts after a new site belong to the next procedure of the sentence
         pending: dict[str | None, list[Mention]] = {}

@@ -188,3 +188,9 @@ def test_frames_label_markers(text, labels):
     from dermcoder.nlp.frames import find_blocks
 
     assert {lab for _, lab in find_blocks(text)} == labels
+
+
+def test_frames_paring_before_a_destruction_in_its_sentence_is_a_step_of_it(nlp):
+    fs = frames(nlp, "Three painful plantar warts on the left sole. After paring, each was treated with liquid nitrogen, two freeze-thaw cycles.")
+    assert [f.procedure for f in fs] == ["cryotherapy"]
+    assert [m.canonical for m in fs[0].histology] == ["plantar_wart"]
