@@ -167,6 +167,12 @@ def destruction_vascular(ctx: CodingContext, rule: RuleRecord) -> None:
 def skin_tags(ctx: CodingContext, rule: RuleRecord) -> None:
     """11200 for up to 15 tags, + 11201 per further 10 or part."""
     frames = [(i, f) for i, f in frames_with(ctx, *TAG_PROCS) if _active_hist(f, {"skin_tag"})]
+    # "| Right axilla | 8 | snip excision |": rows of a tag removal name no diagnosis of their
+    # own; with them, a destruction that took the note's "acrochordons" is not a tag removal
+    removals = [(i, f) for i, f in frames_with(ctx, "skin_tag_removal")
+                if _active_hist(f, {"skin_tag"}) or not [m for m in f.histology + f.path_histology if m.active]]  # fmt: skip
+    if frames and removals:
+        frames = removals
     if not frames and note_has(ctx, {"skin_tag"}):
         frames = [(i, f) for i, f in frames_with(ctx, *TAG_PROCS) if not _active_hist(f, BENIGN_DESTRUCTION | {"ak"})]
     if not frames:
@@ -184,10 +190,13 @@ def skin_tags(ctx: CodingContext, rule: RuleRecord) -> None:
     if count is None:
         ctx.query("lesion_count", "Skin tags: number removed not documented; coded as up to 15", frames[0][1].procedures[:1])
     evidence = [f.procedures[0] for _, f in frames] + (count.evidence if count else [])
-    ctx.add(Candidate("11200", 1, rule.id, f"{rule.id}: {n} tag(s): first 15 -> 11200", evidence=evidence, frames=[i for i, _ in frames]))
+    # the tags' own diagnosis, wherever the note names it (rows of a table name none)
+    dx = _dx(ctx, note_has(ctx, {"skin_tag"}))
+    ctx.add(Candidate("11200", 1, rule.id, f"{rule.id}: {n} tag(s): first 15 -> 11200", evidence=evidence, frames=[i for i, _ in frames], diagnoses=dx))
     extra = facts.ceil_units(n, 15, 10)
     if extra:
-        ctx.add(Candidate("11201", extra, rule.id, f"{rule.id}: ({n} - 15) / 10 rounded up = {extra}", evidence=evidence, frames=[i for i, _ in frames]))
+        ctx.add(Candidate("11201", extra, rule.id, f"{rule.id}: ({n} - 15) / 10 rounded up = {extra}", evidence=evidence,
+                          frames=[i for i, _ in frames], diagnoses=list(dx)))  # fmt: skip
 
 
 COMPLICATED = re.compile(r"loculat|packing|packed|pack(?:ed)? with|drain (?:placed|left)|penrose|wick|complicated|multiple abscess|extensive|counter[- ]?incision|septations", re.IGNORECASE)

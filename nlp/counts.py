@@ -46,7 +46,7 @@ SIDE_SPLIT = re.compile(rf"(?:(?<=\()|(?<=,)|(?<=;)|(?<=, )|(?<=; )|(?<=\( )){NU
 # "Scalp: 7", "R axilla: five." - a site line listing how many were treated there
 SITE_COUNT = re.compile(rf"(?im)(?:^[ \t]*|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:\s*{NUM}\s*(?=$|[.;,)])")
 # (never across a line end: "treated: 23" then "Freeze technique: ..." on the next line)
-NOT_A_COUNT = re.compile(r"^[ \t]*-?[ \t]*(?:(?:x|×|by)[ \t]*\d|(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b))", re.IGNORECASE)
+NOT_A_COUNT = re.compile(r"^[ \t]*-?[ \t]*(?:(?:x|×|by)[ \t]*\d|(?<=-)[ \t]*\d+(?:\.\d+)?[ \t]*(?:mm|cm)\b|(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b))", re.IGNORECASE)
 
 
 # "14:28  Two largest neck tags": the minutes of a clock time are no count
@@ -59,7 +59,7 @@ LABEL_BEFORE = re.compile(r"\b(?:site|lesion|specimen|spec|part|tumou?r|jar|cont
 # count written right after a site (and its side or a bracketed detail: "L ear (antihelix) x1"), or
 # across dot leaders ("Forehead ...... 4", "neck, front and sides ........ 9") or a column bar ("scalp   | 6");
 # "L forearm x6 wk" is a duration
-AFTER_SITE = re.compile(rf"(?:\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:[^\d\n.]{{0,25}}\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–|]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d))))", re.IGNORECASE)
+AFTER_SITE = re.compile(rf"(?:,?\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:[^\d\n.]{{0,25}}\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–|]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d))))", re.IGNORECASE)
 
 
 # "twelve on face, three on scalp": a count written right before the site it was found on

@@ -22,6 +22,8 @@ COUNTS = [
     (" site 2 - AKs: right antihelix 2, left helix 1. LN2 2 cycles.", [2, 1]),
     ("3. Hx BCC: no recurrence; routine total body check at 6-month visit.", []),
     ("Procedure 2 - Cryotherapy of actinic keratoses, right dorsal forearm\nLN2, two cycles to each of two lesions.", [2]),
+    ("| 4 | dorsal hands, bilateral (2 R, 1 L) | 3-5 mm each | LN2 cryotherapy |", [2, 1]),
+    ("| Right axilla | 8 | snip excision |\n| Inframammary folds, bilateral | 5 | snip excision |", [8, 5]),
 ]
 
 
