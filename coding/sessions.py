@@ -205,6 +205,13 @@ COMPLICATED = re.compile(r"loculat|packing|packed|pack(?:ed)? with|drain (?:plac
 SEVERAL_DRAINED = re.compile(r"\b(?:I&D|I\s?and\s?D|incis(?:ed|ion)\s+and\s+drain(?:ed|age))\b[^.\n]{0,15}\b(?:both|all|each)\b", re.IGNORECASE)
 
 
+DRAINED_NOUNS = ("abscess", "boil", "furuncle", "carbuncle", "cyst", "lesion", "site")
+
+
+def _counts_drained(count: Mention) -> bool:
+    return count.canonical is None or any(n in count.canonical for n in DRAINED_NOUNS)
+
+
 @handler("incision_drainage")
 def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
     """10060 simple/single; 10061 complicated or multiple."""
@@ -224,7 +231,8 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
             break
     multiple = (len({(facts.site_fact(f).value if facts.site_fact(f) else None) for _, f in frames}) > 1
                 # "abscesses x2 ... I&D both today": one frame, several abscesses
-                or any(c.active and isinstance(c.value, int) and c.value >= 2 for _, f in frames for c in f.counts)
+                # ("2 tender nodules L axilla" injected beside a drained abscess count no abscess)
+                or any(c.active and isinstance(c.value, int) and c.value >= 2 and _counts_drained(c) for _, f in frames for c in f.counts)
                 or SEVERAL_DRAINED.search(region) is not None)  # fmt: skip
     code = "10061" if complicated or multiple else "10060"
     if blank_template and not complicated:

@@ -84,3 +84,11 @@ def test_decision_level_reads_the_ticked_box(text, level):
     from dermcoder.coding.sessions import _decision_level
 
     assert _decision_level(text)[1] == level
+
+
+def test_nodules_injected_beside_a_drained_abscess_do_not_make_the_drainage_multiple(engine):
+    s = engine.suggest("Exam: R axilla - 2.0 cm fluctuant tender abscess. L axilla - 2 inflamed nodules, not fluctuant.\n"
+                       "Procedure 1: I&D R axilla abscess, stab incision, no loculations, no packing needed.\n"
+                       "Procedure 2: intralesional kenalog 10 mg/mL into the 2 L axillary nodules, 0.5 mL each (1.0 mL total).", "q3")
+    codes = {c.code for c in s.cpt}
+    assert "10060" in codes and "10061" not in codes
