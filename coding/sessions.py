@@ -332,6 +332,9 @@ def _triamcinolone_mg(text: str) -> float | None:
     stated_mg = re.search(r"(?:which is|=|equals?)\s*(\d+(?:\.\d+)?)\s*mg\b", text, re.IGNORECASE)
     if stated_mg:
         return float(stated_mg.group(1))
+    dilutions = list(CONC.finditer(text))
+    if len({m.group(1) for m in dilutions}) >= 2:
+        return _mg_by_dilution(text, dilutions)
     conc = CONC.search(text)
     if conc:
         vol = re.search(r"(?:total(?: volume)?(?: of)?\s*[:=]?\s*(\d+(?:\.\d+)?)\s*(?:m[lL]|cc))|((\d+(?:\.\d+)?)\s*(?:m[lL]|cc)\s*(?:total|in total))", text, re.IGNORECASE)
@@ -342,6 +345,31 @@ def _triamcinolone_mg(text: str) -> float | None:
         if vols:
             return float(conc.group(1)) * vols[0]
     return None
+
+
+# "0.1 mL ea." after "cysts 5:" on its line: a volume per lesion, times the lesions of the line
+EACH_AFTER = re.compile(r"\s*(?:ea\.?|each|per (?:lesion|cyst|keloid|site))\b", re.IGNORECASE)
+LINE_COUNT = re.compile(r"\b(\d{1,2})\s*:|\bx\s?(\d{1,2})\b")
+
+
+def _mg_by_dilution(text: str, dilutions: list[re.Match]) -> float | None:
+    """ "keloids 3: TAC 40 mg/mL, 0.5 mL total. cysts 5: TAC 2.5 mg/mL, 0.1 mL ea.": each
+    strength times the volume written after it, up to the next strength."""
+    mg = 0.0
+    for k, conc in enumerate(dilutions):
+        end = dilutions[k + 1].start() if k + 1 < len(dilutions) else min(len(text), conc.end() + 200)
+        vol = ML.search(text, conc.end(), end)
+        if vol is None:
+            return None
+        ml = float(vol.group(1))
+        if EACH_AFTER.match(text, vol.end()):
+            line = text[text.rfind("\n", 0, conc.start()) + 1 : conc.start()]
+            n = LINE_COUNT.search(line)
+            if n is None:
+                return None
+            ml *= int(n.group(1) or n.group(2))
+        mg += float(conc.group(1)) * ml
+    return round(mg, 4)
 
 
 @handler("phototherapy")

@@ -67,7 +67,8 @@ def test_complex_needs_a_criterion_when_undermining_is_limited(text, unsupported
     ("Triamcinolone 40 mg/mL. Earlobe 0.3 mL (12 mg); chest 0.5 mL (20 mg).", 32),
     ("Kenalog 10 mg/mL, 1.5 mL total.", 15),
     ("ILK 10 mg/mL, 0.8 mL = 8 mg", 8),
-], ids=["stated-total-wins", "per-site-doses-add", "volume-total", "equals"])  # fmt: skip
+    ("Proc: ILK (TAC, clinic stock):\n - keloids 3: TAC 40 mg/mL, 0.5 mL total.\n - cysts 5: TAC 2.5 mg/mL (diluted), 0.1 mL ea.", 21.25),
+], ids=["stated-total-wins", "per-site-doses-add", "volume-total", "equals", "two-strengths-volume-each"])  # fmt: skip
 def test_triamcinolone_dose(text, mg):
     from dermcoder.coding.sessions import _triamcinolone_mg
 
