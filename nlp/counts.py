@@ -26,8 +26,9 @@ NUM = rf"(\d{{1,3}}(?![.,]\d)|{WORD_PATTERN})"
 BEFORE_NOUN = re.compile(rf"(?<![\w.#-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\b)", re.IGNORECASE)
 # noun then "x 18" / "(18)" / "#18" / "n=18" / ": 18" / "total 18"
 AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*|times\s+|sampled\s*[:=]?\s*)(\d{{1,3}}|{WORD_PATTERN})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
-# "actinic keratoses, three, dorsal forearms": the count set off by commas after its noun
-AFTER_NOUN_COMMA = re.compile(rf"\b{NOUNS},[ \t]*{NUM}[ \t]*,", re.IGNORECASE)
+# "actinic keratoses, three, dorsal forearms", "Actinic keratoses, five: forehead two, ...": the
+# count set off by a comma after its noun
+AFTER_NOUN_COMMA = re.compile(rf"\b{NOUNS},[ \t]*{NUM}[ \t]*[,:]", re.IGNORECASE)
 TOTAL = re.compile(
     rf"(?:(?:\b(?:total(?: of)?|totaling|totalling|for a total of|all)|=)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
     rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s*){{0,3}}[:=]\s*{NUM}\b"
@@ -59,7 +60,7 @@ LABEL_BEFORE = re.compile(r"\b(?:site|lesion|specimen|spec|part|tumou?r|jar|cont
 # count written right after a site (and its side or a bracketed detail: "L ear (antihelix) x1"), or
 # across dot leaders ("Forehead ...... 4", "neck, front and sides ........ 9") or a column bar ("scalp   | 6");
 # "L forearm x6 wk" is a duration
-AFTER_SITE = re.compile(rf"(?:,?\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:[^\d\n.]{{0,25}}\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–|]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d))))", re.IGNORECASE)
+AFTER_SITE = re.compile(rf"(?:,?\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:[^\d\n.]{{0,25}}\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–|]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d)|[-–—]\s)))", re.IGNORECASE)
 
 
 # "twelve on face, three on scalp": a count written right before the site it was found on

@@ -16,7 +16,7 @@ COUNTS = [
     ("LN2 to AKs: twelve on face (forehead, nose), three on scalp = fifteen total", [12, 3, 15]),
     ("Pt has ~25 total but time allowed only part today: 15 removed by snip excision.", [25, 15]),
     ("Also actinic keratoses, three, dorsal forearms - cryotherapy", [3]),
-    ("AKs: left forehead 1, right temple 1, scalp 1 - cryotherapy, 3 lesions total", [1, 1, 3]),
+    ("AKs: left forehead 1, right temple 1, scalp 1 - cryotherapy, 3 lesions total", [1, 1, 1, 3]),
     ("Tender crusted bump L forearm x6 wk. LN2 to AKs: forehead x2, nasal dorsum x1.", [2, 1]),
     ("Snip excision, RN tally:\n  neck, front and sides ........ 9\n  L axilla ........ 8\n14:28  Two largest tags to path.", [9, 8, 2]),
     (" site 2 - AKs: right antihelix 2, left helix 1. LN2 2 cycles.", [2, 1]),
@@ -24,6 +24,7 @@ COUNTS = [
     ("Procedure 2 - Cryotherapy of actinic keratoses, right dorsal forearm\nLN2, two cycles to each of two lesions.", [2]),
     ("| 4 | dorsal hands, bilateral (2 R, 1 L) | 3-5 mm each | LN2 cryotherapy |", [2, 1]),
     ("| Right axilla | 8 | snip excision |\n| Inframammary folds, bilateral | 5 | snip excision |", [8, 5]),
+    ("2. Actinic keratoses, five: forehead two, nose one, scalp two - cryotherapy LN2 x2 cycles each.", [5, 2, 1, 2]),
 ]
 
 
