@@ -19,7 +19,7 @@ from dermcoder.nlp.spans import add_span
 
 NUM = rf"(?:\d+(?:\.\d+)?|\.\d+|{SPOKEN_NUMBER})"
 UNIT = r"(?:cm|mm|centimeters?|millimeters?)"
-AREA_UNIT = r"(?:sq\.?\s*cm|cm\s*2|cm²|square\s+centimeters?|square\s+cm|sq\.?\s*mm|mm²|mm2)"
+AREA_UNIT = r"(?:sq\.?\s*cm|cm[ \t]?2(?![\d.])|cm²|square\s+centimeters?|square\s+cm|sq\.?\s*mm|mm²|mm2)"
 SEP = r"\s*(?:x|×|X|by|\*)\s*"
 MEASURE = re.compile(
     rf"(?<![\w.])(?P<a>{NUM})\s*(?P<ua>{UNIT})?(?:{SEP}(?P<b>{NUM})\s*(?P<ub>{UNIT})?)?(?:{SEP}(?P<c>{NUM}))?"

@@ -30,6 +30,9 @@ CASES = [
     ("atypical nevus (bx: mod atypia, + margin), 8mm residual pigment, 2mm margins -> exc",
      [("SIZE", "8mm", [0.8], "lesion"), ("MARGIN", "2mm", [0.2], "margin")]),
     ("Repair: FTSG trimmed to fit the 2.2 x 1.9 cm recipient bed", [("SIZE", "2.2 x 1.9 cm", [2.2, 1.9], "defect")]),
+    # a table row ending in a length, the next row numbered 2: no "cm\n2" area
+    ("Lesion | Site | Repair length\n1 | right mid back | 4.0 cm\n2 | left thigh | 2.5 cm",
+     [("SIZE", "4.0 cm", [4.0], "repair_length"), ("SIZE", "2.5 cm", [2.5], "repair_length")]),
 ]
 
 
