@@ -285,11 +285,12 @@ def lesion_instances(frame: Frame, prefer_defect: bool = False) -> list[Lesion]:
     if prefer_defect and defects:
         roles = ("defect",)
         # "the defects measured: right upper back 1.1 cm, left lower back 0.5 cm, left helix 4 mm"
-        listed = [m for m in frame.sizes if usable(m) and m.sentence in {d.sentence for d in defects}]
+        # (a size written as the lesion's, "Pre-curettage 0.9 cm | Final defect 1.3 cm", stays the lesion's)
+        listed = [m for m in frame.sizes if usable(m) and m.role in ("defect", "size") and m.sentence in {d.sentence for d in defects}]
         if len(listed) > len(defects):
-            roles = ("defect", "lesion", "size")
+            roles = ("defect", "size")
     sizes = [m for m in frame.sizes if usable(m) and m.role in roles and m.section != "pathology"]
-    if roles == ("defect", "lesion", "size"):
+    if roles == ("defect", "size"):
         sizes = [m for m in sizes if m.sentence in {d.sentence for d in defects}]
     site = site_fact(frame)
     single = [Lesion(site.evidence[0] if site else None, lesion_size(frame, prefer_defect), narrowest_margin(frame))]

@@ -406,6 +406,10 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
         carried = {}
         if _untreated_lesion(text, items, procs, current):
             continue
+        # "AKs - cryo 10 s, 2 FTC: nose 2, ...": a diagnosis that opens the sentence of a procedure
+        # is that procedure's, even when it was first given to the frame open before it
+        lead: list[tuple[Mention, Frame]] = []
+        seen_proc = False
         for m in items:
             if m.label == "PROCEDURE" and m.canonical == "prior_biopsy":
                 frame = current.get(m.block)
@@ -426,6 +430,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
                     frame.add(x)
                 waiting = None
             if m in procs:
+                first_proc, seen_proc = not seen_proc, True
                 if waiting:
                     new_site = next(x for x in waiting if x.label == "SITE")
                 else:
@@ -456,6 +461,11 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
                                     frame.add(x)
                 for x in pending.pop(block, []):
                     frame.add(x)
+                if first_proc:
+                    for x, other in lead:
+                        if other is not frame and x in other.histology:
+                            other.histology.remove(x)
+                            frame.add(x)
                 frame.add(m)
                 frame.sentences.add(sent)
                 continue
@@ -484,6 +494,8 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
             else:
                 frame.add(m)
                 frame.sentences.add(sent)
+                if not seen_proc and m.label == "HISTOLOGY":
+                    lead.append((m, frame))
         # no procedure followed: the site was more of the same lesion (or none of ours), unless
         # the next sentence's procedure takes it; a line end closes the description
         for block, waiting in pending.items():

@@ -130,22 +130,24 @@ def table_role(text: str, start: int) -> str | None:
     line_start = text.rfind("\n", 0, start) + 1
     line_end = text.find("\n", start)
     line = text[line_start : line_end if line_end >= 0 else len(text)]
-    if line.count("|") < 2:
+    # pipe tables, or columns separated by tabs ("Site\tDx\tPre-curettage\tFinal defect")
+    sep = "|" if line.count("|") >= 2 else "\t" if line.count("\t") >= 2 else None
+    if sep is None:
         return None
     header = None
     pos = line_start
     while pos > 0:  # the topmost line of the contiguous block of table lines
         prev_start = text.rfind("\n", 0, pos - 1) + 1
         prev = text[prev_start : pos - 1]
-        if prev.count("|") < 2:
+        if prev.count(sep) < 2:
             break
         if not TABLE_SEPARATOR.match(prev):
             header = prev
         pos = prev_start
     if header is None or MEASURE.search(header):
         return None
-    cell = line[: start - line_start].count("|")
-    cells = header.split("|")
+    cell = line[: start - line_start].count(sep)
+    cells = header.split(sep)
     if cell >= len(cells):
         return None
     for role, rx in HEADER_ROLES:
