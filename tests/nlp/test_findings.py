@@ -30,6 +30,9 @@ CASES = [
     ("REPAIR", "complex repair", "complex"),
     ("REPAIR", "bilobed flap", "flap"),
     ("REPAIR", "FTSG", "ftsg"),
+    ("PROCEDURE", "I froze three actinic keratoses", "cryotherapy"),
+    ("REPAIR", "I closed it in layers", "intermediate"),
+    ("HISTOLOGY", "longitudinal melanonychia", "melanonychia"),
 ]
 
 
