@@ -33,7 +33,7 @@ from dermcoder.nlp.resource_io import ResourceBacked
 
 SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
 LABEL_MARKER = re.compile(
-    r"(?im)^[ \t>*\-\[]*(?:(?:lesions?|sites?|specimens?|spec|part|tumou?r|procedure|proc|biopsy|bx|repair|defect|closure|reconstruction|recon)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%)|/)"
+    r"(?im)^[ \t>*\-\[]*(?:(?:lesions?|sites?|specimens?|spec|part|tissue|tumou?r|procedure|proc|biopsy|bx|repair|defect|closure|reconstruction|recon)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%)|/)"
     r"|\(?(?P<b>[A-H])[).:](?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t])"
     # a table row whose first cell is a lesion label: "| 2 | L lateral neck | 0.8 cm | shave |"
     r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|"

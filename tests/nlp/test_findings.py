@@ -33,6 +33,8 @@ CASES = [
     ("PROCEDURE", "I froze three actinic keratoses", "cryotherapy"),
     ("REPAIR", "I closed it in layers", "intermediate"),
     ("HISTOLOGY", "longitudinal melanonychia", "melanonychia"),
+    ("HISTOLOGY", "Condyloma acuminatum", "anogenital_wart"),
+    ("HISTOLOGY", "condylomata acuminata", "anogenital_wart"),
 ]
 
 

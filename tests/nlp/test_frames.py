@@ -181,9 +181,10 @@ def test_frames_bracketed_labels_in_one_line_split_its_facts(nlp):
 @pytest.mark.parametrize("text, labels", [
     ("Bx 01/20/26: (1) L breast - BCC; (2) R back - BCC.\n(1) L breast: plaque 0.9 cm. ED&C.\n(2) R back: 0.6 cm. ED&C.\n", {"1", "2"}),
     ("Lesion 1: R temple, 9 mm papule. Shave removal.\nLesions 2-3: low back, 2 SKs. LN2.\n", {"1", "2"}),
+    ("Tissue 1, right upper back. Melanoma, wide excision.\n\nTissue 2, left parietal scalp. Shave biopsy.\n", {"1", "2"}),
     ("[X] Shave removal #1 - Site: right shoulder - Dx: SK\n[X] Tangential biopsy (saucerization) #2 - Site: left back\n"
      "[ ] Punch biopsy   [ ] Excision\nSuture #4-0 nylon", {"1", "2"}),
-], ids=["a-dated-bx-is-no-label", "lesions-range-is-a-label", "template-line-numbered-after-its-procedure"])  # fmt: skip
+], ids=["a-dated-bx-is-no-label", "lesions-range-is-a-label", "tissue-n", "template-line-numbered-after-its-procedure"])  # fmt: skip
 def test_frames_label_markers(text, labels):
     from dermcoder.nlp.frames import find_blocks
 
