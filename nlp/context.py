@@ -260,6 +260,38 @@ class LocalConTextGraph(ConTextGraph):
         self.edges = edges
 
 
+class _CueBrackets:
+    """ "SCC in situ (biopsy 3 wks ago), right upper lip": a cue inside brackets that hold a
+    mention of their own speaks of that mention only. A bracket holding just the cue ("SK
+    (not treated)") still speaks of what stands before it."""
+
+    def __init__(self, doc: Doc, spans) -> None:
+        self.doc = doc
+        self.text = doc.text
+        self.targets = [(sp.start_char, sp.end_char) for sp in spans]
+        self.cache: dict[tuple[int, int], tuple[int, int] | None] = {}
+
+    def _bracket(self, modifier: ConTextModifier) -> tuple[int, int] | None:
+        key = modifier.modifier_span
+        if key not in self.cache:
+            s, e = key
+            cs, ce = self.doc[s].idx, self.doc[e - 1].idx + len(self.doc[e - 1])
+            text = self.text
+            line_start, line_end = text.rfind("\n", 0, cs) + 1, text.find("\n", ce)
+            line_end = len(text) if line_end < 0 else line_end
+            open_, close = text.rfind("(", line_start, cs), text.find(")", ce, line_end)
+            found = None
+            if open_ >= 0 and close >= 0 and ")" not in text[open_:cs] and "(" not in text[ce:close]:
+                if any(open_ < a and b <= close and not (a < ce and cs < b) for a, b in self.targets):
+                    found = (open_, close)
+            self.cache[key] = found
+        return self.cache[key]
+
+    def reaches(self, modifier: ConTextModifier, target: Span) -> bool:
+        bracket = self._bracket(modifier)
+        return bracket is None or bracket[0] < target.start_char < bracket[1]
+
+
 def limit_scope(modifier: ConTextModifier, other: ConTextModifier) -> bool:
     """medspaCy 1.3.1's `ConTextModifier.limit_scope`, with a symmetric overlap test.
 
@@ -416,10 +448,13 @@ class ContextTagger(ResourceBacked):
         sent_of, sent_text = sentence_index(doc)
         cues: dict[tuple[int, int, str], tuple[list[str], list[str]]] = {}
         if graph is not None:
+            brackets = _CueBrackets(doc, spans)
             for target, modifier in graph.edges:
                 # medspaCy's token window (max_scope) can cross a sentence end; a cue
                 # never reaches into another sentence here.
                 if sent_of[modifier.modifier_span[0]] != sent_of[target.start]:
+                    continue
+                if not brackets.reaches(modifier, target):
                     continue
                 key = (target.start_char, target.end_char, target.label_)
                 cats, texts = cues.setdefault(key, ([], []))

@@ -105,6 +105,8 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
         sentence = text[max(text.rfind("\n", 0, start) + 1, text.rfind(". ", 0, start) + 2) : start]
         if REPAIR_LINE.match(line) or REPAIR_LINE.match(sentence):
             return "repair_length"  # "Repair: simple closure ... no undermining; 2.0 cm."
+        if MARGIN_LINE.match(line):
+            return "margin"  # "Margins A	3 mm superior and lateral; 2 mm inferior"
     if best and best[1] == "lesion" and GENERIC.search(before[best[0]:]):
         # "complex repair measuring 6.5 cm": a generic verb takes the role of the noun before it
         head = REPAIR_HEAD.search(before[max(0, best[0] - 40) : best[0]])
@@ -159,6 +161,7 @@ def table_role(text: str, start: int) -> str | None:
 CLOSURE_JUST_BEFORE = re.compile(r"\b(?:closure|repair|closed|sutured)\b[^.;\n\d]{0,12}$", re.IGNORECASE)
 CLOSING_VERB = re.compile(r"\b(?:closed|repaired|sutured|approximated)\s+(?:the\s+|a\s+|this\s+)?(?:resulting\s+|final\s+)?$", re.IGNORECASE)
 REPAIR_LINE = re.compile(r"^\s*(?:(?:simple|intermediate|complex|layered|linear)\s+)?(?:repair|closure|reconstruction|wound closure)\b", re.IGNORECASE)
+MARGIN_LINE = re.compile(r"^\s*(?:surgical |clinical |peripheral )?margins?\b", re.IGNORECASE)
 GENERIC = re.compile(r"^(?:measur\w*|sized?|diameter)", re.IGNORECASE)
 REPAIR_HEAD = re.compile(r"(repair|closure|closed|suture line|incision line|defect|wound)\s*(?:\w+\s*){0,2}$", re.IGNORECASE)
 

@@ -198,3 +198,12 @@ def test_context_spaced_dash_ends_a_forward_negation_only(nlp):
     (puva,) = [m for m in ms if m.text == "PUVA"]
     assert band.active
     assert "negated" in puva.context
+
+
+def test_context_cue_in_brackets_with_a_mention_of_their_own_stays_inside(nlp):
+    ms = mentions(nlp, "Lesion A\tSCC in situ (biopsy 3 wks ago), right upper lip.\nLesion B\tseborrheic keratosis (not treated), back.")
+    (scc,) = [m for m in ms if m.text == "SCC in situ"]
+    (bx,) = [m for m in ms if m.text == "biopsy"]
+    (sk,) = [m for m in ms if m.text == "seborrheic keratosis"]
+    assert scc.active and not bx.active
+    assert "negated" in sk.context  # a bracket holding only the cue still speaks of what precedes it
