@@ -34,6 +34,7 @@ CASES = [
     ("REPAIR", "I closed it in layers", "intermediate"),
     ("HISTOLOGY", "longitudinal melanonychia", "melanonychia"),
     ("HISTOLOGY", "Condyloma acuminatum", "anogenital_wart"),
+    ("PROCEDURE", "Incisional (wedge) biopsy across the active border", "biopsy_incisional"),
     ("HISTOLOGY", "condylomata acuminata", "anogenital_wart"),
 ]
 
