@@ -34,6 +34,9 @@ CASES = [
     ("REPAIR", "I closed it in layers", "intermediate"),
     ("HISTOLOGY", "longitudinal melanonychia", "melanonychia"),
     ("HISTOLOGY", "Condyloma acuminatum", "anogenital_wart"),
+    ("HISTOLOGY", "excision: irritated (inflamed) seborrheic keratosis, hyperkeratotic", "isk"),
+    ("HISTOLOGY", "8 cm inflamed, crusted seborrheic keratosis; rubs on collar", "isk"),
+    ("HISTOLOGY", "Part 2: seborrheic keratosis with inflammation", "isk"),
     ("PROCEDURE", "Incisional (wedge) biopsy across the active border", "biopsy_incisional"),
     ("HISTOLOGY", "condylomata acuminata", "anogenital_wart"),
 ]
