@@ -55,6 +55,7 @@ def test_context_categories_with_cue(nlp, text, target, category):
     [("Cryotherapy to 6 AKs today.", "Cryotherapy"), ("Excision of biopsy-proven BCC, left cheek.", "Excision"),
      ("A/P: 1. AK x 15 -> LN2 cryo, tol well.", "LN2"),
      ("Plan: punch biopsy of the changing lesion - darkest area sampled for diagnosis.", "punch biopsy"),
+     ("Follow-up for alopecia areata. Nine patches today; intralesional injection given.", "alopecia areata"),
      # the planned re-excision is what "to be scheduled" is said of, not the diagnosis that calls for it
      ("Path: #3 melanoma in situ, extending to the deep and lateral edges - wide excision to be scheduled.", "melanoma in situ"),
      # spaCy keeps "):" as one (emoticon) token: it still closes the bracket that holds the cue
