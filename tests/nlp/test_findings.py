@@ -70,3 +70,34 @@ def test_procedure_entities_and_supporting_words(nlp, text, entities, supporting
     procs = [m for m in mentions(nlp, text) if m.label == "PROCEDURE"]
     assert [text[m.start : m.end] for m in procs if m.role != "supporting"] == entities
     assert [text[m.start : m.end] for m in procs if m.role == "supporting"] == supporting
+
+
+@pytest.mark.parametrize("text, label, canonical", [
+    ("History of non-melanoma skin cancer.", "HISTOLOGY", "melanoma"),
+    ("Mother had ductal carcinoma in situ of the breast.", "HISTOLOGY", "sccis"),
+    ("Atypical keratinocytes confined to the basal cell layer.", "HISTOLOGY", "bcc"),
+    ("Worried about hair growth on the chin.", "HISTOLOGY", "growth"),
+    ("Path: lichen planus-like keratosis, benign.", "HISTOLOGY", "lichen_planus"),
+    ("Takes vitamin C + D daily.", "PROCEDURE", "ed_c"),
+    ("The skin will peel over the next week.", "PROCEDURE", "chemical_peel"),
+    ("Old avulsion fracture of the finger.", "PROCEDURE", "nail_avulsion"),
+    ("Lidocaine was injected into the surrounding skin.", "PROCEDURE", "intralesional"),
+    ("Shave removal, hyfrecation for hemostasis.", "PROCEDURE", "destruction"),
+    ("6 MM PUNCH used.", "HISTOLOGY", "melanoma"),
+], ids=["non-melanoma", "ductal-cis", "basal-cell-layer", "hair-growth", "lplk", "vitamin-c-d", "will-peel",
+        "avulsion-fracture", "lidocaine-injected", "hyfrecation-hemostasis", "mm-unit"])  # fmt: skip
+def test_findings_ordinary_words_are_no_finding(nlp, text, label, canonical):
+    assert canonical not in [m.canonical for m in mentions(nlp, text) if m.label == label]
+
+
+@pytest.mark.parametrize("text, canonical", [
+    ("Dx: Bowen’s disease, R shin.", "sccis"),
+    ("mycotic toenails x4", "onychomycosis"),
+    ("tricholemmal cyst of the scalp", "trichilemmal_cyst"),
+    ("Path: neoplasm of uncertain behavior.", "uncertain"),
+    ("verrucae plantares, L sole", "plantar_wart"),
+    ("multiple lobular capillary hemangiomas", "pyogenic_granuloma"),
+    ("a precancer on the nose", "ak"),
+], ids=["bowen-curly", "mycotic-toenails", "tricholemmal", "uncertain-behavior", "verrucae-plantares", "lch-plural", "precancer"])  # fmt: skip
+def test_findings_common_spellings(nlp, text, canonical):
+    assert canonical in [m.canonical for m in mentions(nlp, text) if m.label == "HISTOLOGY"]
