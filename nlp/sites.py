@@ -57,6 +57,9 @@ NOT_THE_BACK_AFTER = re.compile(r"[ \t]+(?:for|today|again|later|soon|in[ \t]+\d
 NOT_THE_BACK_BEFORE = re.compile(r"\b(?:path|pathology|results?|came|comes|come|coming|returns?|returned|called|calls?|go|goes|went|get|got|bring|brought|is|was|be)[ \t]+$", re.IGNORECASE)
 
 
+FACE_TO_FACE = re.compile(r"\bface[- ]to[- ]face\b", re.IGNORECASE)
+
+
 @Language.factory("derm_sites", assigns=["doc.spans"], default_config={})
 def make_sites(nlp, name):  # untyped: spaCy validates factory signatures
     """Factory for the site and laterality recognizer."""
@@ -97,6 +100,8 @@ class SiteRecognizer(ResourceBacked):
                 continue
             if canonical == "back" and (NOT_THE_BACK_AFTER.match(text, end) or NOT_THE_BACK_BEFORE.search(text, max(0, start - 20), start)):
                 continue  # "patient back for definitive treatment", "she comes back in 3 months"
+            if FACE_TO_FACE.search(text, max(0, start - 8), min(len(text), end + 8)):
+                continue  # "25 minutes face-to-face time"
             value = None
             if canonical == "eyelid":
                 m = UPPER_LOWER.search(text[max(0, start - 12) : end])

@@ -51,6 +51,11 @@ def test_sites_back_the_adverb_is_no_site(nlp, text):
     assert not [m for m in mentions(nlp, text) if m.label == "SITE" and m.canonical == "back"]
 
 
+def test_sites_face_to_face_time_is_no_site(nlp):
+    assert not [m for m in mentions(nlp, "Total face-to-face time 25 minutes, face to face with the patient.") if m.label == "SITE"]
+    assert [m.canonical for m in mentions(nlp, "Papule on the face.") if m.label == "SITE"] == ["face"]
+
+
 def test_sites_back_the_site_stays(nlp):
     text = "Shave biopsy of the upper back. Back: 6 mm papule. Excision of a cyst of the back with 0.2 cm margins."
     assert [m.canonical for m in mentions(nlp, text) if m.label == "SITE"] == ["back", "back", "back"]
