@@ -380,10 +380,11 @@ def _band_edge(value: float) -> bool:
 
 
 def _proven(ctx: CodingContext, frame: Frame) -> bool:
-    """True when the note says the diagnosis was biopsy/pathology proven."""
+    """True when the note says the diagnosis was biopsy/pathology proven (a re-excision for an
+    involved margin, "wide local excision", says an earlier specimen proved it)."""
     return any(p.canonical == "prior_biopsy" for p in ctx.mentions if p.label == "PROCEDURE") or re.search(
         r"proven|confirmed|path(?:ology)? (?:showed|shows|revealed|c/w|consistent)|bx (?:showed|shows|revealed)|biopsy (?:showed|shows|revealed|demonstrated)",
-        ctx.text, re.IGNORECASE) is not None  # fmt: skip
+        ctx.text, re.IGNORECASE) is not None or facts.RE_EXCISION.search(ctx.text) is not None  # fmt: skip
 
 
 HIDRADENITIS_REGIONS = {"axilla": ("11450", "11451"), "groin": ("11462", "11463"), "perianal": ("11470", "11471"),
