@@ -15,6 +15,10 @@ CASES = [
     ("nape of neck", "neck", None),
     ("right great toe", "toe", "right"),
     ("left malar cheek", "cheek", "left"),
+    ("left hemiscrotum", "genitalia", "left"),
+    ("bilateral calves", "lower_leg", "bilateral"),
+    ("both upper extremities", "upper_arm", "bilateral"),
+    ("medial canthi", "eyelid", None),
 ]
 
 
