@@ -18,8 +18,8 @@ from dermcoder.nlp.numbers import SPOKEN_NUMBER, spoken_value
 from dermcoder.nlp.spans import add_span
 
 NUM = rf"(?:\d+(?:\.\d+)?|\.\d+|{SPOKEN_NUMBER})"
-UNIT = r"(?:cm|mm|centimeters?|millimeters?)"
-AREA_UNIT = r"(?:sq\.?\s*cm|cm[ \t]?2(?![\d.])|cm²|square\s+centimeters?|square\s+cm|sq\.?\s*mm|mm²|mm2)"
+UNIT = r"(?:cm|mm|centimet(?:er|re)s?|millimet(?:er|re)s?)"
+AREA_UNIT = r"(?:sq\.?\s*cm|cm[ \t]?2(?![\d.])|cm²|square\s+centimet(?:er|re)s?|square\s+cm|sq\.?\s*mm|mm²|mm2)"
 SEP = r"\s*(?:x|×|X|by|\*)\s*"
 MEASURE = re.compile(
     rf"(?<![\w.])(?P<a>{NUM})\s*(?P<ua>{UNIT})?(?:{SEP}(?P<b>{NUM})\s*(?P<ub>{UNIT})?)?(?:{SEP}(?P<c>{NUM}))?"
