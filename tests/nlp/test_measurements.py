@@ -34,7 +34,7 @@ CASES = [
     ("Lesion | Site | Repair length\n1 | right mid back | 4.0 cm\n2 | left thigh | 2.5 cm",
      [("SIZE", "4.0 cm", [4.0], "repair_length"), ("SIZE", "2.5 cm", [2.5], "repair_length")]),
     ("nodular basal cell carcinoma, 1.5 centimetres. Excised with 4 millimetre margins",
-     [("SIZE", "1.5 centimetres", [1.5], "lesion"), ("MARGIN", "4 millimetre", [0.4], "margin")]),
+     [("SIZE", "1.5 centimetres", [1.5], "size"), ("MARGIN", "4 millimetre", [0.4], "margin")]),
     ("Margins A\t3 mm superior and lateral; 2 mm inferior (limited by vermilion)",
      [("MARGIN", "3 mm", [0.3], "margin"), ("MARGIN", "2 mm", [0.2], "margin")]),
     ("Site\tDx\tPre-curettage\tFinal defect\nR upper back\tsuperficial BCC\t0.9 cm\t1.3 cm",
