@@ -205,7 +205,7 @@ def prior_malignancy(mentions: list[Mention], text: str) -> Mention | None:
         return None
     for m in mentions:
         if m.label == "HISTOLOGY" and m.value in MALIGNANT and "historical" in m.context:
-            if not set(m.context) & {"family", "uncertain", "negated", "hypothetical"}:
+            if not set(m.context) & {"family", "uncertain", "negated", "hypothetical", "copied_forward"}:
                 return m
     return None
 

@@ -75,8 +75,8 @@ DECLINED_AFTER = re.compile(r"[^.;\n]{0,40};[ \t]*(?:but[ \t]+)?(?:(?:the[ \t]+)
 # "[ ] Complex repair   [ ] Flap": an EHR checkbox left empty says the item was not done
 UNCHECKED = re.compile(r"(?:\[[ \t]?\]|☐)[ \t]*$")
 
-# ">> end carried forward <<": where a copied block says it stops
-STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy[- ]forward|prior note|previous note|template)\b.*$")
+# ">> end carried forward <<", "--- end copy ---": where a copied block says it stops
+STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy(?:[- ]forward)?|prior note|previous note|template)\b.*$")
 
 
 def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
