@@ -470,6 +470,9 @@ class ContextTagger(ResourceBacked):
         dated = _earlier_dated_sentences(doc, sent_of, sent_text)
         present_from = _present_narrative_starts(doc, sent_text)
         section_starts = [a for a, _b, _c in (doc._.derm_sections or [])]
+        # a plan written after the pathology results is for another day ("Path: ... Plan: A -
+        # Mohs referral. B - re-excision with 2 mm margins.")
+        results_at = min((a for a, _b, c in (doc._.derm_sections or []) if c == "pathology"), default=None)
         line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
         # our extensions read and written straight in user_data when spaCy's key checks out
         # (nlp/_extensions.py), else through `span._`
@@ -522,7 +525,8 @@ class ContextTagger(ResourceBacked):
                 else:
                     # "Plan: cryotherapy ..." in a procedure note is usually what was done; only a
                     # future cue without a completion cue makes it planned.
-                    applies = FUTURE.search(sentence) is not None and DONE.search(sentence) is None
+                    applies = DONE.search(sentence) is None and (
+                        FUTURE.search(sentence) is not None or (results_at is not None and results_at < u.char_start))
                 if applies:
                     cats.append(default)
                     texts.append(f"[{u.section} section]")

@@ -27,6 +27,10 @@ CASES = [
     ("Path: #3 melanoma in situ, extending to the deep and lateral edges - wide excision to be scheduled.", "excision", "hypothetical"),
     ("- 5-FU offered - declined (see above). PDT next winter if many new ones.", "PDT", "hypothetical"),
     ("She asked about laser hair removal for her chin too - told her we dont do that here.", "laser", "hypothetical"),
+    ("Path: atypical intraepidermal melanocytic proliferation. Complete excision advised.", "excision", "hypothetical"),
+    ("The changes fall short of melanoma in situ; reported as a neoplasm of uncertain behavior.", "melanoma in situ", "negated"),
+    ("Shave bx L arm.\n\nPATHOLOGY ADDENDUM (10/21): dysplastic nevus, edge involved.\nPlan: A - Mohs referral. B - re-excision with 2 mm margins.", "re-excision",
+     "hypothetical"),
 ]
 
 DONE_DESPITE_A_CUE = [
