@@ -410,7 +410,7 @@ def phototherapy(ctx: CodingContext, rule: RuleRecord) -> None:
                       evidence=frames[0][1].procedures[:1] + evidence, frames=[i for i, _ in frames]))  # fmt: skip
 
 
-STAFF = re.compile(r"\b(?:by|per)\s+(?:the\s+)?(?:nurse|RN|LPN|MA|medical assistant|staff|tech(?:nician)?)\b|(?:nurse|RN|MA|medical assistant|staff)\s+(?:applied|illuminat|administered|performed)", re.IGNORECASE)
+STAFF = re.compile(r"\b(?:by|per)\s+(?:the\s+)?(?:nurse|RN|LPN|MA|CMA|medical assistant|staff|tech(?:nician)?)\b|(?:nurse|RN|MA|CMA|medical assistant|staff)\s+(?:applied|illuminat|administered|performed)", re.IGNORECASE)
 DEBRIDE = re.compile(r"curett|debrid|abrad|abrasion|microderm", re.IGNORECASE)
 
 
