@@ -29,6 +29,7 @@ CASES = [
     ("She asked about laser hair removal for her chin too - told her we dont do that here.", "laser", "hypothetical"),
     ("Path: atypical intraepidermal melanocytic proliferation. Complete excision advised.", "excision", "hypothetical"),
     ("Other: AKs on the scalp and ears - PDT planned for the spring.", "PDT", "hypothetical"),
+    ("He has done cryotherapy many times and wants field treatment.", "cryotherapy", "historical"),
     ("The changes fall short of melanoma in situ; reported as a neoplasm of uncertain behavior.", "melanoma in situ", "negated"),
     ("Shave bx L arm.\n\nPATHOLOGY ADDENDUM (10/21): dysplastic nevus, edge involved.\nPlan: A - Mohs referral. B - re-excision with 2 mm margins.", "re-excision",
      "hypothetical"),
