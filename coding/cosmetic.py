@@ -11,6 +11,7 @@ import re
 from dermcoder.coding.checkboxes import in_unticked_box, stated
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.nlp.frames import Frame
+from dermcoder.nlp.start_filter import start_filtered
 
 COSMETIC = re.compile(r"(?<!not )(?<!non-)(?<!non )(?<!no )\bcosmetic\b|self[- ]pay|for appearance(?! only)|not medically necessary", re.IGNORECASE)
 # "SKs - cosmetic, declined self-pay today": the cosmetic request was not carried out, so
@@ -21,10 +22,14 @@ DENIED_BEFORE = re.compile(r"\b(?:none|not|no|never|nothing)\b[^.;,\n]{0,30}$", 
 NOT_COSMETIC = re.compile(r"not (?:for )?(?:a )?cosmetic|non-?cosmetic|not (?:for )?appearance|medically necessary", re.IGNORECASE)
 
 
+# Scanned over every note, twice per note: start_filtered gives the same matches, faster.
+_COSMETIC = start_filtered(COSMETIC)
+
+
 def _statements(text: str) -> list[re.Match]:
     """The cosmetic statements the note makes (not those in unticked boxes)."""
     out = []
-    for m in COSMETIC.finditer(text):
+    for m in _COSMETIC.finditer(text):
         start, end = _line_start(text, m.start()), _line_end(text, m.end())
         if in_unticked_box(text, m.start()) or NOT_DONE.search(text, start, end):
             continue

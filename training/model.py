@@ -13,19 +13,22 @@ import hashlib
 import json
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
+from typing import Callable
 
-import joblib
 import numpy as np
-import sklearn
-from scipy import sparse
 from scipy.special import expit
 
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.errors import DermCoderError
-from dermcoder.training.features import FEATURE_VERSION, _note_cues, candidate_rows, note_row, raw_transform
-from dermcoder.training.rowscore import compile_rows, fold_decisions
+from dermcoder.training.feature_rows import FEATURE_VERSION, _note_cues, candidate_rows, note_row
+from dermcoder.training.rowscore import compile_rows, fold_decisions, rows_from_plain, rows_to_plain
+from dermcoder.training.scorer_cache import cached_parameters
+
+# scikit-learn (and joblib, scipy.sparse) are imported where an artifact is unpickled,
+# trained or scored by the library's own path: a process that only codes notes from the
+# cached parameters (training/scorer_cache.py) never imports them (~2 s of cold start).
 
 DEFAULT_MODEL = "derm-lr-v1"
 # Suggestions show probabilities to this many decimals, and every decision (thresholds
@@ -59,7 +62,9 @@ class NoteScores:
 
 def library_versions() -> dict[str, str]:
     """The versions an artifact depends on (recorded at training, checked at loading)."""
+    import joblib
     import scipy
+    import sklearn
     import spacy
 
     from dermcoder import __version__
@@ -87,6 +92,12 @@ def _minor(version: str) -> str:
     return ".".join(version.split(".")[:2])
 
 
+def installed_sklearn() -> str:
+    """scikit-learn's version, from its package metadata (the same string as `sklearn.__version__`,
+    without importing the library)."""
+    return metadata.version("scikit-learn")
+
+
 def check_meta(meta: dict, where: str) -> None:
     """Refuse an artifact whose features, rules or scikit-learn differ from this install."""
     from dermcoder.nlp.pipeline import PIPELINE_VERSION
@@ -97,8 +108,9 @@ def check_meta(meta: dict, where: str) -> None:
     if meta.get("pipeline") != PIPELINE_VERSION:
         problems.append(f"pipeline {meta.get('pipeline')!r} (this install runs {PIPELINE_VERSION!r})")
     trained = (meta.get("libraries") or {}).get("scikit-learn", "?")
-    if _minor(trained) != _minor(sklearn.__version__):
-        problems.append(f"scikit-learn {trained} (installed {sklearn.__version__})")
+    installed = installed_sklearn()
+    if _minor(trained) != _minor(installed):
+        problems.append(f"scikit-learn {trained} (installed {installed})")
     if problems:
         raise ModelError(f"{where}: model was built for " + "; ".join(problems)
                          + ". Retrain it with `make train` (or `dermcoder train`), or set DERMCODER_MODEL=none for rules only.")  # fmt: skip
@@ -135,22 +147,72 @@ class FastProba:
     shape (the shipped ones): building scipy matrices for a few rows was the next ~3 ms
     per note. Pipelines of any other shape (a DummyClassifier baseline, isotonic calibration, ...) keep
     scikit-learn's own path.
+
+    `to_plain` / `from_plain`: the rows and fold parameters as JSON values, so a later
+    process scores without unpickling the pipeline (training/scorer_cache.py); the
+    pipeline is then loaded only if a row needs the library's path.
     """
 
     def __init__(self, pipeline) -> None:
-        self.pipeline = pipeline
-        self.steps = [step for _name, step in pipeline.steps[:-1]]
-        self.folds = self._folds(pipeline.steps[-1][1])
+        self._pipeline = pipeline
+        self._load: Callable[[], object] | None = None
+        self._steps: list | None = None
+        self._folds_list = self._folds(pipeline.steps[-1][1])
+        self._folds_read = True
+        folds = self._folds_list
         # The transforms row by row without scipy matrices (training/rowscore.py), when
         # the pipeline has a shape that module knows; else the steps' own transform.
-        self.rows = compile_rows(self.steps) if self.folds is not None else None
-        self.coefs = [coef_t[:, 0].tolist() for coef_t, _i, _a, _b in self.folds or []]
+        self.rows = compile_rows(self.steps) if folds is not None else None
+        self._set_parameters(None if folds is None else [coef_t[:, 0].tolist() for coef_t, _i, _a, _b in folds],
+                             [float(np.asarray(i).reshape(-1)[0]) for _c, i, _a, _b in folds or []],
+                             [a for _c, _i, a, _b in folds or []], [b for _c, _i, _a, b in folds or []])  # fmt: skip
+
+    def _set_parameters(self, coefs: list[list[float]] | None, intercepts: list[float], a: list[float], b: list[float]) -> None:
+        """The folds' parameters as arrays; `coefs` None: a pipeline shape only the library scores."""
+        self.n_folds = None if coefs is None else len(coefs)
         # (features x folds): every fold's decision in one pass (rowscore.fold_decisions)
-        self.weights = np.ascontiguousarray(np.array(self.coefs, dtype=np.float64).T) if self.folds else None
+        self.weights = np.ascontiguousarray(np.array(coefs, dtype=np.float64).T) if coefs else None
         # per fold, as (folds x 1) columns
-        self.intercepts = np.array([[float(np.asarray(i).reshape(-1)[0])] for _c, i, _a, _b in self.folds or []])
-        self.a = np.array([[a] for _c, _i, a, _b in self.folds or []], dtype=np.float64)
-        self.b = np.array([[b] for _c, _i, _a, b in self.folds or []], dtype=np.float64)
+        self.intercepts = np.array([[i] for i in intercepts])
+        self.a = np.array([[x] for x in a], dtype=np.float64)
+        self.b = np.array([[x] for x in b], dtype=np.float64)
+
+    def to_plain(self) -> dict | None:
+        """What `from_plain` needs, as JSON values; None when scoring needs the pipeline itself."""
+        if self.rows is None or not self.n_folds:
+            return None
+        return {"rows": rows_to_plain(self.rows), "coefs": self.weights.T.tolist(),
+                "intercepts": self.intercepts[:, 0].tolist(), "a": self.a[:, 0].tolist(), "b": self.b[:, 0].tolist()}  # fmt: skip
+
+    @classmethod
+    def from_plain(cls, data: dict, load: Callable[[], object]) -> FastProba:
+        """The scorer `to_plain` described; `load()` unpickles the pipeline if it is ever needed."""
+        fast = cls.__new__(cls)
+        fast._pipeline, fast._load, fast._steps, fast._folds_list, fast._folds_read = None, load, None, None, False
+        fast.rows = rows_from_plain(data["rows"])
+        fast._set_parameters(data["coefs"], data["intercepts"], data["a"], data["b"])
+        return fast
+
+    @property
+    def pipeline(self):
+        """The fitted pipeline (unpickled on first use when built from cached parameters)."""
+        if self._pipeline is None:
+            self._pipeline = self._load()
+        return self._pipeline
+
+    @property
+    def steps(self) -> list:
+        if self._steps is None:
+            self._steps = [step for _name, step in self.pipeline.steps[:-1]]
+        return self._steps
+
+    @property
+    def folds(self) -> list[tuple[np.ndarray, np.ndarray, float, float]] | None:
+        """Per calibrated fold (coef.T, intercept, a, b) of the pipeline, or None for another shape."""
+        if not self._folds_read:
+            self._folds_list = self._folds(self.pipeline.steps[-1][1])
+            self._folds_read = True
+        return self._folds_list
 
     @staticmethod
     def _folds(clf) -> list[tuple[np.ndarray, np.ndarray, float, float]] | None:
@@ -171,7 +233,7 @@ class FastProba:
 
     def __call__(self, X: list) -> np.ndarray:
         """P(positive class) for each row of X."""
-        if self.folds is None:
+        if self.n_folds is None:
             return self.pipeline.predict_proba(X)[:, 1]
         rows = self.rows(X) if self.rows is not None and len(X) else None
         if rows is not None:
@@ -183,8 +245,12 @@ class FastProba:
             mean = np.zeros(len(rows))
             for p in probs:
                 mean += p
-            mean /= len(self.folds)
+            mean /= self.n_folds
             return mean
+        from scipy import sparse
+
+        from dermcoder.training.features import raw_transform
+
         for step in self.steps:
             X = raw_transform(step, X)
         if sparse.issparse(X):
@@ -200,14 +266,21 @@ class FastProba:
 class CodeScorer:
     """The trained scorer behind `confidence`, `note_confidence` and `straight_through`."""
 
-    def __init__(self, name: str, meta: dict, candidate_model, note_model, thresholds: Thresholds):
+    def __init__(self, name: str, meta: dict, candidate_proba: FastProba, note_proba: FastProba, thresholds: Thresholds):
         self.name = name
         self.meta = meta
-        self.candidate_model = candidate_model
-        self.note_model = note_model
         self.thresholds = thresholds
-        self._candidate_proba = FastProba(candidate_model)
-        self._note_proba = FastProba(note_model)
+        self._candidate_proba = candidate_proba
+        self._note_proba = note_proba
+
+    @property
+    def candidate_model(self):
+        """The fitted candidate pipeline (unpickled on first use if the scorer came from the cache)."""
+        return self._candidate_proba.pipeline
+
+    @property
+    def note_model(self):
+        return self._note_proba.pipeline
 
     @property
     def version(self) -> str:
@@ -249,6 +322,8 @@ class CodeScorer:
 
 def save_model(directory: Path, artifact: dict, meta: dict) -> None:
     """Write model.joblib and meta.json (with the joblib file's hash) into `directory`."""
+    import joblib
+
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "model.joblib"
     joblib.dump(artifact, path, compress=3)
@@ -283,10 +358,42 @@ def peek_model(name: str) -> tuple[str, str]:
 def load_model(name: str) -> CodeScorer:
     """Load and check an artifact; every failure is a ModelError with a plain message."""
     directory, model_path, meta = _checked_meta(name)
+    artifact: dict = {}
+
+    def unpickle() -> dict:
+        """The artifact itself (scikit-learn's pipelines), once; a ModelError if it is damaged."""
+        if not artifact:
+            import joblib
+
+            try:
+                artifact.update(joblib.load(model_path))
+            except Exception as exc:  # a damaged pickle can raise almost anything
+                raise ModelError(f"{model_path}: could not be loaded ({type(exc).__name__}: {exc})") from None
+        return artifact
+
+    def parameters() -> dict | None:
+        """What scoring reads, from the unpickled artifact (None: a shape that needs the library)."""
+        loaded = unpickle()
+        candidate, note = FastProba(loaded["candidate_model"]), FastProba(loaded["note_model"])
+        plain = candidate.to_plain(), note.to_plain()
+        if None in plain:
+            return None
+        return {"thresholds": dict(loaded["thresholds"]), "candidate": plain[0], "note": plain[1]}
+
     try:
-        artifact = joblib.load(model_path)
-        thresholds = Thresholds(**artifact["thresholds"])
-        return CodeScorer(meta.get("name", directory.name), meta, artifact["candidate_model"], artifact["note_model"], thresholds)
+        # meta.json's hash was just checked against model.joblib: it names these parameters
+        cached = cached_parameters(meta["model_sha256"], parameters)
+        if cached is not None:
+            candidate = FastProba.from_plain(cached["candidate"], lambda: unpickle()["candidate_model"])
+            note = FastProba.from_plain(cached["note"], lambda: unpickle()["note_model"])
+            thresholds = Thresholds(**cached["thresholds"])
+        else:
+            loaded = unpickle()
+            candidate, note = FastProba(loaded["candidate_model"]), FastProba(loaded["note_model"])
+            thresholds = Thresholds(**loaded["thresholds"])
+        return CodeScorer(meta.get("name", directory.name), meta, candidate, note, thresholds)
+    except ModelError:
+        raise
     except Exception as exc:  # a damaged pickle can raise almost anything
         raise ModelError(f"{model_path}: could not be loaded ({type(exc).__name__}: {exc})") from None
 

@@ -18,13 +18,14 @@ Only the two pipeline shapes DermCoder trains are compiled (`CandidateVectorizer
 from __future__ import annotations
 
 import math
+import re
 from numbers import Number
 from typing import Callable
 
 import numpy as np
 
 Row = list[tuple[int, float]]
-RowTransform = Callable[[list], "list[Row] | None"]
+RowTransform = Callable[[list], "list[Row] | None"]  # DictRows or CandidateRows
 
 
 def _dict_row(vocab: dict, separator: str, x: dict) -> Row | None:
@@ -62,10 +63,23 @@ class DictRows:
     """`DictVectorizer.transform`, then optionally each column times a fixed factor."""
 
     def __init__(self, vectorizer, factors: np.ndarray | None = None) -> None:
-        self.vocab = vectorizer.vocabulary_
-        self.separator = vectorizer.separator
+        self.vocab: dict[str, int] = vectorizer.vocabulary_
+        self.separator: str = vectorizer.separator
         self.width = len(vectorizer.feature_names_)
         self.factors = None if factors is None else [float(f) for f in np.asarray(factors).ravel()]
+
+    def to_plain(self) -> dict:
+        """Everything this transform reads, as JSON values (training/scorer_cache.py)."""
+        vocab = {name: int(j) for name, j in self.vocab.items()}
+        return {"vocab": vocab, "separator": self.separator, "width": self.width, "factors": self.factors}
+
+    @classmethod
+    def from_plain(cls, data: dict) -> DictRows:
+        """The transform `to_plain` described, without scikit-learn."""
+        rows = cls.__new__(cls)
+        rows.vocab, rows.separator, rows.width = dict(data["vocab"]), data["separator"], int(data["width"])
+        rows.factors = None if data["factors"] is None else [float(f) for f in data["factors"]]
+        return rows
 
     def __call__(self, dicts: list[dict]) -> list[Row] | None:
         rows = []
@@ -84,14 +98,40 @@ class DictRows:
 class TfidfRows:
     """`TfidfVectorizer.transform` (word n-grams, tf or log tf, idf, l2 norm), times a weight."""
 
-    def __init__(self, vectorizer, weight: float = 1.0) -> None:
-        self.analyze = _fast_word_analyzer(vectorizer) or vectorizer.build_analyzer()
-        self.vocab = vectorizer.vocabulary_
-        self.sublinear = vectorizer.sublinear_tf
-        self.idf = np.asarray(vectorizer.idf_, dtype=np.float64) if vectorizer.use_idf else None
-        self.weight = weight
+    def __init__(self, token_pattern: str, vocab: dict[str, int], sublinear: bool, idf: list[float] | None,
+                 weight: float = 1.0) -> None:  # fmt: skip
+        self.token_pattern = token_pattern
+        self.analyze = _word_analyzer(re.compile(token_pattern))
+        self.vocab = vocab
+        self.sublinear = bool(sublinear)
+        self.idf = None if idf is None else np.asarray(idf, dtype=np.float64)
+        self.weight = float(weight)
 
-    def __call__(self, texts: list[str]) -> list[Row]:
+    @classmethod
+    def from_vectorizer(cls, vectorizer, weight: float = 1.0) -> TfidfRows | None:
+        """The transform of a fitted vectorizer, or None when its analyzer is not the plain
+        word (1, 2)-gram one (`_plain_word_pattern`): the library's path then serves it."""
+        pattern = _plain_word_pattern(vectorizer)
+        if pattern is None:
+            return None
+        idf = np.asarray(vectorizer.idf_, dtype=np.float64).tolist() if vectorizer.use_idf else None
+        return cls(pattern, vectorizer.vocabulary_, vectorizer.sublinear_tf, idf, weight)
+
+    def to_plain(self) -> dict:
+        """Everything this transform reads, as JSON values (floats survive JSON exactly)."""
+        idf = None if self.idf is None else self.idf.tolist()
+        vocab = {term: int(j) for term, j in self.vocab.items()}  # the library's may be numpy ints
+        return {"token_pattern": self.token_pattern, "vocab": vocab, "sublinear": self.sublinear, "idf": idf,
+                "weight": self.weight}  # fmt: skip
+
+    @classmethod
+    def from_plain(cls, data: dict) -> TfidfRows:
+        return cls(data["token_pattern"], dict(data["vocab"]), data["sublinear"], data["idf"], data["weight"])
+
+    def __call__(self, texts: list[str]) -> list[Row] | None:
+        # Bytes or NaN in place of a window text: the library's own conversions and errors.
+        if not all(type(text) is str for text in texts):
+            return None
         # Every alternative of a rule line carries its parent's window text: each distinct
         # text is transformed once (each value is computed elementwise, so it is the same
         # whichever rows share the batch).
@@ -135,33 +175,75 @@ class TfidfRows:
         return rows
 
 
-def _fast_word_analyzer(vectorizer) -> Callable[[str], list[str]] | None:
-    """`build_analyzer()` of a word (1, 2)-gram vectorizer with only lowercasing and a token
-    pattern, as one findall plus the bigrams; None for any other configuration.
-
-    scikit-learn's analyzer chains decode, preprocess, tokenize and `_word_ngrams` through
-    partials, ~15% of the scorer's time; the terms are the same (the order differs, and
-    only the counts per term are read)."""
-    import re
-
+def _plain_word_pattern(vectorizer) -> str | None:
+    """The token pattern of a word (1, 2)-gram vectorizer with only lowercasing and that
+    pattern (no groups), whose analyzer `_word_analyzer` reproduces; None for any other
+    configuration."""
     params = vectorizer.get_params()
     if not (params["analyzer"] == "word" and params["input"] == "content" and params["lowercase"] is True
             and params["preprocessor"] is None and params["tokenizer"] is None and params["stop_words"] is None
             and params["strip_accents"] is None and tuple(params["ngram_range"]) == (1, 2)
             and isinstance(params["token_pattern"], str)):  # fmt: skip
         return None
-    pattern = re.compile(params["token_pattern"])
-    if pattern.groups != 0:
+    if re.compile(params["token_pattern"]).groups != 0:
         return None  # the library then reads the one group
+    return params["token_pattern"]
+
+
+def _word_analyzer(pattern: re.Pattern) -> Callable[[str], list[str]]:
+    """`build_analyzer()` of such a vectorizer for str input, as one findall plus the bigrams.
+
+    scikit-learn's analyzer chains decode, preprocess, tokenize and `_word_ngrams` through
+    partials, ~15% of the scorer's time; the terms are the same (the order differs, and
+    only the counts per term are read)."""
     findall = pattern.findall
 
     def analyze(text: str) -> list[str]:
-        if not isinstance(text, str):
-            return vectorizer.build_analyzer()(text)  # bytes, NaN: the library's own errors
         tokens = findall(text.lower())
         return tokens + [a + " " + b for a, b in zip(tokens, tokens[1:])]
 
     return analyze
+
+
+class CandidateRows:
+    """CandidateVectorizer's transform: its dict rows, then its word rows after them."""
+
+    def __init__(self, structured: DictRows, words: TfidfRows) -> None:
+        self.structured = structured
+        self.words = words
+        self.offset = structured.width
+
+    def __call__(self, X: list) -> list[Row] | None:
+        left = self.structured([x[0] for x in X])
+        if left is None:
+            return None
+        right = self.words([x[1] for x in X])
+        if right is None:
+            return None
+        offset = self.offset
+        return [a + [(j + offset, v) for j, v in b] for a, b in zip(left, right)]
+
+    def to_plain(self) -> dict:
+        return {"structured": self.structured.to_plain(), "words": self.words.to_plain()}
+
+    @classmethod
+    def from_plain(cls, data: dict) -> CandidateRows:
+        return cls(DictRows.from_plain(data["structured"]), TfidfRows.from_plain(data["words"]))
+
+
+def rows_to_plain(rows: RowTransform) -> dict:
+    """A compiled row transform as JSON values: `rows_from_plain` rebuilds it without scikit-learn."""
+    kind = "candidate" if isinstance(rows, CandidateRows) else "dict"
+    return {"kind": kind, **rows.to_plain()}
+
+
+def rows_from_plain(data: dict) -> RowTransform:
+    """The row transform `rows_to_plain` wrote."""
+    if data["kind"] == "candidate":
+        return CandidateRows.from_plain(data)
+    if data["kind"] == "dict":
+        return DictRows.from_plain(data)
+    raise ValueError(f"unknown row transform {data['kind']!r}")
 
 
 def compile_rows(steps: list) -> RowTransform | None:
@@ -181,18 +263,8 @@ def compile_rows(steps: list) -> RowTransform | None:
         if not (plain_dict(vec.dict_) and type(text) is TfidfVectorizer and text.norm == "l2" and not text.binary
                 and text.dtype is np.float64 and text.analyzer == "word"):  # fmt: skip
             return None
-        structured = DictRows(vec.dict_, vec.scale_)
-        words = TfidfRows(text, float(vec.text_weight))
-        offset = structured.width
-
-        def candidate(X: list) -> list[Row] | None:
-            left = structured([x[0] for x in X])
-            if left is None:
-                return None
-            right = words([x[1] for x in X])
-            return [a + [(j + offset, v) for j, v in b] for a, b in zip(left, right)]
-
-        return candidate
+        words = TfidfRows.from_vectorizer(text, float(vec.text_weight))
+        return None if words is None else CandidateRows(DictRows(vec.dict_, vec.scale_), words)
     if len(steps) == 2 and plain_dict(steps[0]) and type(steps[1]) is MaxAbsScaler:
         # MaxAbsScaler scales a sparse matrix by the reciprocal, computed once by numpy.
         return DictRows(steps[0], 1.0 / steps[1].scale_)
