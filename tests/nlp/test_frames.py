@@ -195,3 +195,11 @@ def test_frames_paring_before_a_destruction_in_its_sentence_is_a_step_of_it(nlp)
     fs = frames(nlp, "Three painful plantar warts on the left sole. After paring, each was treated with liquid nitrogen, two freeze-thaw cycles.")
     assert [f.procedure for f in fs] == ["cryotherapy"]
     assert [m.canonical for m in fs[0].histology] == ["plantar_wart"]
+
+
+def test_frames_an_ordinal_sentence_announces_the_next_lesion(nlp):
+    fs = frames(nlp, "First, the left preauricular cheek: a 0.8 cm pink papule. I took 4 mm margins, excised it to fat and did a "
+                     "layered closure of 3.5 cm.\n\nSecond, the right upper arm: a 1.0 cm firm cyst with a punctum. Excised with a 1 mm "
+                     "margin; layered closure of 3.0 cm.")
+    assert [f.sites[0].canonical for f in fs] == ["cheek", "upper_arm"]
+    assert [[m.text for m in f.margins] for f in fs] == [["4 mm"], ["1 mm"]]
