@@ -62,6 +62,7 @@ def test_context_categories_with_cue(nlp, text, target, category):
      ("A/P: 1. AK x 15 -> LN2 cryo, tol well.", "LN2"),
      ("Plan: punch biopsy of the changing lesion - darkest area sampled for diagnosis.", "punch biopsy"),
      ("Follow-up for alopecia areata. Nine patches today; intralesional injection given.", "alopecia areata"),
+     ("2. R upper back: previously inflamed cyst, quiet now, 2.0 cm. Excision with 1 mm margin.", "upper back"),
      # the planned re-excision is what "to be scheduled" is said of, not the diagnosis that calls for it
      ("Path: #3 melanoma in situ, extending to the deep and lateral edges - wide excision to be scheduled.", "melanoma in situ"),
      # spaCy keeps "):" as one (emoticon) token: it still closes the bracket that holds the cue
