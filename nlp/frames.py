@@ -600,7 +600,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
             for m in _own_sites(prev)[:1] + prev.laterality[:1]:
                 f.add(m)
     _share_single_site(frames)
-    _attach_pathology(text, frames, path)
+    _attach_pathology(text, frames, path, regions)
     return frames
 
 
@@ -937,7 +937,7 @@ def _destroys_several(frame: Frame) -> bool:
     return not _tissue_frames([frame]) and any(isinstance(c.value, int) and c.value > 1 for c in frame.counts if c.active)
 
 
-def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> None:
+def _attach_pathology(text: str, frames: list[Frame], path: list[Mention], regions: dict[str, frozenset[str]] | None = None) -> None:
     hist = [m for m in path if m.label == "HISTOLOGY" and m.active and "uncertain" not in m.context]
     if not hist or not frames:
         return
@@ -967,7 +967,8 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention]) -> No
             before = [s for s in path_sites if s.start <= h.start and h.start - s.end < 160]
             if before:
                 site = before[-1].canonical
-                matches = [f for f in lesion_frames if _own_sites(f) and _own_sites(f)[0].canonical == site]
+                # "right arm: epidermal inclusion cyst" for the lesion written up on the upper arm
+                matches = [f for f in lesion_frames if _own_sites(f) and _one_place(site, _own_sites(f)[0].canonical, regions)]
                 if not matches:
                     # "L cheek: SCC in situ" for a biopsy frame that also took the exam's sites
                     matches = [f for f in _tissue_frames(lesion_frames) if any(s.canonical == site for s in _own_sites(f))]

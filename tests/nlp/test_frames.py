@@ -2,12 +2,9 @@
 
 import pytest
 
-from dermcoder.nlp.frames import build_frames, mentions_from_doc
-
 
 def frames(nlp, text):
-    doc = nlp(text)
-    return build_frames(doc.text, mentions_from_doc(doc))
+    return nlp(text)._.frames  # built by derm_frames, with the lexicon's broad regions
 
 
 def test_frames_labeled_lesions(nlp):
@@ -113,6 +110,10 @@ def test_frames_table_rows_are_lesions_of_the_procedure_named_above(nlp):
                      "Two. Shave biopsy of the left cheek papule. That lesion was not frozen.\n\n"
                      "Pathology, received July 21: left cheek, shave biopsy: squamous cell carcinoma in situ.",
                      [[], ["sccis"]], id="not to a destruction of several lesions sharing the site"),
+        pytest.param("First, the left cheek: 0.8 cm papule, excised with 4 mm margins.\n\nSecond, the right upper arm: a 1.0 cm cyst. "
+                     "Excised with a 1 mm margin.\n\nPathology. Container 1, right arm: epidermal inclusion cyst. Container 2, "
+                     "left cheek: basal cell carcinoma.",
+                     [["bcc"], ["epidermoid_cyst"]], id="by a broad region of the frame's site"),
     ],
 )
 def test_frames_pathology_goes_to_its_lesion(nlp, text, expected):
