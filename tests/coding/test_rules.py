@@ -93,3 +93,21 @@ def test_nodules_injected_beside_a_drained_abscess_do_not_make_the_drainage_mult
                        "Procedure 2: intralesional kenalog 10 mg/mL into the 2 L axillary nodules, 0.5 mL each (1.0 mL total).", "q3")
     codes = {c.code for c in s.cpt}
     assert "10060" in codes and "10061" not in codes
+
+
+@pytest.mark.parametrize("key, site, side, code", [
+    ("l02_abscess", "neck", None, "L02.11"),
+    ("l02_furuncle", "neck", None, "L02.12"),
+    ("l02_furuncle", "axilla", "right", "L02.421"),
+    ("l02_carbuncle", "back", None, "L02.232"),
+    ("l02_carbuncle", "flank", None, "L02.232"),
+], ids=["abscess-neck", "furuncle-neck", "furuncle-right-axilla", "carbuncle-back", "carbuncle-flank-is-back"])  # fmt: skip
+def test_furuncle_and_carbuncle_have_their_own_codes(key, site, side, code):
+    from dermcoder.coding.icd_map import icd_code
+
+    assert icd_code(key, site, side) == code
+
+
+def test_a_furuncle_drained_is_coded_as_a_furuncle(engine):
+    s = engine.suggest("Exam: posterior neck furuncle 1.2 cm, pointing. Procedure: simple incision and drainage of furuncle, pus expressed.", "q4")
+    assert [c.code for c in s.icd10] == ["L02.12"]
