@@ -30,6 +30,7 @@ CASES = [
     ("Path: atypical intraepidermal melanocytic proliferation. Complete excision advised.", "excision", "hypothetical"),
     ("Other: AKs on the scalp and ears - PDT planned for the spring.", "PDT", "hypothetical"),
     ("He has done cryotherapy many times and wants field treatment.", "cryotherapy", "historical"),
+    ("Seen April 21, 2026 for his six-month melanoma surveillance visit.", "melanoma", "historical"),
     ("The changes fall short of melanoma in situ; reported as a neoplasm of uncertain behavior.", "melanoma in situ", "negated"),
     ("Shave bx L arm.\n\nPATHOLOGY ADDENDUM (10/21): dysplastic nevus, edge involved.\nPlan: A - Mohs referral. B - re-excision with 2 mm margins.", "re-excision",
      "hypothetical"),
@@ -63,6 +64,7 @@ def test_context_categories_with_cue(nlp, text, target, category):
      ("Plan: punch biopsy of the changing lesion - darkest area sampled for diagnosis.", "punch biopsy"),
      ("Follow-up for alopecia areata. Nine patches today; intralesional injection given.", "alopecia areata"),
      ("2. R upper back: previously inflamed cyst, quiet now, 2.0 cm. Excision with 1 mm margin.", "upper back"),
+     ("Excised, layered closure 3.5 cm.\n\nPathology returned July 14, 2025: epidermoid cyst, infundibular type.", "epidermoid cyst"),
      # the planned re-excision is what "to be scheduled" is said of, not the diagnosis that calls for it
      ("Path: #3 melanoma in situ, extending to the deep and lateral edges - wide excision to be scheduled.", "melanoma in situ"),
      # spaCy keeps "):" as one (emoticon) token: it still closes the bracket that holds the cue

@@ -37,6 +37,8 @@ CASES = [
     ("HISTOLOGY", "excision: irritated (inflamed) seborrheic keratosis, hyperkeratotic", "isk"),
     ("HISTOLOGY", "8 cm inflamed, crusted seborrheic keratosis; rubs on collar", "isk"),
     ("HISTOLOGY", "Part 2: seborrheic keratosis with inflammation", "isk"),
+    ("HISTOLOGY", "Inflamed sebaceous cyst R upper back", "sebaceous_cyst"),
+    ("HISTOLOGY", "posterior neck furuncle 1.2 cm", "furuncle"),
     ("PROCEDURE", "Incisional (wedge) biopsy across the active border", "biopsy_incisional"),
     ("HISTOLOGY", "condylomata acuminata", "anogenital_wart"),
 ]

@@ -18,6 +18,7 @@ CASES = [
      "melanocytic nevus", "pathology"),
     ("Repair: intermediate 3.0 cm.\n\nPATH (received Apr 30)\n  1a + 1b: compound dysplastic nevus", "dysplastic nevus", "pathology"),
     ("Excision of a nevus, left arm.\nPath (see below) pending.", "nevus", None),
+    ("Layered closure, length 3.0 cm.\n\n>>PATH RESULT (routed to inbox, appended 9/22):\n #1 R occipital scalp: pilar cyst.", "pilar cyst", "pathology"),
 ]
 
 
