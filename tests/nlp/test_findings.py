@@ -39,6 +39,9 @@ CASES = [
     ("HISTOLOGY", "Part 2: seborrheic keratosis with inflammation", "isk"),
     ("HISTOLOGY", "Inflamed sebaceous cyst R upper back", "sebaceous_cyst"),
     ("HISTOLOGY", "posterior neck furuncle 1.2 cm", "furuncle"),
+    ("HISTOLOGY", "Path: #1 discoid lupus erythematosus, PAS neg.", "discoid_lupus"),
+    ("HISTOLOGY", "morphea (localized scleroderma), inflammatory stage", "morphea"),
+    ("HISTOLOGY", "Current: left cheek, shave biopsy: solar lentigo.", "solar_lentigo"),
     ("PROCEDURE", "Incisional (wedge) biopsy across the active border", "biopsy_incisional"),
     ("HISTOLOGY", "condylomata acuminata", "anogenital_wart"),
 ]
@@ -86,8 +89,10 @@ def test_procedure_entities_and_supporting_words(nlp, text, entities, supporting
     ("Lidocaine was injected into the surrounding skin.", "PROCEDURE", "intralesional"),
     ("Shave removal, hyfrecation for hemostasis.", "PROCEDURE", "destruction"),
     ("6 MM PUNCH used.", "HISTOLOGY", "melanoma"),
+    ("Lentigo maligna, right cheek, staged excision.", "HISTOLOGY", "solar_lentigo"),
+    ("Morpheaform BCC of the nose.", "HISTOLOGY", "morphea"),
 ], ids=["non-melanoma", "ductal-cis", "basal-cell-layer", "hair-growth", "lplk", "vitamin-c-d", "will-peel",
-        "avulsion-fracture", "lidocaine-injected", "hyfrecation-hemostasis", "mm-unit"])  # fmt: skip
+        "avulsion-fracture", "lidocaine-injected", "hyfrecation-hemostasis", "mm-unit", "lentigo-maligna", "morpheaform"])  # fmt: skip
 def test_findings_ordinary_words_are_no_finding(nlp, text, label, canonical):
     assert canonical not in [m.canonical for m in mentions(nlp, text) if m.label == label]
 
