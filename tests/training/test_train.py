@@ -25,13 +25,27 @@ def corpus_notes():
 
 @pytest.fixture(scope="module")
 def small_coded(corpus_notes):
-    """70 train and 30 dev notes coded by the rules alone (enough to fit, quick to run)."""
+    """70 train and 30 dev notes coded by the rules alone (enough to fit, quick to run), with
+    misses planted so that both outcomes are there to learn from however good the rules get."""
     from dermcoder.engine import Engine
 
     rules = Engine(model="none")
-    train = [n for n in corpus_notes if n.split == "train"][:70]
-    dev = [n for n in corpus_notes if n.split == "dev"][:30]
+    train = _with_misses([n for n in corpus_notes if n.split == "train"][:70])
+    dev = _with_misses([n for n in corpus_notes if n.split == "dev"][:30])
     return code_notes(train, rules), code_notes(dev, rules)
+
+
+def _with_misses(notes: list[LabeledNote], every: int = 4) -> list[LabeledNote]:
+    """Every `every`-th note with two CPT lines or more loses its last gold line: the rules'
+    line for it becomes a wrong line and the note a miss."""
+    out, k = [], 0
+    for note in notes:
+        if len(note.cpt) >= 2:
+            k += 1
+            if k % every == 0:
+                note = note.model_copy(update={"cpt": note.cpt[:-1]})
+        out.append(note)
+    return out
 
 
 def test_labels_need_code_and_units_for_rule_lines_and_code_for_alternatives():
@@ -187,7 +201,7 @@ def test_coder_feedback_flows_from_the_service_into_training(cli, tmp_path, engi
     n2 = next(n for n in labeled if n["text"] == notes["n2"])
     assert replacement in [c["code"] for c in n2["cpt"]]
 
-    subset = [n for n in corpus_notes if n.split == "train"][:40] + [n for n in corpus_notes if n.split == "dev"][:15]
+    subset = _with_misses([n for n in corpus_notes if n.split == "train"][:40]) + [n for n in corpus_notes if n.split == "dev"][:15]
     corpus = tmp_path / "corpus.jsonl"
     _write(corpus, [n.model_dump(exclude_none=True) for n in subset])
     trained = cli("train", str(corpus), "--out", str(tmp_path / "model"), "--feedback", str(exported))
