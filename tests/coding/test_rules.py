@@ -93,3 +93,20 @@ def test_nodules_injected_beside_a_drained_abscess_do_not_make_the_drainage_mult
                        "Procedure 2: intralesional kenalog 10 mg/mL into the 2 L axillary nodules, 0.5 mL each (1.0 mL total).", "q3")
     codes = {c.code for c in s.cpt}
     assert "10060" in codes and "10061" not in codes
+
+
+# The procedure's own sentence names the lesion it treated, over a diagnosis on a findings
+# line grouped into the same frame ("clinically AK" above "cryodestruction of warts").
+PROCEDURE_NAMES_ITS_LESION = [
+    ("warts-under-a-findings-ak",
+     "Findings:\n- R antihelix: 5 mm keratotic pink papule, clinically AK; not indurated.\n\n"
+     "Procedure 1: cryodestruction of warts - all 16 pared then frozen with LN2 x 2 cycles.\n"
+     "Procedure 2: LN2 to the AK R antihelix x 1, single 6-sec cycle.",
+     {"17111", "17000"}, {"17004"}),
+]
+
+
+@pytest.mark.parametrize("text,expected,absent", [c[1:] for c in PROCEDURE_NAMES_ITS_LESION], ids=[c[0] for c in PROCEDURE_NAMES_ITS_LESION])
+def test_procedure_sentence_names_the_treated_lesion(engine, text, expected, absent):
+    codes = {line.code for line in engine.suggest(text, "t").cpt}
+    assert expected <= codes and not (absent & codes), codes
