@@ -190,7 +190,11 @@ def histology(frame: Frame) -> tuple[Mention | None, str]:
         and (m.sentence in proven_sentences or (m.cue and PROVEN.search(m.cue + " " + m.text)))
     ]  # fmt: skip
     if current:
-        return max(current, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "clinical"
+        # "R antihelix: ... clinically AK" above "cryodestruction of warts - all 16": the
+        # diagnosis the procedure's own sentence names is the one it treated
+        proc_sentences = {p.sentence for p in frame.procedures if p.active}
+        named = [m for m in current if m.sentence in proc_sentences]
+        return max(named or current, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "clinical"
     if prior:
         return prior[0], "prior"
     return None, ""

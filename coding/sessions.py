@@ -74,10 +74,18 @@ def facts_malignant() -> set[str]:
     return {"bcc", "scc", "sccis", "mis", "melanoma", "merkel", "other_skin_cancer"}
 
 
+def _names_other(frame: Frame, canonicals: set[str]) -> bool:
+    """ "cryodestruction of warts - all 16" grouped under "R antihelix: ... clinically AK": the
+    procedure's own sentence names another diagnosis and none of these."""
+    said = {p.sentence for p in frame.procedures if p.active}
+    named = [m for m in frame.histology if m.sentence in said and m.active and "uncertain" not in m.context]
+    return bool(named) and not any(m.canonical in canonicals for m in named)
+
+
 @handler("destruction_premalignant")
 def destruction_premalignant(ctx: CodingContext, rule: RuleRecord) -> None:
     """17000 / 17003 x (n-1) / 17004 by the number of premalignant lesions destroyed."""
-    frames = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if _active_hist(f, {"ak"})]
+    frames = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if _active_hist(f, {"ak"}) and not _names_other(f, {"ak"})]
     if not frames and note_has(ctx, {"ak"}) and not note_has(ctx, BENIGN_DESTRUCTION | {"skin_tag"}):
         # diagnosis and method on different lines ("Dx: AKs" ... "Method: cryosurgery")
         frames = [(i, f) for i, f in frames_with(ctx, *DESTRUCTIONS) if not _active_hist(f, facts_malignant())]

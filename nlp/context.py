@@ -72,6 +72,12 @@ TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", 
 # that ends ConText's sentence
 DECLINED_AFTER = re.compile(r"[^.;\n]{0,40};[ \t]*(?:but[ \t]+)?(?:(?:the[ \t]+)?(?:pt|patient|she|he|they)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses)\b", re.IGNORECASE)
 
+# "A: SCC R hand, s/p exc + cx repair. F/u 10-14 d SR": an undated "s/p" in the assessment
+# line of the visit sums up what was done today; "Hx BCC s/p Mohs 2021" stays history.
+SP_CUE = re.compile(r"(?i)s/p|status post")
+ASSESSMENT_LINE = re.compile(r"(?i)[ \t]*(?:a|a/p|a&p|assessment(?:/plan| and plan| & plan)?|impression|dx)[ \t]*:")
+DATED = re.compile(r"(?i)\d{1,2}/\d{2,4}|\b(?:19|20)\d{2}\b|'\d{2}\b|\bago\b|\b(?:hx|h/o|history|prior|previous(?:ly)?|last|in (?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\w*)\b")
+
 # "[ ] Complex repair   [ ] Flap": an EHR checkbox left empty says the item was not done
 UNCHECKED = re.compile(r"(?:\[[ \t]?\]|☐)[ \t]*$")
 
@@ -503,6 +509,13 @@ class ContextTagger(ResourceBacked):
             if "historical" not in cats and span.label_ in TARGET_LABELS and sent_of[span.start] in dated:
                 cats.append("historical")
                 texts.append(dated[sent_of[span.start]])
+            if "historical" in cats and SP_CUE.fullmatch(texts[cats.index("historical")].strip()):
+                line_start = line_starts[bisect.bisect_right(line_starts, u.char_start) - 1]
+                first, last = sent_text[sent_of[span.start]]
+                sentence = text[doc[first].idx : doc[last - 1].idx + len(doc[last - 1])]
+                if ASSESSMENT_LINE.match(text, line_start) and not DATED.search(sentence):
+                    k = cats.index("historical")
+                    del cats[k], texts[k]
             if "hypothetical" in cats and span.label_ == "PROCEDURE":
                 # "Plan: punch biopsy of the changing lesion - darkest area sampled": a plan
                 # header over work the sentence records as done

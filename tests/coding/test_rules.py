@@ -111,3 +111,20 @@ def test_furuncle_and_carbuncle_have_their_own_codes(key, site, side, code):
 def test_a_furuncle_drained_is_coded_as_a_furuncle(engine):
     s = engine.suggest("Exam: posterior neck furuncle 1.2 cm, pointing. Procedure: simple incision and drainage of furuncle, pus expressed.", "q4")
     assert [c.code for c in s.icd10] == ["L02.12"]
+
+
+# The procedure's own sentence names the lesion it treated, over a diagnosis on a findings
+# line grouped into the same frame ("clinically AK" above "cryodestruction of warts").
+PROCEDURE_NAMES_ITS_LESION = [
+    ("warts-under-a-findings-ak",
+     "Findings:\n- R antihelix: 5 mm keratotic pink papule, clinically AK; not indurated.\n\n"
+     "Procedure 1: cryodestruction of warts - all 16 pared then frozen with LN2 x 2 cycles.\n"
+     "Procedure 2: LN2 to the AK R antihelix x 1, single 6-sec cycle.",
+     {"17111", "17000"}, {"17004"}),
+]
+
+
+@pytest.mark.parametrize("text,expected,absent", [c[1:] for c in PROCEDURE_NAMES_ITS_LESION], ids=[c[0] for c in PROCEDURE_NAMES_ITS_LESION])
+def test_procedure_sentence_names_the_treated_lesion(engine, text, expected, absent):
+    codes = {line.code for line in engine.suggest(text, "t").cpt}
+    assert expected <= codes and not (absent & codes), codes

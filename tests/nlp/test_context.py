@@ -217,3 +217,49 @@ def test_context_cue_in_brackets_with_a_mention_of_their_own_stays_inside(nlp):
     (sk,) = [m for m in ms if m.text == "seborrheic keratosis"]
     assert scc.active and not bx.active
     assert "negated" in sk.context  # a bracket holding only the cue still speaks of what precedes it
+
+
+# A clinical impression names the diagnosis; doubt comes from "vs", "r/o", "ddx", "suspicious for".
+CLINICAL_IMPRESSION = [
+    ("clinically", "R antihelix: 5 mm keratotic pink papule, clinically AK; not indurated. LN2 x1.", "AK", "current"),
+    ("clinical-dx-header", "Clinical dx: irritated seborrheic keratosis. Shave removal.", "irritated seborrheic keratosis", "current"),
+    ("clinical-impression", "Lesion 1: tan macule 7 x 5 mm, clinical impression atypical nevus. Excised.", "atypical nevus", "current"),
+    ("impression-header", "Impression: dermatofibroma. Punch excision.", "dermatofibroma", "current"),
+    ("clinically-vs", "6 mm papule, clinically wart vs ISK. Shave biopsy.", "ISK", "uncertain"),
+    ("clinically-suspicious", "Pearly papule, clinically suspicious for BCC. Shave biopsy.", "BCC", "uncertain"),
+]
+
+# Cue scope and category: each case one behaviour of a rule added for the corpus's groups.
+SCOPE_CASES = [
+    ("no-tx-at-clause-end", "SKs back - benign, reassured, no tx.", "SKs", "negated"),
+    ("no-treatment-at-line-end", "- Back: numerous stuck-on seborrheic keratoses - reassured, no treatment\n- Face: LN2 to 3 AKs.", "seborrheic keratoses", "negated"),
+    ("no-treatment-leaves-next-line", "- Back: numerous stuck-on seborrheic keratoses - reassured, no treatment\n- Face: LN2 to 3 AKs.", "LN2", "current"),
+    ("here-for-his-scheduled", "Est pt here for his scheduled narrowband UVB treatment.", "narrowband UVB", "current"),
+    ("for-the-planned", "Returns for the planned LN2 to the warts of both hands.", "LN2", "current"),
+    ("visit-limited-to-the-planned", "E/M: not billed; visit limited to the planned AK treatment.", "AK", "current"),
+    ("bx-ago-dates-only-the-biopsy", "Indication: bx-proven mod atypical DN on punch bx 2 wk ago, here for re-excision.", "DN", "current"),
+    ("bx-ago-is-the-biopsy's-date", "Peripheral margin involved on excisional biopsy 3 weeks ago.", "excisional biopsy", "historical"),
+    ("planned-weeks-ago", "Est pt returns for 2nd LN2 session for common warts as planned 3 wk ago.", "common warts", "current"),
+    ("referral-placed-for", "Called pt. Referral placed for Mohs surgery (Dr. Amari).", "Mohs surgery", "hypothetical"),
+    ("mohs-referral-placed", "Called pt; Mohs referral placed.", "Mohs", "hypothetical"),
+    ("prefers-x-over-y", "Pt prefers excision over biopsy; elliptical excision done.", "biopsy", "declined"),
+    ("wants-x-rather-than-y", "Pt wants full removal rather than biopsy sampling.", "biopsy", "declined"),
+    ("s/p-in-assessment-line", "A: SCC R hand, s/p exc + cx repair. F/u 10-14 d SR, path f/u.", "cx repair", "current"),
+    ("dated-s/p-in-assessment", "A: AKs; hx BCC nose s/p Mohs 2021, NED.", "Mohs", "historical"),
+    ("s/p-in-history", "Hx: BCC L temple s/p Mohs, NED. Today LN2 to 4 AKs.", "Mohs", "historical"),
+]
+
+
+def _status(nlp, text, target):
+    (m,) = [m for m in mentions(nlp, text) if m.text == target][:1]
+    return m
+
+
+@pytest.mark.parametrize("text,target,status", [c[1:] for c in CLINICAL_IMPRESSION + SCOPE_CASES],
+                         ids=[c[0] for c in CLINICAL_IMPRESSION + SCOPE_CASES])
+def test_context_status(nlp, text, target, status):
+    m = _status(nlp, text, target)
+    if status == "current":
+        assert not m.context, m.cue
+    else:
+        assert status in m.context, (m.context, m.cue)
