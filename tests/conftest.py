@@ -165,3 +165,18 @@ def cds_client(engine, cds_settings):
 
     with TestClient(create_app(cds_settings)) as test_client:
         yield test_client
+
+
+def corpus_feature_rows(engine, step: int = 3) -> tuple[list, list]:
+    """Scorer input rows (candidate rows and note rows) for every `step`-th corpus note."""
+    from dermcoder.contracts import LabeledNote
+    from dermcoder.jsonl import read_jsonl
+    from dermcoder.training.feature_rows import candidate_rows, note_row
+
+    notes, _ = read_jsonl(REPO / "corpus" / "sample" / "notes.jsonl", LabeledNote)
+    rows, note_rows = [], []
+    for note in notes[::step]:
+        ctx = engine.coding_context(note.text)
+        rows += [(r.features, r.text) for r in candidate_rows(ctx)]
+        note_rows.append(note_row(ctx, [0.9, 0.4], [0.2], [c.confidence for c in ctx.candidates]))
+    return rows, note_rows

@@ -6,22 +6,7 @@ import numpy as np
 import pytest
 
 from dermcoder.training.rowscore import DictRows, compile_rows, decisions
-
-
-def _corpus_rows(engine, step: int = 3):
-    from dermcoder.contracts import LabeledNote
-    from dermcoder.jsonl import read_jsonl
-    from dermcoder.training.features import candidate_rows, note_row
-
-    from tests.conftest import REPO
-
-    notes, _ = read_jsonl(REPO / "corpus" / "sample" / "notes.jsonl", LabeledNote)
-    rows, note_rows = [], []
-    for note in notes[::step]:
-        ctx = engine.coding_context(note.text)
-        rows += [(r.features, r.text) for r in candidate_rows(ctx)]
-        note_rows.append(note_row(ctx, [0.9, 0.4], [0.2], [c.confidence for c in ctx.candidates]))
-    return rows, note_rows
+from tests.conftest import corpus_feature_rows
 
 
 def _dense(rows, width: int) -> np.ndarray:
@@ -35,7 +20,7 @@ def _dense(rows, width: int) -> np.ndarray:
 def test_rows_equal_the_pipeline_transform_bit_for_bit(engine):
     """Every feature value of every corpus row is the one scikit-learn computes, in sorted columns."""
     scorer = engine.scorer
-    rows, note_rows = _corpus_rows(engine)
+    rows, note_rows = corpus_feature_rows(engine, step=3)
     for model, X in ((scorer.candidate_model, rows), (scorer.note_model, note_rows)):
         steps = [step for _name, step in model.steps[:-1]]
         fast = compile_rows(steps)
@@ -51,7 +36,7 @@ def test_rows_equal_the_pipeline_transform_bit_for_bit(engine):
 def test_scorer_uses_the_rows_and_matches_predict_proba(engine):
     scorer = engine.scorer
     assert scorer._candidate_proba.rows is not None and scorer._note_proba.rows is not None
-    rows, note_rows = _corpus_rows(engine, step=2)
+    rows, note_rows = corpus_feature_rows(engine, step=2)
     assert np.array_equal(scorer._candidate_proba(rows), scorer.candidate_model.predict_proba(rows)[:, 1])
     assert np.array_equal(scorer._note_proba(note_rows), scorer.note_model.predict_proba(note_rows)[:, 1])
     for row in rows[:40]:  # one row at a time, as for a one-line note
@@ -61,7 +46,7 @@ def test_scorer_uses_the_rows_and_matches_predict_proba(engine):
 def test_a_value_the_rows_do_not_handle_falls_back_to_the_library(engine):
     """A list-valued feature (DictVectorizer's iterable rule) is not compiled: the library's path scores it."""
     scorer = engine.scorer
-    rows, _ = _corpus_rows(engine, step=50)
+    rows, _ = corpus_feature_rows(engine, step=50)
     odd = [({**rows[0][0], "extra": ["x", "y"]}, rows[0][1])]
     assert scorer._candidate_proba.rows(odd) is None
     np.testing.assert_array_equal(scorer._candidate_proba(odd), scorer.candidate_model.predict_proba(odd)[:, 1])

@@ -11,29 +11,14 @@ import numpy as np
 
 from dermcoder.training.model import DEFAULT_MODEL, FastProba, load_model
 from dermcoder.training.scorer_cache import cache_path
-
-
-def _rows(engine, step: int = 6):
-    from dermcoder.contracts import LabeledNote
-    from dermcoder.jsonl import read_jsonl
-    from dermcoder.training.feature_rows import candidate_rows, note_row
-
-    from tests.conftest import REPO
-
-    notes, _ = read_jsonl(REPO / "corpus" / "sample" / "notes.jsonl", LabeledNote)
-    rows, note_rows = [], []
-    for note in notes[::step]:
-        ctx = engine.coding_context(note.text)
-        rows += [(r.features, r.text) for r in candidate_rows(ctx)]
-        note_rows.append(note_row(ctx, [0.9, 0.4], [0.2], [c.confidence for c in ctx.candidates]))
-    return rows, note_rows
+from tests.conftest import corpus_feature_rows
 
 
 def test_cached_scorer_equals_the_unpickled_one_bit_for_bit(engine, tmp_path, monkeypatch):
     """First start (builds and writes the JSON) and a later one (reads it) score exactly as
     the FastProba built from the unpickled pipelines."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    rows, note_rows = _rows(engine)
+    rows, note_rows = corpus_feature_rows(engine, step=6)
     first = load_model(DEFAULT_MODEL)
     path = cache_path(first.meta["model_sha256"])
     assert path.is_file()
@@ -47,7 +32,7 @@ def test_cached_scorer_equals_the_unpickled_one_bit_for_bit(engine, tmp_path, mo
 
 def test_a_damaged_cache_file_is_rebuilt(engine, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    rows, _ = _rows(engine, step=40)
+    rows, _ = corpus_feature_rows(engine, step=40)
     path = cache_path(load_model(DEFAULT_MODEL).meta["model_sha256"])
     path.write_text("{not json", encoding="utf-8")
     scorer = load_model(DEFAULT_MODEL)
@@ -58,7 +43,7 @@ def test_a_damaged_cache_file_is_rebuilt(engine, tmp_path, monkeypatch):
 def test_a_cached_scorer_falls_back_to_the_library_for_odd_rows(engine, tmp_path, monkeypatch):
     """A row the plain transforms do not handle unpickles the pipeline and takes its path."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    rows, _ = _rows(engine, step=50)
+    rows, _ = corpus_feature_rows(engine, step=50)
     load_model(DEFAULT_MODEL)  # writes the cache
     scorer = load_model(DEFAULT_MODEL)
     assert scorer._candidate_proba._pipeline is None  # nothing unpickled yet
