@@ -17,7 +17,7 @@ FAMILY_DX_CLASSES = {
 }  # fmt: skip
 
 NEOPLASM_CLASSES = {"malignant", "in_situ", "benign", "uncertain"}
-GROWTH = re.compile(r"\b(growth|neoplasm|tumou?r|new lesion|lesion of uncertain)\b", re.IGNORECASE)
+GROWTH = re.compile(r"\b(growths?|neoplasms?|tumou?rs?|new lesions?|lesion of uncertain)\b", re.IGNORECASE)
 SURVEILLANCE = re.compile(r"surveillance|no (?:evidence|e/o|sign) of recurrence|no recurrence|NED\b|follow[- ]up (?:of|for|after)|skin check", re.IGNORECASE)
 # "next surveillance as scheduled; no exam today", "(surveillance annual, last 4 months ago)":
 # surveillance named for another day is not today's reason for the visit
@@ -77,7 +77,9 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
         neoplastic = suspected and any(m.value in NEOPLASM_CLASSES for m in suspected)
         # "5 mm crusted growth, not previously sampled. Shave biopsy.": the lesion's own words,
         # written before the procedure that opens its frame
-        before = max((f.end for f in ctx.frames if f.end <= frame.start), default=0)
+        # (after the procedures of the lesions before it: their frames may reach past this word
+        # when a side or size of this lesion was given to them)
+        before = max((p.end for f in ctx.frames if f.start < frame.start for p in f.procedures), default=0)
         own_growth = any(m.canonical == "growth" and m.active and before <= m.start < frame.start for m in frame.histology)
         code = "D49.2" if GROWTH.search(region) or growth_assessed or neoplastic or own_growth else "L98.9"
         return [(code, frame.procedures[0], 0.5)]
