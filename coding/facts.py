@@ -177,6 +177,13 @@ def _area_value(m: Mention) -> float:
     return dims[0] * dims[1] if len(dims) >= 2 and "x" in m.text.lower() else dims[0]
 
 
+def named_with_procedure(frame: Frame) -> list[Mention]:
+    """The certain diagnoses written in the sentences of the frame's own procedures: "R antihelix:
+    ... clinically AK" above "cryodestruction of warts - all 16" treated warts, not the AK."""
+    said = {p.sentence for p in frame.procedures if p.active}
+    return [m for m in frame.histology if m.sentence in said and m.active and "uncertain" not in m.context]
+
+
 def histology(frame: Frame) -> tuple[Mention | None, str]:
     """The diagnosis to code for a frame and where it came from ('pathology', 'prior', 'clinical', '')."""
     path = [m for m in frame.path_histology if m.active]
@@ -190,10 +197,7 @@ def histology(frame: Frame) -> tuple[Mention | None, str]:
         and (m.sentence in proven_sentences or (m.cue and PROVEN.search(m.cue + " " + m.text)))
     ]  # fmt: skip
     if current:
-        # "R antihelix: ... clinically AK" above "cryodestruction of warts - all 16": the
-        # diagnosis the procedure's own sentence names is the one it treated
-        proc_sentences = {p.sentence for p in frame.procedures if p.active}
-        named = [m for m in current if m.sentence in proc_sentences]
+        named = [m for m in named_with_procedure(frame) if m.canonical != "growth"]
         return max(named or current, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "clinical"
     if prior:
         return prior[0], "prior"

@@ -75,10 +75,8 @@ def facts_malignant() -> set[str]:
 
 
 def _names_other(frame: Frame, canonicals: set[str]) -> bool:
-    """ "cryodestruction of warts - all 16" grouped under "R antihelix: ... clinically AK": the
-    procedure's own sentence names another diagnosis and none of these."""
-    said = {p.sentence for p in frame.procedures if p.active}
-    named = [m for m in frame.histology if m.sentence in said and m.active and "uncertain" not in m.context]
+    """The procedure's own sentence names another diagnosis and none of these."""
+    named = facts.named_with_procedure(frame)
     return bool(named) and not any(m.canonical in canonicals for m in named)
 
 

@@ -487,6 +487,14 @@ class ContextTagger(ResourceBacked):
         procedure_starts = [char_range(doc, sp, fast)[0] for sp in spans if sp.label_ == "PROCEDURE"]
         untreated_lines = {m.start() for m in UNTREATED_LINE.finditer(text)}
         sentences: dict[int, str] = {}
+
+        def sentence_of(span: Span) -> str:
+            """The text of the span's sentence (== doc[first:last].text, without rebuilding it from tokens)."""
+            first, last = sent_text[sent_of[span.start]]
+            if first not in sentences:
+                sentences[first] = text[doc[first].idx : doc[last - 1].idx + len(doc[last - 1])]
+            return sentences[first]
+
         for span in spans:
             u = _Direct(doc.user_data, span) if fast else span._  # `span._`: a new accessor object each time
             cats, texts = cues.get((span.start_char, span.end_char, span.label_), ([], []))
@@ -511,9 +519,7 @@ class ContextTagger(ResourceBacked):
                 texts.append(dated[sent_of[span.start]])
             if "historical" in cats and SP_CUE.fullmatch(texts[cats.index("historical")].strip()):
                 line_start = line_starts[bisect.bisect_right(line_starts, u.char_start) - 1]
-                first, last = sent_text[sent_of[span.start]]
-                sentence = text[doc[first].idx : doc[last - 1].idx + len(doc[last - 1])]
-                if ASSESSMENT_LINE.match(text, line_start) and not DATED.search(sentence):
+                if ASSESSMENT_LINE.match(text, line_start) and not DATED.search(sentence_of(span)):
                     k = cats.index("historical")
                     del cats[k], texts[k]
             if "hypothetical" in cats and span.label_ == "PROCEDURE":
@@ -521,16 +527,12 @@ class ContextTagger(ResourceBacked):
                 # header over work the sentence records as done
                 k = cats.index("hypothetical")
                 if PLAN_CUE.fullmatch(texts[k].strip()):
-                    first, last = sent_text[sent_of[span.start]]
-                    sentence = text[doc[first].idx : doc[last - 1].idx + len(doc[last - 1])]
+                    sentence = sentence_of(span)
                     if DONE.search(sentence) and not FUTURE.search(PLAN_CUE.sub("", sentence)):
                         del cats[k], texts[k]
             default = SECTION_DEFAULTS.get(u.section or "")
             if default and default not in cats and span.label_ in TARGET_LABELS:
-                first, last = sent_text[sent_of[span.start]]
-                sentence = sentences.get(first)
-                if sentence is None:  # == doc[first:last].text, without rebuilding it from tokens
-                    sentence = sentences[first] = text[doc[first].idx : doc[last - 1].idx + len(doc[last - 1])]
+                sentence = sentence_of(span)
                 if default == "historical":
                     pos = u.char_start
                     applies = (not DONE_TODAY.search(sentence) and not _after_present_turn(pos, present_from, section_starts)
