@@ -233,7 +233,7 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
         if hit and re.search(r"\[ ?\]|_{3,}|\*{3}", sentence):
             blank_template = True  # an unfilled template field says nothing
             continue
-        if hit and not re.search(r"\b(no|not|without|none|nor)\b", sentence, re.IGNORECASE):
+        if hit and not re.search(r"\b(no|not|without|none|nor|incorrect|wrong)\b", sentence, re.IGNORECASE):
             complicated = hit
             break
     multiple = (len({(facts.site_fact(f).value if facts.site_fact(f) else None) for _, f in frames}) > 1

@@ -95,6 +95,15 @@ def test_nodules_injected_beside_a_drained_abscess_do_not_make_the_drainage_mult
     assert "10060" in codes and "10061" not in codes
 
 
+def test_a_drainage_the_attending_calls_simple_is_not_complicated(engine):
+    s = engine.suggest("Exam: posterior neck furuncle 1.2 cm, pointing.\n"
+                       "Procedure: complicated incision and drainage of furuncle. Pus expressed, dressing.\n"
+                       "ATTENDING ATTESTATION: this was a simple I&D - one stab incision, no loculations, no packing. "
+                       'The word "complicated" in the resident\'s note is incorrect.', "q4")
+    codes = {c.code for c in s.cpt}
+    assert "10060" in codes and "10061" not in codes
+
+
 @pytest.mark.parametrize("key, site, side, code", [
     ("l02_abscess", "neck", None, "L02.11"),
     ("l02_furuncle", "neck", None, "L02.12"),

@@ -91,8 +91,11 @@ def test_procedure_entities_and_supporting_words(nlp, text, entities, supporting
     ("6 MM PUNCH used.", "HISTOLOGY", "melanoma"),
     ("Lentigo maligna, right cheek, staged excision.", "HISTOLOGY", "solar_lentigo"),
     ("Morpheaform BCC of the nose.", "HISTOLOGY", "morphea"),
+    ("This was a simple I&D of a single furuncle.", "REPAIR", "simple"),
+    ("Simple wart, L index finger, cryo x2 cycles.", "REPAIR", "simple"),
 ], ids=["non-melanoma", "ductal-cis", "basal-cell-layer", "hair-growth", "lplk", "vitamin-c-d", "will-peel",
-        "avulsion-fracture", "lidocaine-injected", "hyfrecation-hemostasis", "mm-unit", "lentigo-maligna", "morpheaform"])  # fmt: skip
+        "avulsion-fracture", "lidocaine-injected", "hyfrecation-hemostasis", "mm-unit", "lentigo-maligna", "morpheaform",
+        "simple-i-and-d", "simple-wart"])  # fmt: skip
 def test_findings_ordinary_words_are_no_finding(nlp, text, label, canonical):
     assert canonical not in [m.canonical for m in mentions(nlp, text) if m.label == label]
 
