@@ -392,7 +392,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
             # "... a 0.4 cm papule on the left upper lip, which bleeds; it was excised with a 1 mm
             # margin": the lesion described in the last sentence is this one's, when this
             # sentence's procedure names no site of its own
-            fresh = _names_new_lesion(current.get(block), waiting) or _announced(text, waiting)
+            fresh = _names_new_lesion(current.get(block), waiting) or _announced(text, waiting) or _heads_line(text, waiting)
             takers = [p for p in procs if p.block == block and _own_site_after(items, p) is None
                       and not [x for x in items if x.label == "SITE" and x.start < p.start]
                       # "...; it was excised", or the procedure opens the clause: "r/o BCC; shave biopsy, AlCl3"
@@ -500,7 +500,8 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
         # the next sentence's procedure takes it; a line end closes the description
         for block, waiting in pending.items():
             between = text[waiting[-1].end : next_start(sent)]
-            if "\n" not in between and (";" in between or _names_new_lesion(current.get(block), waiting) or _announced(text, waiting)):
+            if "\n" not in between and (";" in between or _names_new_lesion(current.get(block), waiting) or _announced(text, waiting)
+                                         or _heads_line(text, waiting)):
                 # "...; it was excised", or "Then the cyst, midline upper back, 2.2 cm. ... excised
                 # intact": another diagnosis at another site is the next procedure's lesion
                 carried[block] = waiting
@@ -654,6 +655,17 @@ def _announced(text: str, waiting: list[Mention]) -> bool:
     first = waiting[0].start
     begin = max(text.rfind(". ", 0, first) + 2, text.rfind("\n", 0, first) + 1)
     return ORDINAL_LEAD.match(text, begin, first) is not None
+
+
+SITE_HEADING = re.compile(r"[ \t\-*•]*((?:[A-Za-z]+[ \t]){0,3}[A-Za-z]+):")
+
+
+def _heads_line(text: str, waiting: list[Mention]) -> bool:
+    """"Back lump: right upper back, 1.0 cm. Excised ...": a line that opens with a heading
+    naming a new site describes the lesion of the procedure later on that line."""
+    first = waiting[0]
+    heading = SITE_HEADING.match(text, text.rfind("\n", 0, first.start) + 1)
+    return first.label in ("SITE", "LATERALITY") and heading is not None and first.start == heading.start(1)
 
 
 def _starts_next_lesion(frame: Frame | None, m: Mention) -> bool:

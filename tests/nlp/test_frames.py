@@ -204,3 +204,11 @@ def test_frames_an_ordinal_sentence_announces_the_next_lesion(nlp):
                      "margin; layered closure of 3.0 cm.")
     assert [f.sites[0].canonical for f in fs] == ["cheek", "upper_arm"]
     assert [[m.text for m in f.margins] for f in fs] == [["4 mm"], ["1 mm"]]
+
+
+def test_frames_a_line_headed_by_a_new_site_is_the_next_lesion(nlp):
+    text = ("Left arm spot: clinically dysplastic nevus, 6 mm, on the left upper arm. Excised with 3 mm margins, layered closure 2.8 cm.\n"
+            "Back lump: right upper back, 1.0 cm. Excised with 2 mm margins, layered closure 3.6 cm.\n")
+    fs = frames(nlp, text)
+    assert [(f.procedure, f.sites[0].canonical, [m.text for m in f.sizes]) for f in fs] == [
+        ("excision", "arm", ["6 mm", "2.8 cm"]), ("excision", "back", ["1.0 cm", "3.6 cm"])]

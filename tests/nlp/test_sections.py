@@ -18,6 +18,9 @@ CASES = [
      "melanocytic nevus", "pathology"),
     ("Repair: intermediate 3.0 cm.\n\nPATH (received Apr 30)\n  1a + 1b: compound dysplastic nevus", "dysplastic nevus", "pathology"),
     ("Excision of a nevus, left arm.\nPath (see below) pending.", "nevus", None),
+    ("Shave biopsy only.\n\n-- Path results, entered 3 days later --\nCheek: basal cell carcinoma, nodular.", "basal cell carcinoma", "pathology"),
+    ("- Closed with 4-0 chromic.\n- Path: epidermal inclusion cyst.\n\nProcedure 2: Punch biopsy, right thigh\n- New growth, r/o atypical nevus.",
+     "atypical nevus", None),
     ("Layered closure, length 3.0 cm.\n\n>>PATH RESULT (routed to inbox, appended 9/22):\n #1 R occipital scalp: pilar cyst.", "pilar cyst", "pathology"),
 ]
 
