@@ -65,6 +65,9 @@ def _is_area(unit: str) -> bool:
     return "sq" in u or "2" in u or "²" in u or "square" in u
 
 
+ALONG = re.compile(r"\balong\s+(?:the\s+)?(?:whole\s+|entire\s+|full\s+)?$", re.IGNORECASE)
+LENGTH_EQUALS = re.compile(r"(?:repair|closure)\s+length\s+(?:equals|=|matches|is\s+(?:the\s+)?same\s+as)\s+(?:that\s+of\s+)?(?:the\s+)?(?:ellipse|incision)\b[^.;\n\d]{0,15}$",
+                           re.IGNORECASE)
 BRACKETED = re.compile(r"\([^()\n]*\)")
 
 
@@ -80,8 +83,8 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     after = re.split(r"[\n.;\t]| {2,}|\b[A-Za-z]+:|\b\d+(?:\.\d+)?[ \t]?(?:mm|cm)\b", text[end : end + 40], maxsplit=1)[0]
     for role, rx in _AFTER:
         if rx.search(after):
-            if role == "defect" and CLOSING_VERB.search(text[max(0, start - 30) : start]):
-                return "repair_length"  # "closed the 5.8 cm wound in two layers"
+            if role == "defect" and (CLOSING_VERB.search(text[max(0, start - 30) : start]) or ALONG.search(text, max(0, start - 30), start)):
+                return "repair_length"  # "closed the 5.8 cm wound in two layers", "layered closure along the whole 5.5 cm wound"
             if role == "ellipse" and not re.search(r"ellipse|elliptical|fusiform", after, re.IGNORECASE) and (
                     REPAIR_LINE.match(text[text.rfind("\n", 0, start) + 1 : start]) or CLOSURE_JUST_BEFORE.search(text, max(0, start - 30), start)):
                 return "repair_length"  # "Closure: intermediate repair, 4-0 nylon; 3.0 cm long", "a layered closure, 1.6 cm long"
@@ -91,6 +94,8 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     before = BRACKETED.sub(" ", text[max(0, start - 70) : start])
     if _BEFORE[0][1].search(before):
         return "excised_diameter"  # "excised diameter 1.6 cm": stated, wins over the word "diameter"
+    if LENGTH_EQUALS.search(before):
+        return "repair_length"  # "the intermediate repair length equals the ellipse, 12.0 cm"
     best: tuple[int, str] | None = None
     for role, rx in _BEFORE:
         m = None

@@ -75,8 +75,11 @@ def test_spoken_and_spelled_measurements(nlp, text, value):
     ("a 2 mm border of normal skin", "margin"),
     ("An ellipse was designed around the punctum and old scar, taking a narrow margin of 1 mm of normal-appearing skin", "margin"),
     ("closed in two layers, 3-0 Vicryl deep and 4-0 nylon sutures; 5.0 cm final length", "repair_length"),
+    ("I did a layered closure (galeal 3-0 Vicryl, then staples) along the whole 5.5 cm wound", "repair_length"),
+    ("The intermediate repair length equals the ellipse, 12.0 cm", "repair_length"),
+    ("I marked an ellipse 5.5 cm long", "ellipse"),
 ], ids=["dermoscopy-globules", "irregular-border", "peripheral-margins", "border-of-normal-skin", "closest-cue-is-the-last",
-        "final-length"])  # fmt: skip
+        "final-length", "closure-along-the-wound", "repair-length-equals-ellipse", "ellipse-long"])  # fmt: skip
 def test_lesion_descriptions_after_a_size_are_no_margin(nlp, text, role):
     from dermcoder.nlp.frames import mentions_from_doc
 
