@@ -7,6 +7,7 @@ from tests.conftest import mentions
 CASES = [
     ("HISTOLOGY", "nodular basal cell carcinoma", "bcc"),
     ("HISTOLOGY", "SCCIS", "sccis"),
+    ("HISTOLOGY", "ED&C x2, bx-proven sBCCs", "bcc"),
     ("HISTOLOGY", "squamous cell carcinoma in situ", "sccis"),
     ("HISTOLOGY", "melanoma in situ", "mis"),
     ("HISTOLOGY", "irritated seborrheic keratosis", "isk"),
