@@ -26,6 +26,7 @@ STAGE = re.compile(
 )
 BLOCKS = re.compile(rf"(?<![\w.])(?P<b>\d{{1,2}}|{WORD_PATTERN})\s*(?:tissue\s+|frozen\s+)?(?:blocks?|blks?|sections?|pieces?|specimens?|tissue blocks?)\b", re.IGNORECASE)
 BLOCKS_AFTER_WORD = re.compile(r"\bblocks?\s*[:=]\s*(?P<b>\d{1,2})\b", re.IGNORECASE)
+BLANK_FIELD = re.compile(r"[ \t]*[:\-–—]?[ \t]*_{2,}")
 # A table row whose first cell is a stage number and second cell a block count ("1.7 x 1.4 cm"
 # is a size: a full stop joins a stage to its count only before a space).
 ROW = re.compile(r"(?im)^[ \t]*(?P<st>(?:stage[ \t]*)?(?P<n>\d|I{1,3}|IV|VI?))[ \t]*(?:[|/:)–—-][ \t]*|\.[ \t]+|[ \t]{2,}|\t)(?P<b>\d{1,2})(?![\d.])(?![ \t]*(?:mm|cm|o'?clock|%|x\b))")
@@ -101,9 +102,11 @@ class MohsRecognizer:
             stage = to_int(m.group("n") or m.group("o") or m.group("s"))
             if stage is None or stage > 9:
                 continue
-            add_span(doc, m.start(), m.end(), "MOHS_STAGE", value=stage)
             line_end = text.find("\n", m.end())
             line_end = len(text) if line_end < 0 else line_end
+            if BLANK_FIELD.match(text, m.end(), line_end):
+                continue  # "Stage III: ___ blocks - ___": a template line left empty is no stage
+            add_span(doc, m.start(), m.end(), "MOHS_STAGE", value=stage)
             window = text[m.end() : min(line_end, m.end() + 60)]
             nxt = STAGE.search(window)
             if nxt:

@@ -37,6 +37,7 @@ CASES = [
 ]
 
 DONE_DESPITE_A_CUE = [
+    ("MOHS NOTE   [template v3 - Dr. Ferreira]   DOS 11/19/2024\nPMH: Mohs R nasal ala BCC 2023. (carried forward)\nStage I: 3 blocks", "MOHS"),
     ("R upper arm lesion, clinically BCC (not bx'd, pt wanted it out in one step) - excision today", "excision"),
     ("Defect 3.5 x 3.0 cm; closure would pull the lower eyelid -> full-thickness skin graft, 10.5 sq cm", "full-thickness skin graft"),
 ]

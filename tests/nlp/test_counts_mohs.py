@@ -54,6 +54,7 @@ MOHS = [
      {1: 6, 2: 2}),
     ("Mohs micrographic surgery:\n| Stage | Tissue blocks | Frozen-section result |\n|---|---|---|\n| Stage I | 6 | residual BCC |\n"
      "| Stage II | 3 | residual BCC |\n| Stage III | 1 | clear |", {1: 6, 2: 3, 3: 1}),
+    ("MOHS NOTE\nStage I: 3 blocks - residual tumor\nStage II: 2 blocks - clear\nStage III: ___ blocks - ___\nStage IV: ___ blocks - ___", {1: 3, 2: 2}),
 ]
 
 
@@ -65,3 +66,8 @@ def test_mohs_stages_and_blocks(nlp, text, stages):
 
 def test_mohs_suture_size_is_not_a_stage(nlp):
     assert not [m for m in mentions(nlp, "Mohs repair: deep layer 5-0 Vicryl") if m.label == "MOHS_STAGE"]
+
+
+def test_mohs_template_stage_left_blank_is_no_stage(nlp):
+    text = "MOHS NOTE\nStage I: 3 blocks - residual tumor\nStage II: 2 blocks - clear\nStage III: ___ blocks - ___\nStage IV: ___ blocks - ___"
+    assert sorted(int(m.value) for m in mentions(nlp, text) if m.label == "MOHS_STAGE") == [1, 2]
