@@ -47,7 +47,7 @@ def _first_word(frame: Frame) -> int:
 
 def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention | None, float]]:
     """(code, evidence mention, confidence) for one frame; empty when nothing can be coded."""
-    hist, source = facts.histology(frame)
+    hist, source = facts.excision_histology(frame, ctx.mentions, ctx.text) if frame.procedure == "excision" else facts.histology(frame)
     site = facts.site_fact(frame)
     site_mention = site.evidence[0] if site else None
     side = facts.side_fact(frame, site_mention)

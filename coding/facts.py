@@ -218,6 +218,17 @@ def prior_malignancy(mentions: list[Mention], text: str) -> Mention | None:
     return None
 
 
+def excision_histology(frame: Frame, mentions: list[Mention], text: str) -> tuple[Mention | None, str]:
+    """The diagnosis of an excision: its own (as `histology`), or, for a re-excision whose
+    pathology does not settle it, the malignancy treated before."""
+    hist, source = histology(frame)
+    if (hist is None or hist.value not in MALIGNANT and hist.canonical != "hidradenitis") and source != "pathology":
+        earlier = prior_malignancy(mentions, text)
+        if earlier is not None:
+            return earlier, "prior"
+    return hist, source
+
+
 def histology_key(m: Mention | None) -> str | None:
     """The ICD map key of a histology mention."""
     if m is None:

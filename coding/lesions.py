@@ -330,13 +330,9 @@ def excision(ctx: CodingContext, rule: RuleRecord) -> None:
         if i in ctx.consumed:
             continue
         frame = _with_label_facts(ctx, frame)
-        hist, source = facts.histology(frame)
+        hist, source = facts.excision_histology(frame, ctx.mentions, ctx.text)
         if hist is not None and hist.canonical == "hidradenitis":
             continue  # coded by the hidradenitis rule
-        if (hist is None or hist.value not in facts.MALIGNANT) and source != "pathology":
-            earlier = facts.prior_malignancy(ctx.mentions, ctx.text)
-            if earlier is not None:
-                hist, source = earlier, "prior"
         site = facts.site_fact(frame)
         group = lesion_group(ctx, site.value if site else None, "lesion")
         diameter, arithmetic = excised_diameter(ctx, frame)

@@ -65,6 +65,10 @@ def _is_area(unit: str) -> bool:
     return "sq" in u or "2" in u or "²" in u or "square" in u
 
 
+# a template field whose label names what the number measures, the number first in the field
+FIELD_LABEL = re.compile(r"(?:^|\n)[ \t\-*•]*(scar|lesion|lesion size|defect|final defect|margins?)[ \t]*:[ \t]*$", re.IGNORECASE)
+FIELD_ROLES = {"scar": "lesion", "lesion": "lesion", "lesion size": "lesion", "defect": "defect", "final defect": "defect",
+               "margin": "margin", "margins": "margin"}
 ALONG = re.compile(r"\balong\s+(?:the\s+)?(?:whole\s+|entire\s+|full\s+)?$", re.IGNORECASE)
 LENGTH_EQUALS = re.compile(r"(?:repair|closure)\s+length\s+(?:equals|=|matches|is\s+(?:the\s+)?same\s+as)\s+(?:that\s+of\s+)?(?:the\s+)?(?:ellipse|incision)\b[^.;\n\d]{0,15}$",
                            re.IGNORECASE)
@@ -78,6 +82,9 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     column = table_role(text, start)
     if column is not None:
         return column
+    field = FIELD_LABEL.search(text, max(0, start - 20), start)
+    if field is not None:
+        return FIELD_ROLES[field.group(1).lower()]  # "Scar: 2.0 cm linear, well healed": the field names it
     # the words after, up to the clause end or the next template field ("1.0 cm   Margin: 0.4 cm")
     # ... or the next measurement ("8mm residual pigment, 2mm margins": "margins" is the 2 mm's)
     after = re.split(r"[\n.;\t]| {2,}|\b[A-Za-z]+:|\b\d+(?:\.\d+)?[ \t]?(?:mm|cm)\b", text[end : end + 40], maxsplit=1)[0]

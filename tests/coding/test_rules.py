@@ -137,3 +137,12 @@ PROCEDURE_NAMES_ITS_LESION = [
 def test_procedure_sentence_names_the_treated_lesion(engine, text, expected, absent):
     codes = {line.code for line in engine.suggest(text, "t").cpt}
     assert expected <= codes and not (absent & codes), codes
+
+
+def test_a_re_excision_with_no_residual_tumour_keeps_the_malignancy_treated_before(engine):
+    s = engine.suggest("History: SCC, left dorsal hand, excised here 05/22/2025. Path: invasive squamous cell carcinoma, radial margin involved.\n\n"
+                       "Today: re-excision for positive margin.\n  Scar: 2.0 cm linear, well healed.\n  Margin: 5 mm around the entire scar.\n"
+                       "  Repair: intermediate layered closure; length 4.6 cm.\n\n"
+                       "PATHOLOGY (06/23/2025): Left dorsal hand, re-excision: dermal scar; no residual squamous cell carcinoma.", "q5")
+    assert {c.code for c in s.cpt} == {"11623", "12042"}
+    assert [c.code for c in s.icd10] == ["C44.629"]

@@ -78,8 +78,9 @@ def test_spoken_and_spelled_measurements(nlp, text, value):
     ("I did a layered closure (galeal 3-0 Vicryl, then staples) along the whole 5.5 cm wound", "repair_length"),
     ("The intermediate repair length equals the ellipse, 12.0 cm", "repair_length"),
     ("I marked an ellipse 5.5 cm long", "ellipse"),
+    ("Today: re-excision for positive margin.\n  Scar: 2.0 cm linear, well healed.", "lesion"),
 ], ids=["dermoscopy-globules", "irregular-border", "peripheral-margins", "border-of-normal-skin", "closest-cue-is-the-last",
-        "final-length", "closure-along-the-wound", "repair-length-equals-ellipse", "ellipse-long"])  # fmt: skip
+        "final-length", "closure-along-the-wound", "repair-length-equals-ellipse", "ellipse-long", "scar-field"])  # fmt: skip
 def test_lesion_descriptions_after_a_size_are_no_margin(nlp, text, role):
     from dermcoder.nlp.frames import mentions_from_doc
 
