@@ -85,6 +85,28 @@ UNCHECKED = re.compile(r"(?:\[[ \t]?\]|☐)[ \t]*$")
 STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy(?:[- ]forward)?|prior note|previous note|template)\b.*$")
 
 
+# A measurement corrected later in the note (an addendum, an attestation) is withdrawn:
+# "the final sutured length was 5.6 cm, not 4.8 cm", "length corrected from 4.8 cm to 5.6 cm",
+# "the 0.4 cm recorded above ... should not be used"
+_MEASURE = r"\d+(?:\.\d+)?[ \t]*(?:cm|mm)\b"
+CORRECTIONS = (
+    re.compile(rf"{_MEASURE},?[ \t]+(?:and[ \t]+)?not[ \t]+(?:the[ \t]+)?(?P<old>{_MEASURE})", re.IGNORECASE),
+    re.compile(rf"\b(?:corrected|changed|amended|revised)[ \t]+from[ \t]+(?P<old>{_MEASURE})[ \t]+to[ \t]+{_MEASURE}", re.IGNORECASE),
+    re.compile(rf"\bthe[ \t]+(?P<old>{_MEASURE})[ \t]+(?:recorded|documented|written|noted|measured|charted)\b[^.\n]{{0,120}}?"
+               r"\b(?:should[ \t]+not[ \t]+be[ \t]+used|is[ \t]+(?:incorrect|wrong|in[ \t]+error)|was[ \t]+(?:incorrect|wrong|in[ \t]+error))", re.IGNORECASE),
+)
+MEASURE_LABELS = {"SIZE", "MARGIN", "AREA"}
+
+
+def _withdrawn(text: str) -> list[tuple[str, int]]:
+    """(measurement as written, squeezed, lower-case; where the correction stands)."""
+    out = []
+    for rx in CORRECTIONS:
+        for m in rx.finditer(text):
+            out.append((re.sub(r"\s+", "", m.group("old")).lower(), m.start()))
+    return out
+
+
 def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
     """`any(a <= pos < b for a, b in regions)` for regions sorted by start, without a scan of
     them all (a long note has many regions and many mentions): `starts` are the a's and
@@ -486,6 +508,7 @@ class ContextTagger(ResourceBacked):
         fast = direct_span_data(doc, spans, names) and all(Span.get_extension(n)[0] is None for n in names)
         procedure_starts = [char_range(doc, sp, fast)[0] for sp in spans if sp.label_ == "PROCEDURE"]
         untreated_lines = {m.start() for m in UNTREATED_LINE.finditer(text)}
+        withdrawn = _withdrawn(text)
         sentences: dict[int, str] = {}
 
         def sentence_of(span: Span) -> str:
@@ -511,6 +534,11 @@ class ContextTagger(ResourceBacked):
             if "negated" not in cats and span.label_ in TARGET_LABELS and _line_headed_untreated(text, u.char_start, untreated_lines):
                 cats.append("negated")
                 texts.append("[not-treated line]")
+            if withdrawn and "negated" not in cats and span.label_ in MEASURE_LABELS:
+                written = re.sub(r"\s+", "", text[u.char_start : u.char_end]).lower()
+                if any(written == old and u.char_start < at for old, at in withdrawn):
+                    cats.append("negated")
+                    texts.append("[corrected later in the note]")
             if "copied_forward" not in cats and _in_regions(u.char_start, stale_starts, stale_ends):
                 cats.append("copied_forward")
                 texts.append("[copied-forward text]")

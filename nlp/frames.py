@@ -345,6 +345,10 @@ NON_LESION_PROCS = {"em", "prior_biopsy"}
 PARED_FOR = {"cryotherapy", "destruction", "ed_c"}
 
 
+def _surgeons_own(m: Mention) -> bool:
+    return m.label in ("MOHS_STAGE", "MOHS_BLOCKS") or (m.label == "SIZE" and m.role == "repair_length")
+
+
 def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozenset[str]] | None = None) -> list[Frame]:
     """Group mentions into frames (see the module docstring for the rules)."""
     blocks = find_blocks(text)
@@ -361,8 +365,10 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
         for m in mentions:
             if a <= m.start < b and m.section != "pathology":
                 m.section = "pathology"
-    body = [m for m in mentions if m.section != "pathology" or m.label in ("MOHS_STAGE", "MOHS_BLOCKS")]
-    path = [m for m in mentions if m.section == "pathology" and m.label not in ("MOHS_STAGE", "MOHS_BLOCKS")]
+    # So is a repair length in an addendum ("ADDENDUM: ... the final sutured length was 5.6 cm"):
+    # the surgeon's correction, not the pathologist's.
+    body = [m for m in mentions if m.section != "pathology" or _surgeons_own(m)]
+    path = [m for m in mentions if m.section == "pathology" and not _surgeons_own(m)]
 
     frames: list[Frame] = []
     current: dict[str | None, Frame] = {}

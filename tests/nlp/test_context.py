@@ -264,3 +264,13 @@ def test_context_status(nlp, text, target, status):
         assert not m.context, m.cue
     else:
         assert status in m.context, (m.context, m.cue)
+
+
+@pytest.mark.parametrize("text", [
+    "Intermediate repair; length 4.8 cm.\n\nADDENDUM: the final sutured length was 5.6 cm, not 4.8 cm.",
+    "Intermediate repair; length 4.8 cm.\n\nADDENDUM: repair length corrected from 4.8 cm to 5.6 cm.",
+    "Intermediate repair; length 4.8 cm.\n\nATTESTATION: I measured it at 5.6 cm; the 4.8 cm recorded above was taken before the extension and should not be used.",
+], ids=["not-the-old-value", "corrected-from-to", "should-not-be-used"])
+def test_context_a_measurement_corrected_later_is_withdrawn(nlp, text):
+    first = next(m for m in mentions(nlp, text) if m.text == "4.8 cm")
+    assert not first.active and "corrected" in first.cue

@@ -29,6 +29,7 @@ CASES = [
     ("PROCEDURE", "confirmed on punch biopsy", "prior_biopsy"),
     ("REPAIR", "intermediate layered closure", "intermediate"),
     ("REPAIR", "complex repair", "complex"),
+    ("REPAIR", "4-0 nylon, interm repair 3.5 cm", "intermediate"),
     ("REPAIR", "bilobed flap", "flap"),
     ("REPAIR", "FTSG", "ftsg"),
     ("PROCEDURE", "I froze three actinic keratoses", "cryotherapy"),

@@ -212,3 +212,11 @@ def test_frames_a_line_headed_by_a_new_site_is_the_next_lesion(nlp):
     fs = frames(nlp, text)
     assert [(f.procedure, f.sites[0].canonical, [m.text for m in f.sizes]) for f in fs] == [
         ("excision", "arm", ["6 mm", "2.8 cm"]), ("excision", "back", ["1.0 cm", "3.6 cm"])]
+
+
+def test_frames_a_repair_length_corrected_in_an_addendum_joins_the_frame(nlp):
+    text = ("Excision, left temple. Lesion 1.0 cm; margins 4 mm. Intermediate repair; length 4.8 cm.\n\n"
+            "ADDENDUM 02/19/2025: Correction to the repair length above. The final sutured length was 5.6 cm, not 4.8 cm.\n\n"
+            "PATHOLOGY 02/24/2025: Left temple, excision: squamous cell carcinoma in situ, margins clear.")
+    (f,) = frames(nlp, text)
+    assert [m.text for m in f.sizes if m.active and m.role == "repair_length"] == ["5.6 cm"]
