@@ -237,7 +237,7 @@ def find_blocks(text: str) -> list[tuple[int, str]]:
         markers.append((m.start(), label.upper()))
     for m in INLINE_MARKER.finditer(text):
         markers.append((m.start(), m.group(1).upper()))
-    rows = _table_rows(text) if "|" in text else []
+    rows = _table_rows(text) if "|" in text or ";" in text else []
     if not markers:
         markers = rows
     elif rows and all(lab == "" or not lab.startswith("ROW") for _, lab in rows):
@@ -254,7 +254,7 @@ def _stage_table_lines(text: str) -> set[int]:
     return {pos for table in pipe_tables(text) if table.stage_table for pos, _line in table.rows}
 
 
-ROW_LABEL = re.compile(r"^[ \t]*([A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%|/))[^|\n]{0,40}\|")
+ROW_LABEL = re.compile(r"^[ \t]*([A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%|/))[^|;\n]{0,40}[|;]")
 
 
 def _table_rows(text: str) -> list[tuple[int, str]]:

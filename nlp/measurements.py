@@ -16,6 +16,7 @@ from spacy.tokens import Doc
 from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.numbers import SPOKEN_NUMBER, spoken_value
 from dermcoder.nlp.spans import add_span
+from dermcoder.nlp.pipe_tables import MIN_SEMICOLONS, separator_at
 
 NUM = rf"(?:\d+(?:\.\d+)?|\.\d+|{SPOKEN_NUMBER})"
 UNIT = r"(?:cm|mm|centimet(?:er|re)s?|millimet(?:er|re)s?)"
@@ -145,7 +146,8 @@ def table_role(text: str, start: int) -> str | None:
     line_end = text.find("\n", start)
     line = text[line_start : line_end if line_end >= 0 else len(text)]
     # pipe tables, or columns separated by tabs ("Site\tDx\tPre-curettage\tFinal defect")
-    sep = "|" if line.count("|") >= 2 else "\t" if line.count("\t") >= 2 else None
+    sep = ("|" if line.count("|") >= 2 else "\t" if line.count("\t") >= 2
+           else ";" if line.count(";") >= MIN_SEMICOLONS and separator_at(text, line_start) == ";" else None)
     if sep is None:
         return None
     header = None

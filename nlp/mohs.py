@@ -45,7 +45,7 @@ def _pipe_table_rows(text: str) -> list[tuple[tuple[int, int], int, tuple[int, i
     for table in pipe_tables(text):
         columns: tuple[int, int] | None = None
         for pos, line in table.rows:
-            cells = line.rstrip("\n").split("|")
+            cells = line.rstrip("\n").split(table.sep)
             if columns is None:
                 stage_i = next((i for i, c in enumerate(cells) if STAGE_HEADER.match(c)), None)
                 block_i = next((i for i, c in enumerate(cells) if BLOCK_HEADER.match(c)), None)

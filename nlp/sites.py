@@ -120,9 +120,15 @@ class SiteRecognizer(ResourceBacked):
             add_span(doc, m.start(), m.end(), "LATERALITY", canonical=CANON_SIDE[word])
         for m in LR_SHORT.finditer(text):
             # "L"/"R" alone are side marks only beside a site: "R forearm", "cheek (L)", "L ear".
-            if _near_site(m.end(), site_starts, after=True, reach=14) or _near_site(m.start(), site_ends, after=False, reach=4):
+            # ... or alone in a table cell: "upper eyelid ; R ; 4 mm", "| L |"
+            if (_near_site(m.end(), site_starts, after=True, reach=14) or _near_site(m.start(), site_ends, after=False, reach=4)
+                    or (CELL_BEFORE.search(text, max(0, m.start() - 3), m.start()) and CELL_AFTER.match(text, m.end()))):
                 add_span(doc, m.start(), m.end(), "LATERALITY", canonical=CANON_SIDE[m.group(1).lower()])
         return doc
+
+
+CELL_BEFORE = re.compile(r"[|;\t][ \t]*$")
+CELL_AFTER = re.compile(r"[ \t]*[|;\t]")
 
 
 # the header fields that hold people's names ("Patient: Ada Shinn-Hand    DOB: ...")
