@@ -53,6 +53,11 @@ def site_fact(frame: Frame) -> Fact | None:
         specific = [s for s in sites if s.canonical not in generic]
         if specific:
             site = specific[0]
+    if site.canonical == "eyelid" and site.value is None:
+        # "lid margin" today, "right lower eyelid" in the biopsy report: the same lid, named in full
+        named = [s for s in frame.sites if s.canonical == "eyelid" and s.value and "negated" not in s.context]
+        if named:
+            site = named[0]
     return Fact(site.canonical, [site])
 
 

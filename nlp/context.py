@@ -107,6 +107,12 @@ def _withdrawn(text: str) -> list[tuple[str, int]]:
     return out
 
 
+def _clause_between(doc: Doc, modifier: ConTextModifier, target: Span) -> bool:
+    """A comma or semicolon stands between a cue and the mention after it."""
+    end = modifier.modifier_span[1]
+    return end <= target.start and any(t.text in (",", ";") for t in doc[end : target.start])
+
+
 def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
     """`any(a <= pos < b for a, b in regions)` for regions sorted by start, without a scan of
     them all (a long note has many regions and many mentions): `starts` are the a's and
@@ -484,6 +490,8 @@ class ContextTagger(ResourceBacked):
                     continue
                 if not brackets.reaches(modifier, target):
                     continue
+                if target.label_ in MEASURE_LABELS and modifier.category == "NEGATED_EXISTENCE" and _clause_between(doc, modifier, target):
+                    continue  # "no undermining, length 1.6 cm": a negation in a list names its own item, not the size after it
                 key = (target.start_char, target.end_char, target.label_)
                 cats, texts = cues.setdefault(key, ([], []))
                 name = CATEGORY_NAMES.get(modifier.category)

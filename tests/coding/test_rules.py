@@ -146,3 +146,11 @@ def test_a_re_excision_with_no_residual_tumour_keeps_the_malignancy_treated_befo
                        "PATHOLOGY (06/23/2025): Left dorsal hand, re-excision: dermal scar; no residual squamous cell carcinoma.", "q5")
     assert {c.code for c in s.cpt} == {"11623", "12042"}
     assert [c.code for c in s.icd10] == ["C44.629"]
+
+
+def test_the_eyelid_part_named_in_the_biopsy_report_codes_the_lid_treated_today(engine):
+    s = engine.suggest("DOS 08/19/2025.\nDr. Q reviewed the 07/29/2025 shave biopsy report with the patient: basal cell carcinoma, nodular, right lower eyelid, "
+                       "medial third, well below the lid margin. No new biopsy was taken today. She measured the tumor at 0.7 x 0.6 cm.\n"
+                       "Mohs micrographic surgery was performed under local anesthesia.\nStage 1: 3 blocks, residual BCC.\nStage 2: 1 block, clear.\n"
+                       "Final defect 1.2 x 0.9 cm; the lid margin and tarsus were not involved.", "q6")
+    assert [c.code for c in s.icd10] == ["C44.1122"]

@@ -274,3 +274,9 @@ def test_context_status(nlp, text, target, status):
 def test_context_a_measurement_corrected_later_is_withdrawn(nlp, text):
     first = next(m for m in mentions(nlp, text) if m.text == "4.8 cm")
     assert not first.active and "corrected" in first.cue
+
+
+def test_context_a_negated_list_item_leaves_the_size_after_it(nlp):
+    text = "Simple repair: single-layer closure with 6-0 gut, no undermining, length 1.6 cm."
+    (m,) = [m for m in mentions(nlp, text) if m.text == "1.6 cm"]
+    assert m.active
