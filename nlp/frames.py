@@ -33,8 +33,8 @@ from dermcoder.nlp.resource_io import ResourceBacked
 
 SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
 LABEL_MARKER = re.compile(
-    r"(?im)^[ \t>*\-\[]*(?:(?:lesions?|sites?|specimens?|spec|part|tissue|tumou?r|procedure|proc|biopsy|bx|repair|defect|closure|reconstruction|recon)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%)|/)"
-    r"|\(?(?P<b>[A-H])[).:](?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t])"
+    r"(?im)^[ \t>*\-\[]*(?:\d{1,2}:\d{2}[ \t]+)?(?:(?:lesions?|sites?|specimens?|spec|part|tissue|tumou?r|procedure|proc|biopsy|bx|repair|defect|closure|reconstruction|recon)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%)|/)"
+    r"|\(?(?P<b>[A-H])(?:[).:]|[ \t]+[-–—])(?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t])"
     # a table row whose first cell is a lesion label: "| 2 | L lateral neck | 0.8 cm | shave |"
     r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|"
     # roman numerals in brackets: "(i) Philtrum ...", "(ii) Suprapubic ..."
@@ -876,13 +876,19 @@ def _own_sites(frame: Frame) -> list[Mention]:
     return [s for s in frame.sites if s.active and s.role != "donor" and s.section != "history"]
 
 
+def _dated_sites(frame: Frame) -> list[Mention]:
+    return [s for s in frame.sites if s.context == ["historical"] and s.role != "donor" and s.section != "history"]
+
+
 def _merge_steps(frames: list[Frame]) -> list[Frame]:
     """Numbered steps of one procedure ("1) biopsy ... 2) Mohs ... 3) repair") are not lesions:
     a labeled frame with no site of its own joins the earlier frame of the same procedure."""
     kept: list[Frame] = []
     for f in frames:
         host = None
-        if f.block is not None and not _own_sites(f):
+        # (a site written under the label in a dated line, "A - sBCC R upper back (shave bx
+        # 02/25/25)", still names the lesion: the label is a lesion of its own, not a step)
+        if f.block is not None and not _own_sites(f) and not _dated_sites(f):
             host = next((g for g in reversed(kept) if _family(g.procedure) == _family(f.procedure)), None)
         if host is None:
             kept.append(f)

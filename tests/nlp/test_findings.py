@@ -95,9 +95,10 @@ def test_procedure_entities_and_supporting_words(nlp, text, entities, supporting
     ("Morpheaform BCC of the nose.", "HISTOLOGY", "morphea"),
     ("This was a simple I&D of a single furuncle.", "REPAIR", "simple"),
     ("Simple wart, L index finger, cryo x2 cycles.", "REPAIR", "simple"),
+    ("10:18 Time-out. Sites confirmed against bx photos.", "PROCEDURE", "biopsy"),
 ], ids=["non-melanoma", "ductal-cis", "basal-cell-layer", "hair-growth", "lplk", "vitamin-c-d", "will-peel",
         "avulsion-fracture", "lidocaine-injected", "hyfrecation-hemostasis", "mm-unit", "lentigo-maligna", "morpheaform",
-        "simple-i-and-d", "simple-wart"])  # fmt: skip
+        "simple-i-and-d", "simple-wart", "bx-photos"])  # fmt: skip
 def test_findings_ordinary_words_are_no_finding(nlp, text, label, canonical):
     assert canonical not in [m.canonical for m in mentions(nlp, text) if m.label == label]
 

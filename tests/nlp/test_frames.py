@@ -220,3 +220,12 @@ def test_frames_a_repair_length_corrected_in_an_addendum_joins_the_frame(nlp):
             "PATHOLOGY 02/24/2025: Left temple, excision: squamous cell carcinoma in situ, margins clear.")
     (f,) = frames(nlp, text)
     assert [m.text for m in f.sizes if m.active and m.role == "repair_length"] == ["5.6 cm"]
+
+
+def test_frames_a_nurse_log_labels_lesions_after_its_timestamps(nlp):
+    text = ("DOS 03/18/2025\nIndications on file:\n A - sBCC R upper back (shave bx 02/25/25); clin size 1.0 cm\n"
+            " B - SCCIS L dorsal hand (shave bx 02/25/25); clin size 0.5 cm\n10:15 Consent signed for ED&C x 2 sites.\n"
+            "10:24 A: curettage + ED x3 cycles by prov. Final defect per prov 1.4 cm.\n10:35 B: same, x3 cycles. Final defect per prov 0.9 cm.\n")
+    fs = sorted(nlp(text)._.frames, key=lambda f: f.block)
+    assert [(f.block, f.procedure, [s.canonical for s in f.sites][:1], [m.text for m in f.sizes if m.role == "defect"]) for f in fs] == [
+        ("A", "ed_c", ["back"], ["1.4 cm"]), ("B", "ed_c", ["hand"], ["0.9 cm"])]
