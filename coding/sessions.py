@@ -508,6 +508,16 @@ MDM_WORDS = {"mod": "moderate", "sf": "straightforward"}  # "MDM mod."
 MDM_BOX = re.compile(r"\[[ \t]*[x✓✔]?[ \t]*\][ \t]*(straightforward|low|moderate|high)\b", re.IGNORECASE)
 MDM_TICKED = re.compile(r"\[[ \t]*[x✓✔][ \t]*\][ \t]*(straightforward|low|moderate|high)\b", re.IGNORECASE)
 TIME = re.compile(r"(?:total time|spent|time)[^\d\n]{0,120}(\d{2,3})\s*(?:min|minutes)\b", re.IGNORECASE)
+NOT_NEW = re.compile(r"\b(?:not|isn'?t|wasn'?t)\s+(?:a\s+)?new\s+(?:patient|pt)\b", re.IGNORECASE)
+
+
+def _patient_type(text: str) -> str | None:
+    """New or established; a correction ("this is not a new patient") settles it."""
+    if NOT_NEW.search(text):
+        return "established"
+    return "new" if NEW.search(text) else "established" if ESTABLISHED.search(text) else None
+
+
 NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the )?(?:practice|clinic)|\bNP\b", re.IGNORECASE)
 ESTABLISHED = re.compile(r"\bestablished\b|\best\.? pt\b|\best\.? patient\b|\breturning patient\b|\bf/u\b|\bfollow[- ]up\b", re.IGNORECASE)
 LEVELS = {"new": {"straightforward": "99202", "low": "99203", "moderate": "99204", "high": "99205"},
@@ -548,7 +558,7 @@ def em(ctx: CodingContext, rule: RuleRecord) -> None:
         return
     if not procedures and not (separate or _EM_ONLY.search(ctx.text)):
         return
-    patient = "new" if NEW.search(ctx.text) else "established" if ESTABLISHED.search(ctx.text) else None
+    patient = _patient_type(ctx.text)
     mdm, level = _decision_level(ctx.text)
     minutes = TIME.search(ctx.text)
     code = None

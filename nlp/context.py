@@ -91,6 +91,7 @@ STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy
 _MEASURE = r"\d+(?:\.\d+)?[ \t]*(?:cm|mm)\b"
 CORRECTIONS = (
     re.compile(rf"{_MEASURE},?[ \t]+(?:and[ \t]+)?not[ \t]+(?:the[ \t]+)?(?P<old>{_MEASURE})", re.IGNORECASE),
+    re.compile(rf"{_MEASURE}[^.;\n()]{{0,40}}\(not[ \t]+(?P<old>{_MEASURE})\)", re.IGNORECASE),
     re.compile(rf"\b(?:corrected|changed|amended|revised)[ \t]+from[ \t]+(?P<old>{_MEASURE})[ \t]+to[ \t]+{_MEASURE}", re.IGNORECASE),
     re.compile(rf"\bthe[ \t]+(?P<old>{_MEASURE})[ \t]+(?:recorded|documented|written|noted|measured|charted)\b[^.\n]{{0,120}}?"
                r"\b(?:should[ \t]+not[ \t]+be[ \t]+used|is[ \t]+(?:incorrect|wrong|in[ \t]+error)|was[ \t]+(?:incorrect|wrong|in[ \t]+error))", re.IGNORECASE),

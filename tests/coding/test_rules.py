@@ -154,3 +154,14 @@ def test_the_eyelid_part_named_in_the_biopsy_report_codes_the_lid_treated_today(
                        "Mohs micrographic surgery was performed under local anesthesia.\nStage 1: 3 blocks, residual BCC.\nStage 2: 1 block, clear.\n"
                        "Final defect 1.2 x 0.9 cm; the lid margin and tarsus were not involved.", "q6")
     assert [c.code for c in s.icd10] == ["C44.1122"]
+
+
+@pytest.mark.parametrize("text, code", [
+    ("Visit type (resident entry): NEW patient. MDM moderate. Intralesional kenalog to 4 cysts.\n"
+     "ATTENDING ATTESTATION: one correction: this is not a new patient; she is an established patient. MDM moderate is correct.", "99214"),
+    ("New patient, MDM moderate: acne with exacerbation, spironolactone started.", "99204"),
+], ids=["attestation-corrects-to-established", "new-patient"])
+def test_the_patient_type_follows_a_correction(text, code):
+    from dermcoder.coding.sessions import _patient_type
+
+    assert _patient_type(text) == ("established" if code.startswith("9921") else "new")

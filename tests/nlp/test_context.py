@@ -270,7 +270,8 @@ def test_context_status(nlp, text, target, status):
     "Intermediate repair; length 4.8 cm.\n\nADDENDUM: the final sutured length was 5.6 cm, not 4.8 cm.",
     "Intermediate repair; length 4.8 cm.\n\nADDENDUM: repair length corrected from 4.8 cm to 5.6 cm.",
     "Intermediate repair; length 4.8 cm.\n\nATTESTATION: I measured it at 5.6 cm; the 4.8 cm recorded above was taken before the extension and should not be used.",
-], ids=["not-the-old-value", "corrected-from-to", "should-not-be-used"])
+    "Biopsy scar measured 4.8 cm; 1.0 cm margins.\n\nATTESTATION: the scar with residual pigment measured 5.6 cm before incision (not 4.8 cm).",
+], ids=["not-the-old-value", "corrected-from-to", "should-not-be-used", "bracketed-not"])
 def test_context_a_measurement_corrected_later_is_withdrawn(nlp, text):
     first = next(m for m in mentions(nlp, text) if m.text == "4.8 cm")
     assert not first.active and "corrected" in first.cue
