@@ -417,7 +417,9 @@ def phototherapy(ctx: CodingContext, rule: RuleRecord) -> None:
                       evidence=frames[0][1].procedures[:1] + evidence, frames=[i for i, _ in frames]))  # fmt: skip
 
 
-STAFF = re.compile(r"\b(?:by|per)\s+(?:the\s+)?(?:nurse|RN|LPN|MA|CMA|medical assistant|staff|tech(?:nician)?)\b|(?:nurse|RN|MA|CMA|medical assistant|staff)\s+(?:applied|illuminat|administered|performed)", re.IGNORECASE)
+STAFF = re.compile(r"\b(?:by|per)\s+(?:the\s+)?(?:nurse|RN|LPN|MA|CMA|medical assistant|staff|tech(?:nician)?)\b|(?:nurse|RN|MA|CMA|medical assistant|staff)\s+(?:applied|illuminat|administered|performed)"
+                   # "Applied by: C. Okafor, CMA (staff)"
+                   r"|\bapplied\s+by:?[^\n]{0,40}?\b(?:nurse|RN|LPN|MA|CMA|medical assistant|staff|tech(?:nician)?)\b", re.IGNORECASE)
 DEBRIDE = re.compile(r"curett|debrid|abrad|abrasion|microderm", re.IGNORECASE)
 
 
@@ -448,7 +450,8 @@ def pdt(ctx: CodingContext, rule: RuleRecord) -> None:
         return
     region = ctx.text
     debrided = DEBRIDE.search(region) and not re.search(
-        r"\b(?:no|not|without)\b[^.\n]{0,20}(?:curett|debrid)|(?:curett\w*|debridement)\s*[:\-]?\s*(?:none|not done|n/a|no\b)", region, re.IGNORECASE)
+        r"\b(?:no|not|without)\b[^.\n]{0,20}(?:curett|debrid)|(?:curett\w*|debridement)\s*[:\-]?\s*(?:none|not done|n/a|no\b)"
+        r"|(?:curett\w*|debridement)[^\n]{0,40}\[[xX✓✔]\]\s*(?:not performed|not done|none|no\b)", region, re.IGNORECASE)  # "[ ] performed [x] not performed"
     code = "96574" if debrided else "96567" if STAFF.search(region) else "96573"
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: PDT {'with targeted debridement' if debrided else 'applied by staff' if code == '96567' else 'applied by the physician/QHP'} -> {code}",
                       evidence=[f.procedures[0] for _, f in frames], frames=[i for i, _ in frames],

@@ -165,3 +165,16 @@ def test_the_patient_type_follows_a_correction(text, code):
     from dermcoder.coding.sessions import _patient_type
 
     assert _patient_type(text) == ("established" if code.startswith("9921") else "new")
+
+
+PDT_MACRO = ("Photodynamic therapy was performed for actinic keratoses of the face and frontal scalp, approximately 20 lesions.\n"
+             "Photosensitizer: aminolevulinic acid HCl 20% topical solution, 1 applicator stick, clinic stock.\n"
+             "Applied by: C. Okafor, CMA (staff). Incubation: 1 hour.\n"
+             "Pre-treatment targeted curettage: [ ] performed   [x] not performed\n"
+             "Illumination: blue light, 16 min 40 s.\n"
+             "Plan: repeat PDT in 8 weeks; cryotherapy to any resistant lesions at that visit.")
+
+
+def test_pdt_applied_by_staff_without_the_unticked_curettage(engine):
+    s = engine.suggest(PDT_MACRO, "q7")
+    assert {c.code for c in s.cpt} == {"96567", "J7308"}
