@@ -114,3 +114,14 @@ def test_findings_ordinary_words_are_no_finding(nlp, text, label, canonical):
 ], ids=["bowen-curly", "mycotic-toenails", "tricholemmal", "uncertain-behavior", "verrucae-plantares", "lch-plural", "precancer"])  # fmt: skip
 def test_findings_common_spellings(nlp, text, canonical):
     assert canonical in [m.canonical for m in mentions(nlp, text) if m.label == "HISTOLOGY"]
+
+
+@pytest.mark.parametrize("text, label, canonical", [
+    ("Pearly umbilicated papules consistent with mollusk um contagious um: 22 total.", "HISTOLOGY", "molluscum"),
+    ("curette age of all twenty two lesions", "PROCEDURE", "destruction"),
+    ("Moe's micro graphic surgery report.", "PROCEDURE", "mohs"),
+    ("injection of the 3 key loids on the chest", "HISTOLOGY", "keloid"),
+    ("Provider removed medial sliver of L nail plate; matrix left intact.", "PROCEDURE", "nail_avulsion"),
+], ids=["mollusk-um", "curette-age", "moes", "key-loids", "sliver-of-nail-plate"])
+def test_findings_speech_recognition_and_log_wording(nlp, text, label, canonical):
+    assert canonical in [m.canonical for m in mentions(nlp, text) if m.label == label]
