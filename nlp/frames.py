@@ -838,7 +838,7 @@ def _matching_frame(frames: list[Frame], proc: Mention, site: Mention | None, bl
 # Words that describe part of a larger procedure when that procedure is in the note:
 # Mohs notes say "excision" and "frozen sections" for the Mohs layers.
 # A nail matrix biopsy is often taken with a punch ("3 mm punch of the band origin in the matrix").
-ABSORBED_BY = {"mohs": {"excision", "destruction", "ed_c"}, "pdt": {"destruction"}, "nail_biopsy": {"biopsy"}}
+ABSORBED_BY = {"mohs": {"excision", "destruction", "ed_c"}, "pdt": {"destruction"}, "nail_biopsy": {"biopsy", "shave_removal"}}
 
 
 def _absorbed(proc: Mention, frames: list[Frame], block: str | None) -> bool:

@@ -281,3 +281,9 @@ def test_context_a_negated_list_item_leaves_the_size_after_it(nlp):
     text = "Simple repair: single-layer closure with 6-0 gut, no undermining, length 1.6 cm."
     (m,) = [m for m in mentions(nlp, text) if m.text == "1.6 cm"]
     assert m.active
+
+
+def test_context_a_counterfactual_ends_at_so(nlp):
+    text = ("Primary closure would have distorted the alar rims, so a full-thickness skin graft was harvested from the left "
+            "preauricular skin and sewn into the defect.")
+    assert [m.active for m in mentions(nlp, text) if m.text == "full-thickness skin graft"] == [True]

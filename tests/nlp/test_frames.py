@@ -229,3 +229,9 @@ def test_frames_a_nurse_log_labels_lesions_after_its_timestamps(nlp):
     fs = sorted(nlp(text)._.frames, key=lambda f: f.block)
     assert [(f.block, f.procedure, [s.canonical for s in f.sites][:1], [m.text for m in f.sizes if m.role == "defect"]) for f in fs] == [
         ("A", "ed_c", ["back"], ["1.4 cm"]), ("B", "ed_c", ["hand"], ["0.9 cm"])]
+
+
+def test_frames_a_nail_matrix_biopsy_by_tangential_shave_is_one_procedure(nlp):
+    text = ("Nail bx.\nL thumbnail: longitudinal melanonychia 3 mm wide.\nProximal nail fold reflected. "
+            "Nail matrix biopsy by tangential shave of the matrix origin of the band. Fold sutured with 5-0.")
+    assert [f.procedure for f in nlp(text)._.frames] == ["nail_biopsy"]
