@@ -45,6 +45,7 @@ DONE_TODAY = re.compile(r"\b(today|this visit|this session|now performed|perform
 DONE = re.compile(r"\b(today|performed|done|completed|treated|tolerated|tol|removed|excised|injected|applied|destroyed|frozen|sampled|sutured?|"
                   r"consent\w*|sent to path\w*|given|administered|drained|avulsed|curetted)\b|->|→", re.IGNORECASE)
 FUTURE = re.compile(r"\b(will|plan(?:s|ned)?|schedul\w*|next|nxt|return|rtc|f/u|follow[- ]?up|consider\w*|recommend\w*|if|may|prn|refer\w*|at that visit)\b", re.IGNORECASE)
+WAS_DONE = re.compile(r"[ \t]+(?:was|were)[ \t]+(?:then[ \t]+|also[ \t]+)?(?:done|performed|taken|obtained|completed|carried out)\b", re.IGNORECASE)
 PLAN_CUE = re.compile(r"\bplan(?:ned)?\b:?", re.IGNORECASE)
 SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 # Labels whose mentions context applies to: facts about what was done and found.
@@ -559,6 +560,9 @@ class ContextTagger(ResourceBacked):
                 if ASSESSMENT_LINE.match(text, line_start) and not DATED.search(sentence_of(span)):
                     k = cats.index("historical")
                     del cats[k], texts[k]
+            if "hypothetical" in cats and span.label_ == "PROCEDURE" and WAS_DONE.match(text, u.char_end):
+                k = cats.index("hypothetical")  # "I recommended sampling it, and a shave biopsy was done"
+                del cats[k], texts[k]
             if "hypothetical" in cats and span.label_ == "PROCEDURE":
                 # "Plan: punch biopsy of the changing lesion - darkest area sampled": a plan
                 # header over work the sentence records as done

@@ -30,6 +30,8 @@ CASES = [
     ("Path: atypical intraepidermal melanocytic proliferation. Complete excision advised.", "excision", "hypothetical"),
     ("Other: AKs on the scalp and ears - PDT planned for the spring.", "PDT", "hypothetical"),
     ("He has done cryotherapy many times and wants field treatment.", "cryotherapy", "historical"),
+    ("She returns nine days after excision of a squamous cell carcinoma of the left shin for suture removal.", "excision", "historical"),
+    ("Apart from the biopsy this was the routine postoperative visit included in the excision's global period.", "excision", "historical"),
     ("Seen April 21, 2026 for his six-month melanoma surveillance visit.", "melanoma", "historical"),
     ("The changes fall short of melanoma in situ; reported as a neoplasm of uncertain behavior.", "melanoma in situ", "negated"),
     ("Shave bx L arm.\n\nPATHOLOGY ADDENDUM (10/21): dysplastic nevus, edge involved.\nPlan: A - Mohs referral. B - re-excision with 2 mm margins.", "re-excision",
@@ -37,6 +39,8 @@ CASES = [
 ]
 
 DONE_DESPITE_A_CUE = [
+    ("I recommended sampling it, and a shave biopsy was done under lidocaine with epinephrine.", "shave biopsy"),
+    ("While here she asked about a new rough growth on the right dorsal forearm, 5 mm.", "growth"),
     ("MOHS NOTE   [template v3 - Dr. Ferreira]   DOS 11/19/2024\nPMH: Mohs R nasal ala BCC 2023. (carried forward)\nStage I: 3 blocks", "MOHS"),
     ("R upper arm lesion, clinically BCC (not bx'd, pt wanted it out in one step) - excision today", "excision"),
     ("Defect 3.5 x 3.0 cm; closure would pull the lower eyelid -> full-thickness skin graft, 10.5 sq cm", "full-thickness skin graft"),
