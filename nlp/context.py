@@ -53,7 +53,7 @@ SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 # under it up to the next blank line.
 STALE_HEADER = re.compile(
     r"(?im)^.*(?:prior (?:visit )?note|previous (?:visit )?note|copied (?:from|forward)|\(copied|\*\* ?copied|auto-?populated|"
-    r"carried forward|\[template(?![ \t]+v(?:er(?:sion)?)?\.?[ \t]*\d)|template text|pre-?populated|duplicate from|template from|pre-?filled|from booking|imported from).*$"
+    r"carried forward|pasted (?:fwd|forward|in from)|\[template(?![ \t]+v(?:er(?:sion)?)?\.?[ \t]*\d)|template text|pre-?populated|duplicate from|template from|pre-?filled|from booking|imported from).*$"
 )
 # "PROCEDURE NOTE (template pre-filled 10/20)", "SCHEDULED PROCEDURE (template from booking):"
 # announce text written before the visit: it runs to a blank line, a rule ("---") or the

@@ -30,6 +30,7 @@ CASES = [
     ("Path: atypical intraepidermal melanocytic proliferation. Complete excision advised.", "excision", "hypothetical"),
     ("Other: AKs on the scalp and ears - PDT planned for the spring.", "PDT", "hypothetical"),
     ("He has done cryotherapy many times and wants field treatment.", "cryotherapy", "historical"),
+    ("Last path (pasted fwd from 10/2024): \"L forearm, shave bx: hypertrophic actinic keratosis\"\nExam: AKs.", "shave bx", "copied_forward"),
     ("She returns nine days after excision of a squamous cell carcinoma of the left shin for suture removal.", "excision", "historical"),
     ("Apart from the biopsy this was the routine postoperative visit included in the excision's global period.", "excision", "historical"),
     ("Seen April 21, 2026 for his six-month melanoma surveillance visit.", "melanoma", "historical"),
