@@ -961,12 +961,26 @@ def _destroys_several(frame: Frame) -> bool:
     return not _tissue_frames([frame]) and any(isinstance(c.value, int) and c.value > 1 for c in frame.counts if c.active)
 
 
+# "Specimens 1 and 2 were placed together in container A; specimen 3 in container B"
+CONTAINER = re.compile(r"\b(?:specimens?|lesions?|#)\s*(\d{1,2}(?:\s*(?:,|and|&)\s*\d{1,2})*)[^.;\n]{0,50}?\b(?:container|jar|bottle|vial|cassette)\s+([A-H])\b",
+                       re.IGNORECASE)
+
+
+def _containers(text: str) -> dict[str, set[str]]:
+    """Container letter -> the numbered lesions the note says it holds."""
+    held: dict[str, set[str]] = {}
+    for m in CONTAINER.finditer(text):
+        held.setdefault(m.group(2).upper(), set()).update(re.findall(r"\d{1,2}", m.group(1)))
+    return held
+
+
 def _attach_pathology(text: str, frames: list[Frame], path: list[Mention], regions: dict[str, frozenset[str]] | None = None) -> None:
     hist = [m for m in path if m.label == "HISTOLOGY" and m.active and "uncertain" not in m.context]
     if not hist or not frames:
         return
     lesion_frames = [f for f in frames if f.procedure not in ("em",)]
     path_sites = [m for m in path if m.label == "SITE"]
+    containers = _containers(text)
     for h in hist:
         target = None
         listed = _listed_labels(text, h.start, {f.block for f in lesion_frames if f.block})
@@ -983,7 +997,14 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention], regio
             for other in same[1:]:  # "Punch biopsy, then excision" under one label: one lesion
                 if h not in other.path_histology:
                     other.path_histology.append(h)
-            if target is None and len(label) == 1 and "A" <= label <= "H":
+            if target is None and label in containers:
+                # "Specimens 1 and 2 were placed together in container A": the container's lesions
+                held = [f for f in lesion_frames if f.block in containers[label]]
+                for f in held[1:]:
+                    if h not in f.path_histology:
+                        f.path_histology.append(h)
+                target = held[0] if held else None
+            elif target is None and len(label) == 1 and "A" <= label <= "H":
                 # "Specimens A-C" for lesions numbered 1) 2) 3): the letters follow the numbers
                 target = next((f for f in lesion_frames if f.block == str(ord(label) - 64)), None)
         if target is None:

@@ -235,3 +235,13 @@ def test_frames_a_nail_matrix_biopsy_by_tangential_shave_is_one_procedure(nlp):
     text = ("Nail bx.\nL thumbnail: longitudinal melanonychia 3 mm wide.\nProximal nail fold reflected. "
             "Nail matrix biopsy by tangential shave of the matrix origin of the band. Fold sutured with 5-0.")
     assert [f.procedure for f in nlp(text)._.frames] == ["nail_biopsy"]
+
+
+def test_frames_pathology_by_container_letter_reaches_the_lesions_it_holds(nlp):
+    text = ("Biopsies by shave technique:\n 1) left dorsal forearm, proximal: scaly pink papule 5 mm\n"
+            " 2) left dorsal forearm, near the wrist: scaly pink papule 7 mm\n 3) right upper lip: pearly papule 4 mm\n"
+            "Specimens 1 and 2 were placed together in container A; specimen 3 in container B.\n\n"
+            "PATHOLOGY (03/31/2025)\nA. Skin, left forearm: squamous cell carcinoma in situ.\n"
+            "B. Skin, right upper lip, shave biopsy: basal cell carcinoma, nodular.")
+    fs = nlp(text)._.frames
+    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", ["sccis"]), ("2", ["sccis"]), ("3", ["bcc"])]
