@@ -189,7 +189,10 @@ def shave(ctx: CodingContext, rule: RuleRecord) -> None:
     """Shave removal per lesion by lesion diameter and site group."""
     for i, frame in _not_cosmetic(ctx, rule, frames_with(ctx, "shave_removal")):
         frame = _with_label_facts(ctx, frame, only_biopsies=True)
-        for lesion in facts.lesion_instances(frame):
+        lesions = facts.lesion_instances(frame)
+        # "each was removed by shave": one diagnosis, coded at each lesion's own site
+        hist = facts.histology(frame)[0] if len({x.site.canonical for x in lesions if x.site}) > 1 else None
+        for lesion in lesions:
             found = banded_code(ctx, frame, lesion, "shave_removal", "Shave removal")
             if found is None and lesion.size is None:
                 _smallest_shave(ctx, rule, i, frame, lesion)  # the query is raised; code conservatively
@@ -201,6 +204,7 @@ def shave(ctx: CodingContext, rule: RuleRecord) -> None:
                 code.code, 1, rule.id, f"{rule.id}: lesion {lesion.size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
                 evidence=frame.procedures[:1] + lesion.size.evidence + ([lesion.site] if lesion.site else []), frames=[i],
                 site=lesion.site.canonical if lesion.site else None, alternatives=_neighbours(ctx, "shave_removal", code.code, group),
+                diagnoses=_lesion_dx(ctx, frame, lesion, hist) if hist is not None and lesion.site else [],
             ))  # fmt: skip
 
 

@@ -178,3 +178,11 @@ PDT_MACRO = ("Photodynamic therapy was performed for actinic keratoses of the fa
 def test_pdt_applied_by_staff_without_the_unticked_curettage(engine):
     s = engine.suggest(PDT_MACRO, "q7")
     assert {c.code for c in s.cpt} == {"96567", "J7308"}
+
+
+def test_one_diagnosis_for_lesions_shaved_at_several_sites_is_coded_at_each_site(engine):
+    s = engine.suggest("Three raised moles, clinically intradermal nevi: right cheek, chin and left side of the neck. "
+                       "Measurements: cheek 5 mm, chin 7 mm, neck 4 mm.\nEach was removed by shave removal flush with the skin.\n"
+                       "Pathology (06/30/2025): A, B and C, intradermal melanocytic nevus.", "q8")
+    assert {c.code for c in s.cpt} == {"11310", "11311", "11305"}
+    assert {c.code for c in s.icd10} == {"D22.39", "D22.4"}
