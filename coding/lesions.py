@@ -195,7 +195,7 @@ def shave(ctx: CodingContext, rule: RuleRecord) -> None:
         for lesion in lesions:
             found = banded_code(ctx, frame, lesion, "shave_removal", "Shave removal")
             if found is None and lesion.size is None:
-                _smallest_shave(ctx, rule, i, frame, lesion)  # the query is raised; code conservatively
+                _smallest_band(ctx, rule, i, frame, lesion, "shave_removal", {"shave_removal"})  # the query is raised; code conservatively
                 continue
             if found is None:
                 continue
@@ -208,24 +208,26 @@ def shave(ctx: CodingContext, rule: RuleRecord) -> None:
             ))  # fmt: skip
 
 
-def _smallest_shave(ctx: CodingContext, rule: RuleRecord, i: int, frame: Frame, lesion: facts.Lesion) -> None:
+def _smallest_band(ctx: CodingContext, rule: RuleRecord, i: int, frame: Frame, lesion: facts.Lesion, family: str,
+                   procedures: set[str], diagnoses: list[str] | None = None) -> None:
     """No diameter written: the smallest band of the lesion's site group, at low confidence,
     beside the query for the size (a larger band would claim a fact the note lacks)."""
-    # only a removal written out with its site in the same sentence ("2. Chest, papule - shave
+    # only a procedure written out with its site in the same sentence ("2. Chest, papule - shave
     # removal"), never an abbreviation that may mean something else ("F/u 10-14 d SR")
-    procs = [p for p in frame.procedures if p.active and p.canonical == "shave_removal" and len(p.text) >= 5]
+    procs = [p for p in frame.procedures if p.active and p.canonical in procedures and len(p.text) >= 4]
     if lesion.site is None or not any(p.sentence == lesion.site.sentence for p in procs):
         return
     if any(f.label == frame.label and f is not frame for f in ctx.frames if frame.label):
         return  # the label's lesion is coded by another frame (a nail biopsy, an excision)
     group = lesion_group(ctx, lesion.site.canonical, "lesion")
-    code = ctx.tables.band_code("shave_removal", 0.1, group) if group else None
+    code = ctx.tables.band_code(family, 0.1, group) if group else None
     if code is None:
         return
     ctx.add(Candidate(
         code.code, 1, rule.id, f"{rule.id}: lesion diameter not documented, {group.replace('_', '/')} -> smallest band {code.code} (query raised)",
         evidence=frame.procedures[:1] + ([lesion.site] if lesion.site else []), frames=[i], confidence=0.4,
-        site=lesion.site.canonical if lesion.site else None, alternatives=_neighbours(ctx, "shave_removal", code.code, group),
+        site=lesion.site.canonical if lesion.site else None, alternatives=_neighbours(ctx, family, code.code, group),
+        diagnoses=diagnoses or [],
     ))  # fmt: skip
 
 
@@ -448,6 +450,9 @@ def destruction_malignant(ctx: CodingContext, rule: RuleRecord) -> None:
         lesions = facts.lesion_instances(frame, prefer_defect=True)
         for lesion in lesions:
             found = banded_code(ctx, frame, lesion, "destruction_malignant", "Malignant destruction")
+            if found is None and lesion.size is None and len(lesions) == 1:
+                _smallest_band(ctx, rule, i, frame, lesion, "destruction_malignant", set(DESTRUCTIONS))
+                continue
             if found is None:
                 continue
             code, group = found

@@ -186,3 +186,10 @@ def test_one_diagnosis_for_lesions_shaved_at_several_sites_is_coded_at_each_site
                        "Pathology (06/30/2025): A, B and C, intradermal melanocytic nevus.", "q8")
     assert {c.code for c in s.cpt} == {"11310", "11311", "11305"}
     assert {c.code for c in s.icd10} == {"D22.39", "D22.4"}
+
+
+def test_a_malignant_destruction_without_a_size_takes_the_smallest_band_and_a_query(engine):
+    s = engine.suggest("Biopsy-proven superficial BCC, left upper back: ED&C x3 cycles of the left upper back today.", "q9")
+    (line,) = [c for c in s.cpt if c.code.startswith("172")]
+    assert line.code == "17260" and line.confidence < 0.5
+    assert "lesion_size" in {q.fact for q in s.queries}
