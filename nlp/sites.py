@@ -53,7 +53,7 @@ LEFT_THE_VERB = re.compile(r"[ \t]+(?:to (?:heal|granulate|dry|air)|open\b|in pl
 
 
 # "back" the adverb, not the site
-NOT_THE_BACK_AFTER = re.compile(r"[ \t]+(?:for|today|again|later|soon|in[ \t]+\d|in[ \t]+(?:a|one|two|three|four|six|several)[ \t]+(?:day|week|month)s?|to[ \t]+(?:see|clinic|the clinic|the office|us))\b", re.IGNORECASE)
+NOT_THE_BACK_AFTER = re.compile(r"[ \t]+(?:for|today|again|later|soon|in[ \t]+\d|in[ \t]+(?:a|one|two|three|four|six|several)[ \t]+(?:day|week|month)s?|to[ \t]+(?:see|clinic|the clinic|the office|us|treat|have|discuss|review|remove|check|recheck|follow|go over))\b", re.IGNORECASE)
 NOT_THE_BACK_BEFORE = re.compile(r"\b(?:path|pathology|results?|came|comes|come|coming|returns?|returned|called|calls?|go|goes|went|get|got|bring|brought|is|was|be)[ \t]+$", re.IGNORECASE)
 
 

@@ -50,7 +50,8 @@ def test_sites_single_letter_needs_a_site(nlp):
 
 
 @pytest.mark.parametrize("text", ["This 71-year-old patient is back for definitive treatment of the BCC.",
-                                  "She will come back in 3 months.", "Pt back today for suture removal."])
+                                  "She will come back in 3 months.", "Pt back today for suture removal.",
+                                  "S: Back to treat the skin cancer on her shoulder."])
 def test_sites_back_the_adverb_is_no_site(nlp, text):
     assert not [m for m in mentions(nlp, text) if m.label == "SITE" and m.canonical == "back"]
 
