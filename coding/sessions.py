@@ -505,7 +505,8 @@ EM_SEPARATE = re.compile(
 EM_ONLY = re.compile(r"surveillance|full[- ]?(?:body )?skin exam\w*|total[- ]body skin exam\w*|\bFBSE\b|\bTBSE\b|\bFSE\b|skin (?:cancer )?check|follow[- ]up|office visit|new patient visit|consult", re.IGNORECASE)
 NOT_SEPARATE = re.compile(r"no separate (?:e/?&?m|evaluation)|e/?&?m (?:is )?not (?:separately )?(?:billed|billable|reported)|not separately (?:billable|identifiable)|no e/?&?m", re.IGNORECASE)
 MDM = re.compile(r"\b(straightforward|low|moderate|high)\b(?:[- ]complexity)?\s*(?:mdm|medical decision|decision[- ]making|complexity)"
-                 r"|(?:\bmdm\b|medical decision[- ]making)[^.\n\d]{0,60}?\b(straightforward|low|moderate|mod|high|sf)\b", re.IGNORECASE)
+                 # ("MDM for problem 1: moderate": a problem's number is no level)
+                 r"|(?:\bmdm\b|medical decision[- ]making)(?:[^.\n\d]|(?<=problem )\d|(?<=#)\d){0,60}?\b(straightforward|low|moderate|mod|high|sf)\b", re.IGNORECASE)
 MDM_WORDS = {"mod": "moderate", "sf": "straightforward"}  # "MDM mod."
 # "MDM: [ ] Straightforward [ ] Low [x] Moderate": on a line of checkboxes only the ticked level counts
 MDM_BOX = re.compile(r"\[[ \t]*[x✓✔]?[ \t]*\][ \t]*(straightforward|low|moderate|high)\b", re.IGNORECASE)

@@ -80,7 +80,8 @@ def test_triamcinolone_dose(text, mg):
     ("MDM: [ ] Straightforward [ ] Low [ ] Moderate", None),
     ("Low complexity MDM.", "Low"),
     ("MDM moderate: new problem with workup.", "moderate"),
-], ids=["ticked-box", "no-box-ticked", "words-before", "words-after"])  # fmt: skip
+    ("MDM for problem 1: moderate (chronic illness with exacerbation). Level 99204.", "moderate"),
+], ids=["ticked-box", "no-box-ticked", "words-before", "words-after", "problem-number"])  # fmt: skip
 def test_decision_level_reads_the_ticked_box(text, level):
     from dermcoder.coding.sessions import _decision_level
 
