@@ -122,9 +122,11 @@ def test_findings_common_spellings(nlp, text, canonical):
     ("Moe's micro graphic surgery report.", "PROCEDURE", "mohs"),
     ("injection of the 3 key loids on the chest", "HISTOLOGY", "keloid"),
     ("Provider removed medial sliver of L nail plate; matrix left intact.", "PROCEDURE", "nail_avulsion"),
+    ("Number one. In sision and drainage of the cyst.", "PROCEDURE", "incision_drainage"),
+    ("Number two. Intra lesion all injection of the 3 keloids.", "PROCEDURE", "intralesional"),
     ("Nail bx. L thumbnail: longitudinal melanonychia 3 mm wide.", "PROCEDURE", "nail_biopsy"),
     ("nodular and infiltrative BCC in stage 1, deeper than the biopsy suggested", "PROCEDURE", "prior_biopsy"),
     ("Dx: BCC, left parietal scalp; outside biopsy report 06/03/2025.", "PROCEDURE", "prior_biopsy"),
-], ids=["mollusk-um", "curette-age", "moes", "key-loids", "sliver-of-nail-plate", "nail-bx", "the-biopsy-suggested", "outside-biopsy-report"])
+], ids=["mollusk-um", "curette-age", "moes", "key-loids", "sliver-of-nail-plate", "in-sision", "intra-lesion-all", "nail-bx", "the-biopsy-suggested", "outside-biopsy-report"])
 def test_findings_speech_recognition_and_log_wording(nlp, text, label, canonical):
     assert canonical in [m.canonical for m in mentions(nlp, text) if m.label == label]
