@@ -492,8 +492,11 @@ class ContextTagger(ResourceBacked):
                     continue
                 if not brackets.reaches(modifier, target):
                     continue
-                if target.label_ in MEASURE_LABELS and modifier.category == "NEGATED_EXISTENCE" and _clause_between(doc, modifier, target):
-                    continue  # "no undermining, length 1.6 cm": a negation in a list names its own item, not the size after it
+                if modifier.category == "NEGATED_EXISTENCE" and _clause_between(doc, modifier, target) and (
+                        target.label_ in MEASURE_LABELS or doc[modifier.modifier_span[0]].lower_ == "without"):
+                    # "no undermining, length 1.6 cm", "lidocaine without epinephrine, the nail plate was
+                    # removed": the negation names its own item, not the size or procedure after the comma
+                    continue
                 key = (target.start_char, target.end_char, target.label_)
                 cats, texts = cues.setdefault(key, ([], []))
                 name = CATEGORY_NAMES.get(modifier.category)

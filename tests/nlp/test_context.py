@@ -40,6 +40,8 @@ CASES = [
 ]
 
 DONE_DESPITE_A_CUE = [
+    ("After a digital block with 2 percent lidocaine without epinephrine, the lateral 4 millimeters of the nail plate were split and removed.",
+     "lateral 4 millimeters of the nail plate were split and removed"),
     ("I recommended sampling it, and a shave biopsy was done under lidocaine with epinephrine.", "shave biopsy"),
     ("While here she asked about a new rough growth on the right dorsal forearm, 5 mm.", "growth"),
     ("MOHS NOTE   [template v3 - Dr. Ferreira]   DOS 11/19/2024\nPMH: Mohs R nasal ala BCC 2023. (carried forward)\nStage I: 3 blocks", "MOHS"),
