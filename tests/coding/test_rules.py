@@ -111,7 +111,10 @@ def test_a_drainage_the_attending_calls_simple_is_not_complicated(engine):
     ("l02_furuncle", "axilla", "right", "L02.421"),
     ("l02_carbuncle", "back", None, "L02.232"),
     ("l02_carbuncle", "flank", None, "L02.232"),
-], ids=["abscess-neck", "furuncle-neck", "furuncle-right-axilla", "carbuncle-back", "carbuncle-flank-is-back"])  # fmt: skip
+    ("l03_paronychia", "toe", "left", "L03.032"),
+    ("l03_paronychia", "finger", "right", "L03.011"),
+], ids=["abscess-neck", "furuncle-neck", "furuncle-right-axilla", "carbuncle-back", "carbuncle-flank-is-back", "paronychia-left-toe",
+        "paronychia-right-finger"])  # fmt: skip
 def test_furuncle_and_carbuncle_have_their_own_codes(key, site, side, code):
     from dermcoder.coding.icd_map import icd_code
 

@@ -8,6 +8,7 @@ CASES = [
     ("HISTOLOGY", "nodular basal cell carcinoma", "bcc"),
     ("HISTOLOGY", "SCCIS", "sccis"),
     ("HISTOLOGY", "ED&C x2, bx-proven sBCCs", "bcc"),
+    ("HISTOLOGY", "purulent drainage consistent with early paronychia", "paronychia"),
     ("HISTOLOGY", "squamous cell carcinoma in situ", "sccis"),
     ("HISTOLOGY", "melanoma in situ", "mis"),
     ("HISTOLOGY", "irritated seborrheic keratosis", "isk"),
