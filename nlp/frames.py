@@ -966,11 +966,21 @@ CONTAINER = re.compile(r"\b(?:specimens?|lesions?|#)\s*(\d{1,2}(?:\s*(?:,|and|&)
                        re.IGNORECASE)
 
 
-def _containers(text: str) -> dict[str, set[str]]:
+# "(2) Right preauricular cheek: shave biopsy ... Specimen labeled A."
+SPECIMEN_LETTER = re.compile(r"\b(?i:specimen|jar|container|bottle|vial)\s+(?i:labell?ed\s+|marked\s+)?([A-H])\b(?![.)]?\s*[-–:])")
+
+
+def _containers(text: str, frames: list[Frame]) -> dict[str, set[str]]:
     """Container letter -> the numbered lesions the note says it holds."""
     held: dict[str, set[str]] = {}
     for m in CONTAINER.finditer(text):
         held.setdefault(m.group(2).upper(), set()).update(re.findall(r"\d{1,2}", m.group(1)))
+    numbered = [f for f in frames if f.block and f.block.isdigit()]
+    for f, after in zip(numbered, numbered[1:] + [None]):
+        end = after.start if after is not None else len(text)
+        for m in SPECIMEN_LETTER.finditer(text, f.start, end):
+            if m.start() < end and not held.get(m.group(1)):
+                held.setdefault(m.group(1), set()).add(f.block)
     return held
 
 
@@ -980,7 +990,7 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention], regio
         return
     lesion_frames = [f for f in frames if f.procedure not in ("em",)]
     path_sites = [m for m in path if m.label == "SITE"]
-    containers = _containers(text)
+    containers = _containers(text, lesion_frames)
     for h in hist:
         target = None
         listed = _listed_labels(text, h.start, {f.block for f in lesion_frames if f.block})

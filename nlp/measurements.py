@@ -177,7 +177,7 @@ CLOSING_VERB = re.compile(r"\b(?:closed|repaired|sutured|approximated)\s+(?:the\
 REPAIR_LINE = re.compile(r"^\s*(?:(?:simple|intermediate|complex|layered|linear)\s+)?(?:repair|closure|reconstruction|wound closure)\b", re.IGNORECASE)
 MARGIN_LINE = re.compile(r"^\s*(?:surgical |clinical |peripheral )?margins?\b", re.IGNORECASE)
 GENERIC = re.compile(r"^(?:measur\w*|sized?|diameter)", re.IGNORECASE)
-REPAIR_HEAD = re.compile(r"(repair|closure|closed|sutured|suture line|incision line|defect|wound|length)\s*(?:\w+\s*){0,2}$", re.IGNORECASE)
+REPAIR_HEAD = re.compile(r"(repair|closure|closed|sutured|suture line|incision line|defect|wound|length)\s*(?:\w+\s*){0,3}$", re.IGNORECASE)
 
 
 def _number(raw: str) -> float:

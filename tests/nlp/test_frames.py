@@ -245,3 +245,11 @@ def test_frames_pathology_by_container_letter_reaches_the_lesions_it_holds(nlp):
             "B. Skin, right upper lip, shave biopsy: basal cell carcinoma, nodular.")
     fs = nlp(text)._.frames
     assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", ["sccis"]), ("2", ["sccis"]), ("3", ["bcc"])]
+
+
+def test_frames_a_specimen_letter_written_in_a_numbered_lesion_takes_that_lesions_pathology(nlp):
+    text = ("(1) Left upper lip: electrodesiccation and curettage, three cycles. The curetted defect measured 1.2 cm.\n"
+            "(2) Right preauricular cheek: shave biopsy to the mid dermis. Specimen labeled A.\n\n"
+            "Addendum: Pathology, specimen A, skin, right preauricular: basal cell carcinoma, nodular type.")
+    fs = nlp(text)._.frames
+    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", []), ("2", ["bcc"])]
