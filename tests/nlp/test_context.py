@@ -31,6 +31,7 @@ CASES = [
     ("Other: AKs on the scalp and ears - PDT planned for the spring.", "PDT", "hypothetical"),
     ("He has done cryotherapy many times and wants field treatment.", "cryotherapy", "historical"),
     ("Last path (pasted fwd from 10/2024): \"L forearm, shave bx: hypertrophic actinic keratosis\"\nExam: AKs.", "shave bx", "copied_forward"),
+    ("Given the size and the patient's preference to avoid a large flap, we reconstructed with a full-thickness skin graft.", "flap", "negated"),
     ("She returns nine days after excision of a squamous cell carcinoma of the left shin for suture removal.", "excision", "historical"),
     ("Apart from the biopsy this was the routine postoperative visit included in the excision's global period.", "excision", "historical"),
     ("Seen April 21, 2026 for his six-month melanoma surveillance visit.", "melanoma", "historical"),
