@@ -31,7 +31,7 @@ def _sentence(doc, start: int, end: int) -> str:
     return span.sent.text.strip()
 
 
-def disagreements(notes, nlp):
+def disagreements(notes, nlp, everything=False):
     rows = []
     for note, doc in zip(notes, nlp.pipe(n.text for n in notes)):
         exact, spans = {}, []
@@ -52,12 +52,12 @@ def disagreements(notes, nlp):
             cats, cue, canonical = item
             pred = primary_status(cats)
             agree = gold in cats if gold != CURRENT else pred == CURRENT
-            if agree:
+            if agree and not everything:
                 continue
             rows.append({
                 "id": note.id, "label": ent.label, "text": note.text[ent.start : ent.end], "start": ent.start,
                 "gold": gold, "gold_cue": getattr(ent, "context_cue", "") or "", "pred": pred, "pred_cats": cats,
-                "pred_cue": cue, "canonical": canonical, "sentence": _sentence(doc, ent.start, ent.end),
+                "pred_cue": cue, "canonical": canonical, "agree": agree, "sentence": _sentence(doc, ent.start, ent.end),
             })  # fmt: skip
     return rows
 
@@ -67,20 +67,24 @@ def main() -> None:
     ap.add_argument("--gold", default="corpus/sample/notes.jsonl")
     ap.add_argument("--split", required=True, choices=("train", "dev"))
     ap.add_argument("--json", help="also write the rows as JSON here")
+    ap.add_argument("--all", action="store_true", help="every matched gold mention, agreeing or not (with --json)")
     ap.add_argument("--status", help="only rows whose gold or predicted status is this")
     args = ap.parse_args()
     notes, problems = read_jsonl(Path(args.gold), LabeledNote)
     if problems:
         sys.exit(f"{len(problems)} unreadable lines")
     notes = [n for n in notes if n.split == args.split]  # never the test split
-    rows = disagreements(notes, get_engine().nlp)
+    rows = disagreements(notes, get_engine().nlp, everything=args.all)
     if args.status:
         rows = [r for r in rows if args.status in (r["gold"], r["pred"])]
     for r in rows:
+        if r["agree"]:
+            continue
         print(f"{r['id']}\t{r['label']}\t{r['text']!r}\tgold={r['gold']}[{r['gold_cue']}]\tpred={r['pred']}[{r['pred_cue']}]"
               f"{' canon=' + r['canonical'] if r['canonical'] else ''}\n    {r['sentence'][:300]!r}")
-    print(Counter((r["gold"], r["pred"]) for r in rows).most_common(), file=sys.stderr)
-    print(f"{len(rows)} disagreements", file=sys.stderr)
+    bad = [r for r in rows if not r["agree"]]
+    print(Counter((r["gold"], r["pred"]) for r in bad).most_common(), file=sys.stderr)
+    print(f"{len(bad)} disagreements", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

@@ -250,13 +250,32 @@ SCOPE_CASES = [
 ]
 
 
+# Session ctx2 (issue #5): one case per behaviour changed for a group of train disagreements.
+CTX2_CASES = [
+    # an old date in a sentence that names the biopsy dates the biopsy, not the diagnosis it proved
+    ("dated-biopsy-leaves-diagnosis", "DOS: 03/20/2025\nDx: basal cell carcinoma, superficial and nodular, bx 01/31/2025.", "basal cell carcinoma", "current"),
+    ("dated-biopsy-is-history", "DOS: 03/20/2025\nDx: basal cell carcinoma, superficial and nodular, bx 01/31/2025.", "bx", "historical"),
+    ("dated-treatment-stays-history", "DOS: 03/20/2025\nAKs scalp - LN2 x 4 lesions 09/12/2024.", "AKs", "historical"),
+    # a copy cue in mid-line leaves what the line said before it to today
+    ("copy-cue-mid-line-leaves-the-start", 'S: 52M here for biopsy of R ankle spot. ** Copied from 09/2024 visit: "Shave biopsy L cheek performed today." **', "biopsy", "current"),
+    ("copy-cue-mid-line-covers-the-copy", 'S: 52M here for biopsy of R ankle spot. ** Copied from 09/2024 visit: "Shave biopsy L cheek performed today." **', "Shave biopsy", "copied_forward"),
+    ("duplicate-covers-the-line", "Lesions: A. R lat neck 11mm ISK. B. scalp 8mm nevus. [duplicate from smart-phrase]", "ISK", "copied_forward"),
+    ("copied-from-referral-is-the-indication", 'Indication (copied from referral): "SCC R temple 1.4 cm, please excise"', "SCC", "current"),
+    ("edited-prefill-is-today", "Follow-up   (note pre-populated from last visit - edited)\nHPI: Psoriasis on MTX 15 mg weekly.\nExam: plaques.", "Psoriasis", "current"),
+    ("auto-populated-problem-list-is-active", "PROBLEM LIST (auto-populated): Actinic keratosis; Rosacea; Hx basal cell carcinoma left temple (Mohs 2019)", "Actinic keratosis", "current"),
+    ("problem-list-history-item", "PROBLEM LIST (auto-populated): Actinic keratosis; Rosacea; Hx basal cell carcinoma left temple (Mohs 2019)", "basal cell carcinoma", "historical"),
+    ("copied-from-problem-list-banner", "--- copied from problem list 09/2031 ---\nMelanoma in situ L back s/p WLE.", "Melanoma in situ", "copied_forward"),
+    ("prefilled-field-is-its-line", "History (pre-filled from problem list): h/o hidradenitis suppurativa.\nAssessment: abscess left axilla, I&D as above.", "I&D", "current"),
+]
+
+
 def _status(nlp, text, target):
     (m,) = [m for m in mentions(nlp, text) if m.text == target][:1]
     return m
 
 
-@pytest.mark.parametrize("text,target,status", [c[1:] for c in CLINICAL_IMPRESSION + SCOPE_CASES],
-                         ids=[c[0] for c in CLINICAL_IMPRESSION + SCOPE_CASES])
+@pytest.mark.parametrize("text,target,status", [c[1:] for c in CLINICAL_IMPRESSION + SCOPE_CASES + CTX2_CASES],
+                         ids=[c[0] for c in CLINICAL_IMPRESSION + SCOPE_CASES + CTX2_CASES])
 def test_context_status(nlp, text, target, status):
     m = _status(nlp, text, target)
     if status == "current":
