@@ -42,7 +42,7 @@ CATEGORY_NAMES = {
 SPAN_ATTRS = {cat: {f"ctx_{name}": True} for cat, name in CATEGORY_NAMES.items()}  # declared in _extensions
 DONE_TODAY = re.compile(r"\b(today|this visit|this session|now performed|performed today|done today)\b", re.IGNORECASE)
 # In a plan section a mention is planned unless its sentence records it as done.
-DONE = re.compile(r"\b(today|performed|done|completed|treated|tolerated|tol|removed|excised|injected|applied|destroyed|frozen|sampled|sutured?|"
+DONE = re.compile(r"\bs/p\b|\b(today|performed|done|completed|treated|tolerated|tol|removed|excised|injected|applied|destroyed|frozen|sampled|sutured?|"
                   r"consent\w*|sent to path\w*|given|administered|drained|avulsed|curetted)\b|->|→", re.IGNORECASE)
 FUTURE = re.compile(r"\b(will|plan(?:s|ned)?|schedul\w*|next|nxt|return|rtc|f/u|follow[- ]?up|consider\w*|recommend\w*|if|may|prn|refer\w*)\b", re.IGNORECASE)
 PLAN_CUE = re.compile(r"\bplan(?:ned)?\b:?", re.IGNORECASE)
@@ -69,8 +69,13 @@ TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", 
 
 
 # "rec'd shave bx r/o BCC; pt declined today": the refusal is the next clause, past the ';'
-# that ends ConText's sentence
-DECLINED_AFTER = re.compile(r"[^.;\n]{0,40};[ \t]*(?:but[ \t]+)?(?:(?:the[ \t]+)?(?:pt|patient|she|he|they)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses)\b", re.IGNORECASE)
+# that ends ConText's sentence; "I offered liquid nitrogen, but she declined", "we had
+# discussed Mohs surgery at his prior visit, which he declined" (past "but" and "which")
+DECLINED_AFTER = re.compile(r"[^.;\n]{0,40}(?:;|,[ \t]*(?=but\b|which\b))[ \t]*(?:but[ \t]+|which[ \t]+)?(?:(?:the[ \t]+)?(?:pt|patient|she|he|they)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses)\b", re.IGNORECASE)
+# "if ear lesion persists -> shave biopsy": the procedure after the arrow of a condition
+CONDITIONAL_ARROW = re.compile(r"(?i)\b(?:if|when|should)\b[^.;\n]{0,60}?(?:->|→)[^.;\n>→]{0,30}$")
+# "not previously biopsied", "never biopsied": the mention is what never happened
+NEVER_BEFORE = re.compile(r"(?i)\b(?:not|never)[ \t]+(?:previously[ \t]+|been[ \t]+)?$")
 
 # "A: SCC R hand, s/p exc + cx repair. F/u 10-14 d SR": an undated "s/p" in the assessment
 # line of the visit sums up what was done today; "Hx BCC s/p Mohs 2021" stays history.
@@ -547,6 +552,14 @@ class ContextTagger(ResourceBacked):
             if refusal is not None and not any(refusal.end() <= p < refusal.end() + 40 for p in procedure_starts):
                 cats.append("declined")
                 texts.append("declined (next clause)")
+            if span.label_ in ("PROCEDURE", "REPAIR") and not cats:
+                line_start = line_starts[bisect.bisect_right(line_starts, u.char_start) - 1]
+                if CONDITIONAL_ARROW.search(text, line_start, u.char_start):
+                    cats.append("hypothetical")
+                    texts.append("if ... ->")
+            if "negated" not in cats and span.label_ == "PROCEDURE" and NEVER_BEFORE.search(text, max(0, u.char_start - 20), u.char_start):
+                cats.append("negated")
+                texts.append("not previously")
             if "negated" not in cats and UNCHECKED.search(text, max(0, u.char_start - 8), u.char_start):
                 cats.append("negated")
                 texts.append("[ ] (unchecked box)")

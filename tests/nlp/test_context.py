@@ -293,6 +293,12 @@ CTX2_CASES = [
     ("planned-in-weeks", "Excision of the right axilla planned in 6-8 weeks if the left heals well.", "Excision", "hypothetical"),
     ("booked-for-next-month", "Excision with 4 mm margins booked for next month.", "Excision", "hypothetical"),
     ("if-needed-after", "Follow-up in four weeks and repeat cryotherapy if needed.", "cryotherapy", "hypothetical"),
+    ("offered-but-declined", "I offered liquid nitrogen, but she declined freezing today because of the blisters.", "liquid nitrogen", "declined"),
+    ("discussed-which-he-declined", "Of note, we had discussed Mohs surgery at his prior visit, which he declined.", "Mohs surgery", "declined"),
+    ("if-arrow-procedure", "RTC 3 mo; if ear lesion persists -> shave biopsy.", "shave biopsy", "hypothetical"),
+    ("arrow-without-if-is-done", "AK x 4 -> LN2 cryo, tol well.", "LN2", "current"),
+    ("not-previously-biopsied", "L dorsal forearm: keratotic nodule 1.0 cm, clinically SCC, not previously biopsied.", "biopsied", "negated"),
+    ("s/p-under-a/p-is-done", "A/P: CMN L upper back s/p exc - benign.", "CMN", "current"),
     ("prefilled-field-is-its-line", "History (pre-filled from problem list): h/o hidradenitis suppurativa.\nAssessment: abscess left axilla, I&D as above.", "I&D", "current"),
 ]
 
