@@ -587,6 +587,9 @@ class ContextTagger(ResourceBacked):
                     if DONE.search(sentence) and not FUTURE.search(PLAN_CUE.sub("", sentence)):
                         del cats[k], texts[k]
             default = SECTION_DEFAULTS.get(u.section or "")
+            # a plan section plans the treatment; the diagnosis it treats is today's
+            if default == "hypothetical" and span.label_ == "HISTOLOGY":
+                default = None
             if default and default not in cats and span.label_ in TARGET_LABELS:
                 sentence = sentence_of(span)
                 if default == "historical":

@@ -299,6 +299,9 @@ CTX2_CASES = [
     ("arrow-without-if-is-done", "AK x 4 -> LN2 cryo, tol well.", "LN2", "current"),
     ("not-previously-biopsied", "L dorsal forearm: keratotic nodule 1.0 cm, clinically SCC, not previously biopsied.", "biopsied", "negated"),
     ("s/p-under-a/p-is-done", "A/P: CMN L upper back s/p exc - benign.", "CMN", "current"),
+    ("plan-section-leaves-the-diagnosis", "Exam: warts.\nPlan: RTC 3-4 wks for next wart session.", "wart", "current"),
+    ("plan-section-plans-the-procedure", "Exam: AKs.\nPlan: cryotherapy next month.", "cryotherapy", "hypothetical"),
+    ("blade-held-parallel", "Tangential sample taken with a #15 blade held parallel to the skin.", "Tangential sample", "current"),
     ("prefilled-field-is-its-line", "History (pre-filled from problem list): h/o hidradenitis suppurativa.\nAssessment: abscess left axilla, I&D as above.", "I&D", "current"),
 ]
 
