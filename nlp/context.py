@@ -42,7 +42,7 @@ CATEGORY_NAMES = {
 SPAN_ATTRS = {cat: {f"ctx_{name}": True} for cat, name in CATEGORY_NAMES.items()}  # declared in _extensions
 DONE_TODAY = re.compile(r"\b(today|this visit|this session|now performed|performed today|done today)\b", re.IGNORECASE)
 # In a plan section a mention is planned unless its sentence records it as done.
-DONE = re.compile(r"\b(today|performed|done|completed|treated|tolerated|tol|removed|excised|injected|applied|destroyed|frozen|sampled|sutured?|"
+DONE = re.compile(r"\bs/p\b|\b(today|performed|done|completed|treated|tolerated|tol|removed|excised|injected|applied|destroyed|frozen|sampled|sutured?|"
                   r"consent\w*|sent to path\w*|given|administered|drained|avulsed|curetted)\b|->|→", re.IGNORECASE)
 FUTURE = re.compile(r"\b(will|plan(?:s|ned)?|schedul\w*|next|nxt|return|rtc|f/u|follow[- ]?up|consider\w*|recommend\w*|if|may|prn|refer\w*|at that visit)\b", re.IGNORECASE)
 WAS_DONE = re.compile(r"[ \t]+(?:was|were)[ \t]+(?:then[ \t]+|also[ \t]+)?(?:done|performed|taken|obtained|completed|carried out)\b", re.IGNORECASE)
@@ -70,8 +70,13 @@ TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", 
 
 
 # "rec'd shave bx r/o BCC; pt declined today": the refusal is the next clause, past the ';'
-# that ends ConText's sentence
-DECLINED_AFTER = re.compile(r"[^.;\n]{0,40};[ \t]*(?:but[ \t]+)?(?:(?:the[ \t]+)?(?:pt|patient|she|he|they)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses)\b", re.IGNORECASE)
+# that ends ConText's sentence; "I offered liquid nitrogen, but she declined", "we had
+# discussed Mohs surgery at his prior visit, which he declined" (past "but" and "which")
+DECLINED_AFTER = re.compile(r"[^.;\n]{0,40}(?:;|,[ \t]*(?=but\b|which\b))[ \t]*(?:but[ \t]+|which[ \t]+)?(?:(?:the[ \t]+)?(?:pt|patient|she|he|they)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses)\b", re.IGNORECASE)
+# "if ear lesion persists -> shave biopsy": the procedure after the arrow of a condition
+CONDITIONAL_ARROW = re.compile(r"(?i)\b(?:if|when|should)\b[^.;\n]{0,60}?(?:->|→)[^.;\n>→]{0,30}$")
+# "not previously biopsied", "never biopsied": the mention is what never happened
+NEVER_BEFORE = re.compile(r"(?i)\b(?:not|never)[ \t]+(?:previously[ \t]+|been[ \t]+)?$")
 
 # "A: SCC R hand, s/p exc + cx repair. F/u 10-14 d SR": an undated "s/p" in the assessment
 # line of the visit sums up what was done today; "Hx BCC s/p Mohs 2021" stays history.
@@ -135,12 +140,49 @@ def _line_headed_untreated(text: str, pos: int, untreated_lines: set[int]) -> bo
 PATH_COPY = re.compile(r"\b(?:path\w*|biopsy|histology|dermpath)\s+(?:results?|reports?)\b", re.IGNORECASE)
 
 
+# Headers whose text is today's after all: an indication copied from the referral letter, a
+# pre-filled note the provider edited, the patient's standing (auto-populated) problem list.
+TODAYS_COPY = re.compile(r"(?i)\bfrom (?:the )?referral\b|(?<!not )\bedited\b|^[ \t]*problem list\b(?![^\n]*carried)")
+# The copy cue inside its line: what the line says before it, up to a sentence end or a
+# spaced dash ("S: 52M here for biopsy of R ankle spot. ** Copied from 09/2024 visit: ..."),
+# is today's; a cue pointing back at the line ("<-- from 2023 template") covers all of it.
+STALE_CUE = re.compile(
+    r"(?i)prior (?:visit )?note|previous (?:visit )?note|copied (?:from|forward)|\(copied|\*\* ?copied|auto-?populated|"
+    r"carried forward|\[template|template text|pre-?populated|duplicate from|template from|pre-?filled|from booking|imported from"
+)
+CLAUSE_END = re.compile(r"[.;][ \t]+|[ \t]-[ \t]")
+# "History (pre-filled from problem list): h/o HS ...": a field whose label carries the cue
+# and whose content follows on the line is that line only.
+LABELLED_FIELD = re.compile(r"[ \t]*[A-Za-z][\w /&-]{0,40}\([^()\n]*\):[ \t]*\S")
+
+
+def _stale_start(text: str, m: re.Match) -> int:
+    """Where a copied-forward region opens on its header line (see STALE_CUE)."""
+    line_start = m.start()
+    cue = STALE_CUE.search(text, line_start, m.end())
+    if cue is None:
+        return line_start
+    before = text[line_start : cue.start()]
+    # "<-- from 2023 template" points back at the line; "[duplicate from smart-phrase]" says
+    # the whole line is a second copy
+    if "<-" in before or "\u2190" in before or cue.group(0).lower().startswith("duplicate"):
+        return line_start
+    ends = list(CLAUSE_END.finditer(before))
+    if not ends:
+        return line_start
+    start = line_start + ends[-1].end()
+    return start
+
+
 def _stale_regions(text: str) -> list[tuple[int, int]]:
     regions = []
     for m in STALE_HEADER.finditer(text):
-        if STALE_END.fullmatch(m.group(0)) or PATH_COPY.search(m.group(0)):
+        if STALE_END.fullmatch(m.group(0)) or PATH_COPY.search(m.group(0)) or TODAYS_COPY.search(m.group(0)):
             continue
         end = m.end()
+        if LABELLED_FIELD.match(m.group(0)):
+            regions.append((_stale_start(text, m), end))
+            continue
         closing = STALE_END.search(text, end)
         if closing is not None:
             end = closing.end()
@@ -150,7 +192,7 @@ def _stale_regions(text: str) -> list[tuple[int, int]]:
         elif m.group(0).rstrip().endswith(":"):
             stop = STALE_BLOCK_END.search(text, end)  # "Interval: 5 resolved." below the copied lines is today's
             end = stop.start() if stop else len(text)
-        regions.append((m.start(), end))
+        regions.append((_stale_start(text, m), end))
     return regions
 
 
@@ -193,6 +235,11 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
             continue
         out[k] = f"[dated {old[0].group(0)}, before the visit]"
     return out
+
+
+# "Dx: BCC, bx 01/31/2025", "Shave bx 2/20/25: melanoma in situ": the old date is the
+# biopsy's; the diagnosis it proved is the lesion treated today.
+BIOPSY_NAMED = re.compile(r"(?i)\b(?:bx|bx'd|biops\w*|path\w*|proven|confirmed|specimen|histolog\w*|dermpath|slides?)\b")
 
 
 TODAY_TURN = re.compile(r"(?:today|on today's visit|at this visit)\b", re.IGNORECASE)
@@ -541,6 +588,14 @@ class ContextTagger(ResourceBacked):
             if refusal is not None and not any(refusal.end() <= p < refusal.end() + 40 for p in procedure_starts):
                 cats.append("declined")
                 texts.append("declined (next clause)")
+            if span.label_ in ("PROCEDURE", "REPAIR") and not cats:
+                line_start = line_starts[bisect.bisect_right(line_starts, u.char_start) - 1]
+                if CONDITIONAL_ARROW.search(text, line_start, u.char_start):
+                    cats.append("hypothetical")
+                    texts.append("if ... ->")
+            if "negated" not in cats and span.label_ == "PROCEDURE" and NEVER_BEFORE.search(text, max(0, u.char_start - 20), u.char_start):
+                cats.append("negated")
+                texts.append("not previously")
             if "negated" not in cats and UNCHECKED.search(text, max(0, u.char_start - 8), u.char_start):
                 cats.append("negated")
                 texts.append("[ ] (unchecked box)")
@@ -555,7 +610,8 @@ class ContextTagger(ResourceBacked):
             if "copied_forward" not in cats and _in_regions(u.char_start, stale_starts, stale_ends):
                 cats.append("copied_forward")
                 texts.append("[copied-forward text]")
-            if "historical" not in cats and span.label_ in TARGET_LABELS and sent_of[span.start] in dated:
+            if ("historical" not in cats and span.label_ in TARGET_LABELS and sent_of[span.start] in dated
+                    and not (span.label_ == "HISTOLOGY" and BIOPSY_NAMED.search(sentence_of(span)))):  # fmt: skip
                 cats.append("historical")
                 texts.append(dated[sent_of[span.start]])
             if "historical" in cats and SP_CUE.fullmatch(texts[cats.index("historical")].strip()):
@@ -575,6 +631,9 @@ class ContextTagger(ResourceBacked):
                     if DONE.search(sentence) and not FUTURE.search(PLAN_CUE.sub("", sentence)):
                         del cats[k], texts[k]
             default = SECTION_DEFAULTS.get(u.section or "")
+            # a plan section plans the treatment; the diagnosis it treats is today's
+            if default == "hypothetical" and span.label_ == "HISTOLOGY":
+                default = None
             if default and default not in cats and span.label_ in TARGET_LABELS:
                 sentence = sentence_of(span)
                 if default == "historical":
