@@ -8,10 +8,12 @@ from dermcoder.coding import facts
 from dermcoder.coding.lesions import frames_with, lesion_group
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame
+from dermcoder.nlp.numbers import to_int
 
 DEEP = re.compile(r"\b(muscle|muscular|cartilage|perichondri\w*|bone|periosteum|cortex|tendon|paratenon|named nerve|major nerve|major vessel|artery)\b", re.IGNORECASE)  # not fascia: the 17311 descriptor names muscle, cartilage, bone, tendon, major nerves or vessels
 NOT_DEEP = re.compile(r"\b(not|no|without|spared|intact|superficial to|above|preserved|did not|short of|never)\b", re.IGNORECASE)
 OTHER_READER = re.compile(r"(sent|submitted|read|interpreted|reviewed)\b.{0,60}\b(dermatopatholog\w*|patholog(?:ist|y lab)|outside lab|separate pathologist|pathology department)", re.IGNORECASE)
+ONLY_STAGES = re.compile(r"\bonly (one|two|three|four|\d) (?:mohs )?stages? (?:was|were) (?:taken|done|performed|needed|required|cut)\b", re.IGNORECASE)
 SINGLE_STAGE = re.compile(r"\b(single|one|1)[ -]stage\b|\bstage (?:I|1|one) (?:only|was clear|clear)\b|cleared (?:in|after) (?:one|1|a single) stage|clear after (?:the )?first stage", re.IGNORECASE)
 
 
@@ -49,6 +51,10 @@ def mohs(ctx: CodingContext, rule: RuleRecord) -> None:
             else:
                 ctx.query("mohs_blocks", "Mohs: stages and blocks per stage not documented", frame.procedures[:1])
                 stages = {1: None}
+        stated = ONLY_STAGES.search(ctx.text)
+        if stated and to_int(stated.group(1)) and to_int(stated.group(1)) < max(stages):
+            # "ADDENDUM: the Stage 2 line was carried forward in error. Only one stage was taken today"
+            stages = {s: b for s, b in stages.items() if s <= to_int(stated.group(1))}
         n_stages = max(stages)
         site = facts.site_fact(frame)
         group = lesion_group(ctx, site.value if site else None, "mohs")

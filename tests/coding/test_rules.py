@@ -197,3 +197,11 @@ def test_a_malignant_destruction_without_a_size_takes_the_smallest_band_and_a_qu
     (line,) = [c for c in s.cpt if c.code.startswith("172")]
     assert line.code == "17260" and line.confidence < 0.5
     assert "lesion_size" in {q.fact for q in s.queries}
+
+
+def test_an_addendum_saying_only_one_stage_was_taken_drops_the_carried_forward_stage(engine):
+    s = engine.suggest("Dx: BCC, R dorsal forearm, bx 06/10. Pre-op 1.0 x 0.8 cm.\nProcedure: Mohs micrographic surgery\n"
+                       "  Stage 1: 4 blocks - margins clear\n  Stage 2: 2 blocks\nDefect: 1.3 x 1.0 cm\n\n"
+                       "ADDENDUM: the Stage 2 line above was carried forward from the template in error. Only one stage was taken today.", "q10")
+    codes = {c.code for c in s.cpt}
+    assert "17313" in codes and "17314" not in codes
