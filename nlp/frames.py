@@ -403,7 +403,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
                       and not [x for x in items if x.label == "SITE" and x.start < p.start]
                       # "...; it was excised", or the procedure opens the clause: "r/o BCC; shave biopsy, AlCl3"
                       and (fresh or REFERS_BACK.search(text, max(0, p.start - 30), p.start)
-                           or text[max(0, p.start - 3) : p.start].rstrip().endswith(";"))]  # fmt: skip
+                           or CLAUSE_OPENS.search(text, max(0, p.start - 24), p.start))]  # fmt: skip
             if takers:
                 pending[block] = waiting
             else:
@@ -682,6 +682,8 @@ def _starts_next_lesion(frame: Frame | None, m: Mention) -> bool:
     return bool(own) and m.canonical != own[0].canonical and m.start > max(p.end for p in frame.procedures)
 
 
+# "...; shave biopsy, AlCl3", "...; a 4 mm punch biopsy was done": the procedure opens the clause
+CLAUSE_OPENS = re.compile(r";[ \t]*(?:(?:a|an|the)[ \t]+)?(?:\d+(?:\.\d+)?[ \t]*mm[ \t]+)?$", re.IGNORECASE)
 # "...; it was excised", "...; this was shaved": the procedure points back at the lesion just described
 REFERS_BACK = re.compile(r"\b(?:it|this|that|which|the lesion|this lesion|this one|that one)\b[^.;\n]{0,25}$", re.IGNORECASE)
 NEAR_SITE = 40  # characters: "shave biopsy of the left forearm", "punch bx R shin"

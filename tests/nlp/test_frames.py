@@ -253,3 +253,11 @@ def test_frames_a_specimen_letter_written_in_a_numbered_lesion_takes_that_lesion
             "Addendum: Pathology, specimen A, skin, right preauricular: basal cell carcinoma, nodular type.")
     fs = nlp(text)._.frames
     assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", []), ("2", ["bcc"])]
+
+
+def test_frames_a_procedure_opening_the_clause_after_a_new_lesion_is_that_lesions(nlp):
+    text = ("Lesion one - on the left pretibial shin there is a 3.5 cm indurated plaque; I elected to do an incisional biopsy. "
+            "Lesion two - on the right volar wrist there is a firm 6 mm dermal nodule, rule out dermatofibroma; "
+            "a 4 mm punch biopsy was done and closed with a single suture.")
+    fs = nlp(text)._.frames
+    assert [(f.procedure, f.sites[0].canonical) for f in fs] == [("biopsy_incisional", "lower_leg"), ("biopsy_punch", "wrist")]
