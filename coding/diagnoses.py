@@ -86,6 +86,17 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
     return []
 
 
+def _written_site(ctx: CodingContext, m: Mention) -> tuple[str | None, str | None, str | None]:
+    """(site, side, eyelid part) written in the diagnosis's own sentence ("1. Basal cell
+    carcinoma, nodular, right nasal ala"), for a problem the visit addressed."""
+    sites = [x for x in ctx.mentions if x.label == "SITE" and x.sentence == m.sentence and x.active and x.role != "donor"]
+    if not sites:
+        return None, None, None
+    site = sites[0]
+    sides = [x for x in ctx.mentions if x.label == "LATERALITY" and x.sentence == m.sentence and 0 <= site.start - x.end <= 25]
+    return site.canonical, sides[-1].canonical if sides else None, site.value if site.canonical == "eyelid" else None
+
+
 @handler("diagnoses")
 def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
     """Link each candidate line to the ICD codes of its frames; E/M lines get the other problems."""
@@ -133,7 +144,7 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
             key = facts.histology_key(m)
             if key in ("d49_2", "l98_9") or key is None or key in used_keys:
                 continue
-            code = icd_code(key, None)
+            code = icd_code(key, *_written_site(ctx, m)) or icd_code(key, None)
             if code and code not in used and code not in [e[0] for e in extra]:
                 extra.append((code, m, 0.6))
         surveillance = bool(em) and _surveillance_today(ctx.text)

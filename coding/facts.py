@@ -189,12 +189,24 @@ def named_with_procedure(frame: Frame) -> list[Mention]:
     return [m for m in frame.histology if m.sentence in said and m.active and "uncertain" not in m.context]
 
 
+def _elsewhere(frame: Frame, m: Mention) -> bool:
+    """A diagnosis written with another site in its own sentence ("1. BCC, right nasal ala" above
+    a biopsy of the back) is another lesion's."""
+    site = site_fact(frame)
+    if site is None:
+        return False
+    named = {s.canonical for s in frame.sites if s.sentence == m.sentence and s.role != "donor" and "negated" not in s.context}
+    regions = load_lexicons().regions
+    return bool(named) and not any(n == site.value or site.value in regions.get(n, ()) or n in regions.get(site.value, ()) for n in named)
+
+
 def histology(frame: Frame) -> tuple[Mention | None, str]:
     """The diagnosis to code for a frame and where it came from ('pathology', 'prior', 'clinical', '')."""
     path = [m for m in frame.path_histology if m.active]
     if path:
         return max(path, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "pathology"
     current = [m for m in frame.histology if m.active and "uncertain" not in m.context and m.canonical != "growth"]
+    current = [m for m in current if not _elsewhere(frame, m)]
     proven_sentences = {p.sentence for p in frame.priors}
     prior = [
         m for m in frame.histology

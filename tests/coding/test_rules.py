@@ -205,3 +205,13 @@ def test_an_addendum_saying_only_one_stage_was_taken_drops_the_carried_forward_s
                        "ADDENDUM: the Stage 2 line above was carried forward from the template in error. Only one stage was taken today.", "q10")
     codes = {c.code for c in s.cpt}
     assert "17313" in codes and "17314" not in codes
+
+
+def test_a_problem_addressed_beside_a_biopsy_elsewhere_keeps_its_own_site(engine):
+    s = engine.suggest("S: 73 F, established. Shave biopsy of the right nasal ala on 01/06/2026 showed nodular basal cell carcinoma.\n"
+                       "A:\n 1. Basal cell carcinoma, nodular, right nasal ala (biopsy-proven).\n 2. Neoplasm of skin, L upper back, ddx BCC vs SCC.\n"
+                       "P:\n 1. Options reviewed: Mohs surgery recommended. She chose Mohs; referral sent for March. "
+                       "Total time on this problem today 24 minutes, not counting the procedure below.\n"
+                       " 2. Shave biopsy, L upper back: consent, lidocaine, flexible blade, AlCl3, to pathology.", "q11")
+    assert {c.code for c in s.cpt} == {"11102", "99213"}
+    assert {c.code for c in s.icd10} == {"C44.311", "D49.2"}
