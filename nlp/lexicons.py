@@ -66,24 +66,13 @@ class Lexicon:
     by_first: dict[str, tuple[re.Pattern | None, tuple[tuple[re.Pattern, str], ...]]] | None = None
     starts: re.Pattern | None = None
     anchored: re.Pattern | None = None  # the alternation without the look-behind, for non-ASCII starts
-    # Speed (same matches): at most word starts the per-character alternation still entered
-    # tens of case-insensitive forms and failed (~0.6 ms per note). `seconds[i]` holds the
-    # ASCII characters form i's second character can be (None: not certain), so at a start
-    # only the forms that agree with the next character are tried, or none at all.
-    # `pairs` caches, per first + second character, those forms and their alternation (and,
-    # per tuple of form indices, the alternation itself), built on first use.
-    sources: tuple[str, ...] = ()  # each form's pattern, for the alternations
-    firsts: tuple[frozenset[str], ...] = ()
-    seconds: tuple[frozenset[str] | None, ...] = ()
-    flags: int = 0
-    pairs: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def finditer(self, text: str):
         """Yield (start, end, canonical) for the longest non-overlapping matches, in text order."""
         if self.by_first is None or self.starts is None:
             yield from self._finditer_plain(text)
             return
-        by_first, starts, pairs = self.by_first, self.starts, self.pairs
+        by_first, starts = self.by_first, self.starts
         pos = 0
         while True:
             c = starts.search(text, pos)
@@ -91,11 +80,7 @@ class Lexicon:
                 return
             start = c.start()
             ch = text[start]
-            if ch.isascii():
-                second = text[start + 1 : start + 2]  # "" at the end of the text
-                scanner, forms = pairs.get(ch + second) or self._pair(ch, second) if second.isascii() else by_first[ch]
-            else:
-                scanner, forms = self.anchored, self.forms
+            scanner, forms = by_first[ch] if ch.isascii() else (self.anchored, self.forms)
             m = scanner.match(text, start) if scanner is not None else None
             if m is None:
                 pos = start + 1
@@ -110,20 +95,6 @@ class Lexicon:
                 continue
             yield start, best_end, best
             pos = best_end
-
-    def _pair(self, first: str, second: str) -> tuple[re.Pattern | None, tuple[tuple[re.Pattern, str], ...]]:
-        """(alternation, forms) of the forms that can start with `first` then `second` (an ASCII
-        character, or "" at the end of the text), in `forms` order; cached in `pairs`."""
-        if not self.seconds:
-            return self.by_first[first]
-        mine = tuple(i for i, (starts, nexts) in enumerate(zip(self.firsts, self.seconds))
-                     if first in starts and (nexts is None or second in nexts))  # fmt: skip
-        # many pairs share their forms ("ba", "bA", "b-"...): one alternation for each set
-        alternation = self.pairs.get(mine)
-        if alternation is None and mine:
-            alternation = self.pairs[mine] = _alternation([self.sources[i] for i in mine], self.flags)
-        self.pairs[first + second] = found = (alternation, tuple(self.forms[i] for i in mine))
-        return found
 
     def _finditer_plain(self, text: str):
         """The reference algorithm: the big alternation, then every form at each match."""
@@ -177,18 +148,12 @@ def _compile(entries: dict[str, list[str]], flags: int, problems: list[str], whe
     for code in range(128):
         ch = chr(code)
         mine = [(p, f) for (p, _), f, first in zip(forms, compiled, firsts) if ch in first]
-        by_first[ch] = (_alternation([p for p, _ in mine], flags) if mine else None, tuple(f for _, f in mine))
+        alternation = re.compile(rf"(?:{'|'.join(f'(?:{p})' for p, _ in mine)})(?![\w&])", flags) if mine else None
+        by_first[ch] = (alternation, tuple(f for _, f in mine))
     union = "".join(sorted(re.escape(ch) for ch in set().union(*firsts)))
     starts = re.compile(rf"(?<!{before})[{union}\x80-\U0010ffff]", flags)
-    anchored = _alternation([p for p, _ in forms], flags)
-    sources = tuple(p for p, _ in forms)
-    seconds = tuple(second_ascii_chars(p, flags) for p in sources)
-    return Lexicon(scanner, compiled, by_first, starts, anchored, sources, tuple(firsts), seconds, flags)
-
-
-def _alternation(patterns: list[str], flags: int) -> re.Pattern:
-    """Any of `patterns` (the first that matches, in order), ending at a word end."""
-    return re.compile(rf"(?:{'|'.join(f'(?:{p})' for p in patterns)})(?![\w&])", flags)
+    anchored = re.compile(rf"(?:{'|'.join(f'(?:{p})' for p, _ in forms)})(?![\w&])", flags)
+    return Lexicon(scanner, compiled, by_first, starts, anchored)
 
 
 def first_ascii_chars(pattern: str, flags: int = 0) -> frozenset[str] | None:
@@ -273,50 +238,6 @@ def first_ascii_chars(pattern: str, flags: int = 0) -> frozenset[str] | None:
 
     first, empty = sequence(parsed, bool(parsed.state.flags & re.IGNORECASE))
     return None if first is None or empty else frozenset(first)
-
-
-def second_ascii_chars(pattern: str, flags: int = 0) -> frozenset[str] | None:
-    """The ASCII characters the second character of a match of `pattern` can be (both cases
-    where case is ignored), or None when that is not certain. Only the plain shapes are read:
-    two literal characters in a row ("nose", "\\bSCC"), after any zero-width assertions, or a
-    group whose every alternative begins so ("(?:bcc|basal cell)"). A superset is safe."""
-    try:
-        from re import _constants as c
-        from re import _parser
-    except ImportError:  # pragma: no cover - another Python's internals: no pre-filter
-        return None
-    try:
-        parsed = _parser.parse(pattern, flags)
-    except re.error:
-        return None
-
-    def literal(code: int, ignore_case: bool) -> set[str] | None:
-        if code >= 128:
-            return None
-        ch = chr(code)
-        return {ch, ch.lower(), ch.upper()} if ignore_case else {ch}
-
-    def sequence(items, ignore_case: bool) -> set[str] | None:
-        items = list(items)
-        while items and items[0][0] in (c.AT, c.ASSERT, c.ASSERT_NOT):
-            items.pop(0)  # zero-width: the characters after it are the match's first two
-        if len(items) >= 2 and items[0][0] is c.LITERAL and items[1][0] is c.LITERAL:
-            return literal(items[1][1], ignore_case)
-        if items and items[0][0] is c.BRANCH:  # each alternative must give its own two characters
-            out: set[str] = set()
-            for alternative in items[0][1][1]:
-                got = sequence(alternative, ignore_case)
-                if got is None:
-                    return None
-                out |= got
-            return out
-        if items and items[0][0] is c.SUBPATTERN:  # a capturing group: the same inside it
-            _group, add_flags, del_flags, sub = items[0][1]
-            return None if add_flags or del_flags else sequence(sub, ignore_case)
-        return None
-
-    second = sequence(parsed, bool(parsed.state.flags & re.IGNORECASE))
-    return None if second is None else frozenset(second)
 
 
 @dataclass(frozen=True)
