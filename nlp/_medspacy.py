@@ -10,11 +10,14 @@ from what is expected it leaves the component as it is (slower, same results).
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 
 from medspacy.common.medspacy_matcher import MedspacyMatcher
 from medspacy.common.regex_matcher import RegexMatcher
 from medspacy.common.util import get_token_for_char
+from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
 from dermcoder.nlp._extensions import note_text
@@ -94,6 +97,58 @@ def share_note_text(component: object) -> int:
                 regex.__class__ = SharedTextRegexMatcher
                 swapped += 1
     return swapped
+
+
+# ---- ConText's token rules: a set of values per token spelled out as plain patterns ----------
+
+# spaCy's Matcher tests `{"LOWER": {"IN": [...]}}` through a Python predicate at every token
+# of the note: ConText's two token rules cost ~0.2 ms per note that way, against ~0.01 ms for
+# its 417 literal rules (PhraseMatcher). One plain pattern per combination of the values, under
+# the same rule id, finds the same matches natively (~0.09 ms).
+SET_ATTRS = {"ORTH", "TEXT", "LOWER"}  # string attributes whose "IN" is a plain equality per value
+MAX_SPELLED_OUT = 64
+
+
+def spelled_out(pattern: list[dict]) -> list[list[dict]] | None:
+    """The plain patterns matching exactly what `pattern` matches, its `{"IN": [...]}` values on
+    ORTH/TEXT/LOWER taken one at a time; None when it has no such set, another kind of predicate,
+    an operator, or too many combinations."""
+    tokens = []
+    for token in pattern:
+        if "OP" in token:
+            return None
+        options: list[dict] = [{}]
+        for key, value in token.items():
+            if isinstance(value, dict):
+                values = value.get("IN")
+                if key.upper() not in SET_ATTRS or set(value) != {"IN"} or not values or not all(isinstance(v, str) for v in values):
+                    return None
+                options = [{**o, key: v} for o in options for v in dict.fromkeys(values)]
+            else:
+                options = [{**o, key: value} for o in options]
+        tokens.append(options)
+    if all(len(options) == 1 for options in tokens) or math.prod(len(o) for o in tokens) > MAX_SPELLED_OUT:
+        return None
+    return [list(combination) for combination in itertools.product(*tokens)]
+
+
+def spell_out_token_rules(matcher: object) -> int:
+    """Give a MedspacyMatcher's token rules their spelled-out patterns (the rules are added
+    again in their own order, each under its own id); how many rules were rewritten."""
+    tokens = getattr(matcher, "_MedspacyMatcher__matcher", None)
+    if not isinstance(matcher, MedspacyMatcher) or not isinstance(tokens, Matcher):
+        return 0
+    rules = [(rule_id, rule) for rule_id, rule in matcher.rule_map.items() if isinstance(rule.pattern, list)]
+    if any(rule_id not in tokens for rule_id, _ in rules):
+        return 0  # not the layout medspaCy 1.3.1 builds: leave it
+    patterns = {rule_id: spelled_out(rule.pattern) for rule_id, rule in rules}
+    if not any(patterns.values()):
+        return 0
+    for rule_id, _rule in rules:
+        tokens.remove(rule_id)
+    for rule_id, rule in rules:
+        tokens.add(rule_id, patterns[rule_id] or [rule.pattern], on_match=rule.on_match)
+    return sum(1 for p in patterns.values() if p)
 
 
 # ---- Sectionizer: the per-token section stamp written straight into doc.user_data ----------

@@ -24,7 +24,7 @@ from spacy.tokens import Doc, Span
 
 from dermcoder.errors import TableError
 from dermcoder.nlp._extensions import SPAN_GROUP, char_range, direct_span_data, note_text
-from dermcoder.nlp._medspacy import share_note_text
+from dermcoder.nlp._medspacy import share_note_text, spell_out_token_rules
 from dermcoder.nlp.lexicons import resources_dir
 from dermcoder.nlp.pattern_macros import read_resource
 from dermcoder.nlp.resource_io import ResourceBacked
@@ -520,6 +520,7 @@ class ContextTagger(ResourceBacked):
         )
         self.context.add(load_context_rules(self.resource_dir))
         share_note_text(self.context)  # same matches, the text read once per note (nlp/_medspacy.py)
+        spell_out_token_rules(self.context._ConText__matcher)  # same matches, no Python predicate per token
 
     def __call__(self, doc: Doc) -> Doc:
         spans = doc.spans.get(SPAN_GROUP)

@@ -69,6 +69,12 @@ def suggest_and_record(
     return suggestion, store.record_suggestion(suggestion, text, source)
 
 
+def with_audit_id(suggestion: Suggestion, audit_id: str) -> SuggestResponse:
+    """The answer: the suggestion's own field values (its validated parts are taken as they
+    are; dumping them to dicts and validating them again was ~0.1 ms per request) and the id."""
+    return SuggestResponse(**dict(suggestion), audit_id=audit_id)
+
+
 @router.get("/health", response_model=Health, tags=["service"])
 def health() -> Health:
     """Liveness: the process is up and the engine is built."""
@@ -124,7 +130,7 @@ def _suggest(body: SuggestRequest, engine: Engine, store: FeedbackStore, setting
     if format == "fhir":
         bundle = suggestion_to_bundle(suggestion, body.id, audit_id=audit_id)
         return JSONResponse(bundle, media_type="application/fhir+json")
-    return SuggestResponse(**suggestion.model_dump(), audit_id=audit_id)
+    return with_audit_id(suggestion, audit_id)
 
 
 def _error_record(engine: Engine, position: int, message: str, raw: Any) -> SuggestResponse:
@@ -180,7 +186,7 @@ def batch(
             results[i] = _error_record(engine, i + 1, f"note {i + 1}: {exc}", {"id": note.id})
             continue
         audit_id = store.record_suggestion(suggestion, note.text, "api")
-        results[i] = SuggestResponse(**suggestion.model_dump(), audit_id=audit_id)
+        results[i] = with_audit_id(suggestion, audit_id)
     return [r for r in results if r is not None]
 
 

@@ -32,7 +32,8 @@ def set_nodelay(transport: asyncio.BaseTransport) -> bool:
 
 
 class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
-    """uvicorn's own HTTP protocol (httptools or h11, as uvicorn picks), with TCP_NODELAY set."""
+    """uvicorn's own HTTP protocol (httptools, a dependency, or h11 where it is missing: uvicorn
+    picks), with TCP_NODELAY set."""
 
     def connection_made(self, transport) -> None:  # untyped like the base class
         set_nodelay(transport)

@@ -7,7 +7,7 @@ import re
 
 from medspacy.common.regex_matcher import RegexMatcher
 
-from dermcoder.nlp._medspacy import SharedTextRegexMatcher, required_literal
+from dermcoder.nlp._medspacy import SharedTextRegexMatcher, required_literal, spell_out_token_rules, spelled_out
 
 from tests.conftest import REPO
 
@@ -32,3 +32,35 @@ def test_shared_text_matcher_equals_medspacys_on_the_corpus(nlp):
         for text in texts:
             doc = nlp.make_doc(text)
             assert shared(doc) == stock(doc), text[:80]
+
+
+def test_spelled_out_patterns_take_each_value_of_a_set():
+    assert spelled_out([{"LOWER": {"IN": ["not", "no"]}}, {"ORTH": ":"}]) == [[{"LOWER": "not"}, {"ORTH": ":"}],
+                                                                               [{"LOWER": "no"}, {"ORTH": ":"}]]
+    assert spelled_out([{"TEXT": {"IN": ["-"]}, "SPACY": True}]) is None  # nothing to spell out
+    assert spelled_out([{"LOWER": {"IN": ["a", "b"]}, "OP": "?"}]) is None  # an operator
+    assert spelled_out([{"LOWER": {"NOT_IN": ["a", "b"]}}]) is None  # another predicate
+    assert spelled_out([{"LENGTH": {"IN": [1, 2]}}]) is None  # not a string attribute
+
+
+def test_spelled_out_token_rules_find_what_the_stock_rules_find(nlp):
+    from medspacy.context import ConText
+
+    from dermcoder.nlp.context import load_context_rules
+
+    lines = (REPO / "corpus" / "sample" / "notes.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines[::3] if line.strip()]
+    texts += ["Not treated: SK. No done : x", "a \u2013 b \u2014 c - d-e -", "NO REMOVED: cyst"]
+    ours = nlp.get_pipe("derm_context").context._ConText__matcher
+    stock = ConText(nlp, name="stock_context", rules=None, span_attrs=None, input_span_type="group", span_group_name="derm")
+    stock.add(load_context_rules())
+    stock_matcher = stock._ConText__matcher
+    assert spell_out_token_rules(stock_matcher) == 2
+    stock = ConText(nlp, name="stock_context2", rules=None, span_attrs=None, input_span_type="group", span_group_name="derm")
+    stock.add(load_context_rules())
+    reference = stock._ConText__matcher
+    for text in texts:
+        doc = nlp.make_doc(text)
+        doc.user_data["dermcoder.note_text"] = text
+        found = ours(doc)
+        assert found == reference(doc) == stock_matcher(doc), text[:80]

@@ -36,6 +36,15 @@ def test_serve_options_pass_the_workers_to_uvicorn():
     assert options["app"] == "dermcoder.service.app:create_app" and options["port"] == 8123
 
 
+def test_serve_parses_http_with_httptools():
+    # a dependency: uvicorn's pure-Python h11 parser cost ~1 ms of server CPU per request
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from dermcoder.service.serving import NoDelayHTTPProtocol
+
+    assert issubclass(NoDelayHTTPProtocol, HttpToolsProtocol)
+
+
 def test_serve_refuses_zero_workers(cli):
     result = cli("serve", "--port", "1", "--workers", "0")
     assert result.returncode == 2 and b"Traceback" not in result.stderr
