@@ -26,7 +26,7 @@ FAMILIES = (
     "repair_simple", "repair_intermediate", "repair_complex", "att", "graft_stsg", "graft_ftsg",
     "destruction_premalignant", "destruction_benign", "destruction_vascular", "destruction_malignant",
     "skin_tags", "mohs", "incision_drainage", "acne_surgery", "paring", "nail", "intralesional",
-    "phototherapy", "excimer", "pdt", "chemical_peel", "chemodenervation", "pathology", "em",
+    "phototherapy", "excimer", "pdt", "chemical_peel", "chemodenervation", "pathology", "em", "em_hospital",
     "hcpcs_drug",
 )  # fmt: skip
 
