@@ -79,7 +79,7 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
         # written before the procedure that opens its frame
         # (after the procedures of the lesions before it: their frames may reach past this word
         # when a side or size of this lesion was given to them)
-        before = max((p.end for f in ctx.frames if f.start < frame.start for p in f.procedures), default=0)
+        before = max((p.end for f in ctx.frames if f.start < frame.start for p in f.procedures if p.start < frame.start), default=0)
         own_growth = any(m.canonical == "growth" and m.active and before <= m.start < frame.start for m in frame.histology)
         code = "D49.2" if GROWTH.search(region) or growth_assessed or neoplastic or own_growth else "L98.9"
         return [(code, frame.procedures[0], 0.5)]

@@ -215,3 +215,12 @@ def test_a_problem_addressed_beside_a_biopsy_elsewhere_keeps_its_own_site(engine
                        " 2. Shave biopsy, L upper back: consent, lidocaine, flexible blade, AlCl3, to pathology.", "q11")
     assert {c.code for c in s.cpt} == {"11102", "99213"}
     assert {c.code for c in s.icd10} == {"C44.311", "D49.2"}
+
+
+def test_a_new_growth_biopsied_before_a_summary_line_is_a_neoplasm_of_unknown_behaviour(engine):
+    s = engine.suggest("02/14 - here for the planned LN2 + 2 spots of concern\n"
+                       "- AKs x4: R forehead x2, L nasal sidewall x1, L cutaneous upper lip x1 - LN2 2 FTC\n"
+                       "- L nasal tip: 4 mm pink growth, not present in Jan photo -> shave bx (spec 1)\n"
+                       "- R posterior calf: 7 mm dark growth, ugly duckling -> punch bx 4 mm (spec 2)\npathology pending\n\n"
+                       "Procedure summary: LN2 to 4 lesions; 2 biopsies (1 shave, 1 punch).", "q12")
+    assert {c.code for c in s.icd10} == {"D49.2", "L57.0"}
