@@ -972,11 +972,20 @@ CONTAINER = re.compile(r"\b(?:specimens?|lesions?|#)\s*(\d{1,2}(?:\s*(?:,|and|&)
 SPECIMEN_LETTER = re.compile(r"\b(?i:specimen|jar|container|bottle|vial)\s+(?i:labell?ed\s+|marked\s+)?([A-H])\b(?![.)]?\s*[-–:])")
 
 
+LAB_NUMBERS = re.compile(r"#?(\d)\s*[-–]\s*#?(\d)\s*=\s*([A-Ha-h])\s*[-–]\s*([A-Ha-h])\b")
+
+
 def _containers(text: str, frames: list[Frame]) -> dict[str, set[str]]:
-    """Container letter -> the numbered lesions the note says it holds."""
+    """A label the pathology uses (a container letter, a lab number) -> the note's lesion labels it stands for."""
     held: dict[str, set[str]] = {}
     for m in CONTAINER.finditer(text):
         held.setdefault(m.group(2).upper(), set()).update(re.findall(r"\d{1,2}", m.group(1)))
+    # "Path (lab #1-3 = a-c)": the lab's numbers for the note's letters, in order
+    for m in LAB_NUMBERS.finditer(text):
+        first, last, a, z = int(m.group(1)), int(m.group(2)), m.group(3).upper(), m.group(4).upper()
+        if last - first == ord(z) - ord(a) >= 1:
+            for k in range(last - first + 1):
+                held.setdefault(str(first + k), set()).add(chr(ord(a) + k))
     numbered = [f for f in frames if f.block and f.block.isdigit()]
     for f, after in zip(numbered, numbered[1:] + [None]):
         end = after.start if after is not None else len(text)

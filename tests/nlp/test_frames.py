@@ -261,3 +261,11 @@ def test_frames_a_procedure_opening_the_clause_after_a_new_lesion_is_that_lesion
             "a 4 mm punch biopsy was done and closed with a single suture.")
     fs = nlp(text)._.frames
     assert [(f.procedure, f.sites[0].canonical) for f in fs] == [("biopsy_incisional", "lower_leg"), ("biopsy_punch", "wrist")]
+
+
+def test_frames_lab_numbers_mapped_to_the_notes_letters(nlp):
+    text = ("Shave removals, 3 lesions.\na. L lower eyelid - 4 mm soft papule\nb. L cheek - 8 mm shiny pink papule\n"
+            "c. R upper arm - 1.2 cm stuck-on waxy papule\nShave removal ea., flush with skin.\n----\n"
+            "Path (lab #1-3 = a-c):\n#1 intradermal nevus\n#2 superficial BCC, lateral margin involved\n#3 irritated seborrheic keratosis\n")
+    fs = nlp(text)._.frames
+    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("A", ["nevus"]), ("B", ["bcc"]), ("C", ["isk"])]
