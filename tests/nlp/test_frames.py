@@ -269,3 +269,11 @@ def test_frames_lab_numbers_mapped_to_the_notes_letters(nlp):
             "Path (lab #1-3 = a-c):\n#1 intradermal nevus\n#2 superficial BCC, lateral margin involved\n#3 irritated seborrheic keratosis\n")
     fs = nlp(text)._.frames
     assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("A", ["nevus"]), ("B", ["bcc"]), ("C", ["isk"])]
+
+
+def test_frames_a_path_label_with_a_bracketed_note(nlp):
+    text = ("Lesion A - right anterior thigh: firm brown papule, 5 mm. A 3 mm punch biopsy was taken, then the lesion was excised with 2 mm margins.\n"
+            "Lesion B - left shoulder: pearly papule 6 mm, r/o BCC. Shave biopsy.\n\n"
+            "PATH ADDENDUM:\nA (punch + excision): Dermatofibroma, completely excised.\nB: Basal cell carcinoma, nodular type.\n")
+    fs = nlp(text)._.frames
+    assert {(f.block, f.procedure): [m.canonical for m in f.path_histology] for f in fs}[("A", "excision")] == ["dermatofibroma"]
