@@ -1028,8 +1028,13 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention], regio
                         f.path_histology.append(h)
                 target = held[0] if held else None
             elif target is None and len(label) == 1 and "A" <= label <= "H":
-                # "Specimens A-C" for lesions numbered 1) 2) 3): the letters follow the numbers
+                # "Specimens A-C" for lesions numbered 1) 2) 3): the letters follow the numbers,
+                # unless the report's line names another site ("parts lettered in order of receipt")
                 target = next((f for f in lesion_frames if f.block == str(ord(label) - 64)), None)
+                named = [m for m in path_sites if m.line == h.line and m.start < h.start]
+                if target is not None and named and _own_sites(target) and not any(
+                        _one_place(m.canonical, _own_sites(target)[0].canonical, regions) for m in named):
+                    target = None  # matched by the site below
         if target is None:
             # the site mentioned closest before the diagnosis in the pathology text
             before = [s for s in path_sites if s.start <= h.start and h.start - s.end < 160]

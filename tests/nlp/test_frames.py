@@ -277,3 +277,13 @@ def test_frames_a_path_label_with_a_bracketed_note(nlp):
             "PATH ADDENDUM:\nA (punch + excision): Dermatofibroma, completely excised.\nB: Basal cell carcinoma, nodular type.\n")
     fs = nlp(text)._.frames
     assert {(f.block, f.procedure): [m.canonical for m in f.path_histology] for f in fs}[("A", "excision")] == ["dermatofibroma"]
+
+
+def test_frames_lettered_parts_that_name_other_sites_are_matched_by_site(nlp):
+    text = ("Lesions, numbered in exam order:\n #1 R temple - pearly papule 8 mm -> shave biopsy\n"
+            " #2 L shoulder - scaly pink plaque 1.1 x 0.9 cm -> shave biopsy\n #3 mid back - dark brown papule 6 mm -> 4 mm punch biopsy\n\n"
+            "SURGICAL PATHOLOGY REPORT:\n(parts lettered A-C in order of receipt; match by site)\n"
+            "A. SKIN, MID BACK, PUNCH: SEBORRHEIC KERATOSIS.\nB. SKIN, RIGHT TEMPLE, SHAVE: BASAL CELL CARCINOMA, NODULAR.\n"
+            "C. SKIN, LEFT SHOULDER, SHAVE: SQUAMOUS CELL CARCINOMA IN SITU.\n")
+    fs = nlp(text)._.frames
+    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", ["bcc"]), ("2", ["sccis"]), ("3", ["sk"])]
