@@ -971,7 +971,7 @@ CONTAINER = re.compile(r"\b(?:specimens?|lesions?|#)\s*(\d{1,2}(?:\s*(?:,|and|&)
 
 
 # "(2) Right preauricular cheek: shave biopsy ... Specimen labeled A."
-SPECIMEN_LETTER = re.compile(r"\b(?i:specimen|jar|container|bottle|vial)\s+(?i:labell?ed\s+|marked\s+)?([A-H])\b(?![.)]?\s*[-–:])")
+SPECIMEN_LETTER = re.compile(r"\b(?i:specimen|jar|container|bottle|vial|bx|biopsy)\s+(?i:labell?ed\s+|marked\s+)?([A-H])\b(?![.)]?\s*[-–])")
 
 
 LAB_NUMBERS = re.compile(r"#?(\d)\s*[-–]\s*#?(\d)\s*=\s*([A-Ha-h])\s*[-–]\s*([A-Ha-h])\b")
@@ -990,9 +990,11 @@ def _containers(text: str, frames: list[Frame]) -> dict[str, set[str]]:
                 held.setdefault(str(first + k), set()).add(chr(ord(a) + k))
     numbered = [f for f in frames if f.block and f.block.isdigit()]
     for f, after in zip(numbered, numbered[1:] + [None]):
-        end = after.start if after is not None else len(text)
-        for m in SPECIMEN_LETTER.finditer(text, f.start, end):
-            if m.start() < end and not held.get(m.group(1)):
+        # the lesion's own lines: from the line of its procedure to the next lesion (or just past its last fact)
+        start = text.rfind("\n", 0, f.start) + 1
+        end = min(after.start if after is not None else len(text), f.end + 80)
+        for m in SPECIMEN_LETTER.finditer(text, start, end):
+            if not held.get(m.group(1)):
                 held.setdefault(m.group(1), set()).add(f.block)
     return held
 

@@ -287,3 +287,11 @@ def test_frames_lettered_parts_that_name_other_sites_are_matched_by_site(nlp):
             "C. SKIN, LEFT SHOULDER, SHAVE: SQUAMOUS CELL CARCINOMA IN SITU.\n")
     fs = nlp(text)._.frames
     assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", ["bcc"]), ("2", ["sccis"]), ("3", ["sk"])]
+
+
+def test_frames_biopsy_letters_inside_numbered_items(nlp):
+    text = ("Procedures today:\n1) AKs - LN2 2 cycles: scalp 9, forehead 4, dorsal hands 3 = 16.\n"
+            "2) Bx A: L nasolabial fold 5 mm pearly papule - shave bx.\n3) Bx B: infraclavicular chest, 1.0 x 0.8 cm scaly pink plaque - shave bx.\n"
+            "ADDENDUM (path): A - basal cell carcinoma, micronodular. B - SCC in situ.")
+    fs = nlp(text)._.frames
+    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", []), ("2", ["bcc"]), ("3", ["sccis"])]
