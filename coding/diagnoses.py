@@ -39,6 +39,14 @@ def _surveillance_today(text: str) -> bool:
     return False
 
 
+IRRITATED = re.compile(r"(?<!non-)(?<!non)(?<!not )\b(?:irritated|inflamed|inflammed)\b", re.IGNORECASE)
+
+
+def _line_end(text: str, pos: int) -> int:
+    end = text.find("\n", pos)
+    return len(text) if end < 0 else end
+
+
 def _first_word(frame: Frame) -> int:
     """Where a frame's lesion is first described (its site or size often precede its procedure)."""
     firsts = [m.start for slot in (frame.sites, frame.sizes, frame.histology, frame.laterality) for m in slot]
@@ -54,6 +62,8 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
     eyelid = site_mention.value if site_mention is not None and site_mention.canonical == "eyelid" else None
     if hist is not None:
         key = facts.histology_key(hist)
+        if hist.canonical == "sk" and IRRITATED.search(ctx.text, ctx.text.rfind("\n", 0, hist.start) + 1, _line_end(ctx.text, hist.end)):
+            key = "l82_0"  # "Seborrheic keratosis, left inguinal crease, 8 mm, macerated and inflamed": an inflamed SK
         code = icd_code(key, site.value if site else None, side.value if side else None, eyelid) if key else None
         if code:
             return [(code, hist, 0.9 if source == "pathology" else 0.75)]

@@ -224,3 +224,11 @@ def test_a_new_growth_biopsied_before_a_summary_line_is_a_neoplasm_of_unknown_be
                        "- R posterior calf: 7 mm dark growth, ugly duckling -> punch bx 4 mm (spec 2)\npathology pending\n\n"
                        "Procedure summary: LN2 to 4 lesions; 2 biopsies (1 shave, 1 punch).", "q12")
     assert {c.code for c in s.icd10} == {"D49.2", "L57.0"}
+
+
+@pytest.mark.parametrize("text, code", [
+    ("- Seborrheic keratosis, left inguinal crease, 8 mm, macerated and inflamed from friction, painful: shave removal, AlCl.", "L82.0"),
+    ("- Seborrheic keratosis, left inguinal crease, 8 mm, non-inflamed, catches on clothing: shave removal, AlCl.", "L82.1"),
+], ids=["inflamed-on-its-line", "non-inflamed"])
+def test_a_seborrheic_keratosis_described_as_inflamed_is_coded_inflamed(engine, text, code):
+    assert [c.code for c in engine.suggest(text, "q13").icd10] == [code]
