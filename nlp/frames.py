@@ -46,8 +46,8 @@ LABEL_MARKER = re.compile(
 PATH_LABEL = re.compile(r"(?<![\w])(?:\((iii|ii|iv|vi|v|i)\)|\(?([A-H])[).:]|#\s?(\d{1,2})\b|\((\d{1,2})\)|(?:specimen|part|site|lesion)\s*#?\s*([A-H]|\d{1,2})\b|([A-H])\s*[-–—]\s|(?<![(.\d])(\d{1,2})[.)](?=[ \t])"
     # " 1 - granuloma annulare", "1a + 1b: compound nevus": a numbered line of a report
     r"|(?:(?<=\n)|^)[ \t]*(\d{1,2})[a-z]?(?:[ \t]*(?:\+|&|and)[ \t]*\d{1,2}[a-z])?(?:[ \t]*[-–—][ \t]+|:[ \t]*)(?![\d.])"
-    # "A (punch + excision): dermatofibroma"
-    r"|(?:(?<=\n)|^)[ \t]*([A-H])[ \t]*\([^()\n]{1,40}\)[ \t]*:)", re.IGNORECASE)
+    # "A (punch + excision): dermatofibroma", "1 (wedge, L leg): invasive SCC"
+    r"|(?:(?<=\n)|^)[ \t]*([A-H]|\d{1,2})[ \t]*\([^()\n]{1,40}\)[ \t]*:)", re.IGNORECASE)
 
 
 @dataclass

@@ -295,3 +295,10 @@ def test_frames_biopsy_letters_inside_numbered_items(nlp):
             "ADDENDUM (path): A - basal cell carcinoma, micronodular. B - SCC in situ.")
     fs = nlp(text)._.frames
     assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", []), ("2", ["bcc"]), ("3", ["sccis"])]
+
+
+def test_frames_a_numbered_path_label_with_a_bracketed_note(nlp):
+    text = ("1. L lower leg, anterior: ulcerated nodule 2.5 cm. Wedge incisional bx from the edge.\n2. L forearm: firm papule 5 mm. 4 mm punch bx.\n"
+            "Ddx 1: SCC vs KA. Ddx 2: DF.\n\n== path back 4/2 ==\n1 (wedge, L leg): invasive SCC, mod diff\n2 (punch, L forearm): DF\n")
+    fs = nlp(text)._.frames
+    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", ["scc"]), ("2", ["dermatofibroma"])]

@@ -18,6 +18,7 @@ CASES = [
      "melanocytic nevus", "pathology"),
     ("Repair: intermediate 3.0 cm.\n\nPATH (received Apr 30)\n  1a + 1b: compound dysplastic nevus", "dysplastic nevus", "pathology"),
     ("Excision of a nevus, left arm.\nPath (see below) pending.", "nevus", None),
+    ("4 mm punch bx, 1 suture.\n\n== path back 4/2 ==\n1 (wedge, L leg): invasive SCC, mod diff", "invasive SCC", "pathology"),
     ("Shave biopsy only.\n\n-- Path results, entered 3 days later --\nCheek: basal cell carcinoma, nodular.", "basal cell carcinoma", "pathology"),
     ("- Closed with 4-0 chromic.\n- Path: epidermal inclusion cyst.\n\nProcedure 2: Punch biopsy, right thigh\n- New growth, r/o atypical nevus.",
      "atypical nevus", None),
