@@ -51,10 +51,11 @@ SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 # Labels whose mentions context applies to: facts about what was done and found.
 # Copied-forward blocks: the line that announces them, and (if it ends with ':') the lines
 # under it up to the next blank line.
-STALE_HEADER = re.compile(
-    r"(?im)^.*(?:prior (?:visit )?note|previous (?:visit )?note|copied (?:from|forward)|\(copied|\*\* ?copied|auto-?populated|"
-    r"carried forward|pasted (?:fwd|forward|in from)|\[template(?![ \t]+v(?:er(?:sion)?)?\.?[ \t]*\d)|template text|pre-?populated|duplicate from|template from|pre-?filled|from booking|imported from).*$"
-)
+# the words that announce copied text ("[template v3]" is a template's version, not a copy)
+STALE_WORDS = (r"prior (?:visit )?note|previous (?:visit )?note|copied (?:from|forward)|\(copied|\*\* ?copied|auto-?populated|"
+               r"carried forward|pasted (?:fwd|forward|in from)|\[template(?![ \t]+v(?:er(?:sion)?)?\.?[ \t]*\d)|template text|pre-?populated|"
+               r"duplicate from|template from|pre-?filled|from booking|imported from")
+STALE_HEADER = re.compile(rf"(?im)^.*(?:{STALE_WORDS}).*$")
 # "PROCEDURE NOTE (template pre-filled 10/20)", "SCHEDULED PROCEDURE (template from booking):"
 # announce text written before the visit: it runs to a blank line, a rule ("---") or the
 # line that turns to the visit itself ("Day of surgery:", "Actual visit", "Today").
@@ -146,10 +147,7 @@ TODAYS_COPY = re.compile(r"(?i)\bfrom (?:the )?referral\b|(?<!not )\bedited\b|^[
 # The copy cue inside its line: what the line says before it, up to a sentence end or a
 # spaced dash ("S: 52M here for biopsy of R ankle spot. ** Copied from 09/2024 visit: ..."),
 # is today's; a cue pointing back at the line ("<-- from 2023 template") covers all of it.
-STALE_CUE = re.compile(
-    r"(?i)prior (?:visit )?note|previous (?:visit )?note|copied (?:from|forward)|\(copied|\*\* ?copied|auto-?populated|"
-    r"carried forward|\[template|template text|pre-?populated|duplicate from|template from|pre-?filled|from booking|imported from"
-)
+STALE_CUE = re.compile(rf"(?i){STALE_WORDS}")
 CLAUSE_END = re.compile(r"[.;][ \t]+|[ \t]-[ \t]")
 # "History (pre-filled from problem list): h/o HS ...": a field whose label carries the cue
 # and whose content follows on the line is that line only.

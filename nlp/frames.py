@@ -977,7 +977,7 @@ SPECIMEN_LETTER = re.compile(r"\b(?i:specimen|jar|container|bottle|vial|bx|biops
 LAB_NUMBERS = re.compile(r"#?(\d)\s*[-–]\s*#?(\d)\s*=\s*([A-Ha-h])\s*[-–]\s*([A-Ha-h])\b")
 
 
-def _containers(text: str, frames: list[Frame]) -> dict[str, set[str]]:
+def _path_label_aliases(text: str, frames: list[Frame]) -> dict[str, set[str]]:
     """A label the pathology uses (a container letter, a lab number) -> the note's lesion labels it stands for."""
     held: dict[str, set[str]] = {}
     for m in CONTAINER.finditer(text):
@@ -1005,7 +1005,7 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention], regio
         return
     lesion_frames = [f for f in frames if f.procedure not in ("em",)]
     path_sites = [m for m in path if m.label == "SITE"]
-    containers = _containers(text, lesion_frames)
+    aliases = _path_label_aliases(text, lesion_frames)
     for h in hist:
         target = None
         listed = _listed_labels(text, h.start, {f.block for f in lesion_frames if f.block})
@@ -1022,9 +1022,9 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention], regio
             for other in same[1:]:  # "Punch biopsy, then excision" under one label: one lesion
                 if h not in other.path_histology:
                     other.path_histology.append(h)
-            if target is None and label in containers:
+            if target is None and label in aliases:
                 # "Specimens 1 and 2 were placed together in container A": the container's lesions
-                held = [f for f in lesion_frames if f.block in containers[label]]
+                held = [f for f in lesion_frames if f.block in aliases[label]]
                 for f in held[1:]:
                     if h not in f.path_histology:
                         f.path_histology.append(h)
