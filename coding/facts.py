@@ -189,10 +189,9 @@ def named_with_procedure(frame: Frame) -> list[Mention]:
     return [m for m in frame.histology if m.sentence in said and m.active and "uncertain" not in m.context]
 
 
-def _elsewhere(frame: Frame, m: Mention) -> bool:
-    """A diagnosis written with another site in its own sentence ("1. BCC, right nasal ala" above
-    a biopsy of the back) is another lesion's."""
-    site = site_fact(frame)
+def _elsewhere(frame: Frame, m: Mention, site: Fact | None) -> bool:
+    """A diagnosis written with another site (than the frame's `site`) in its own sentence
+    ("1. BCC, right nasal ala" above a biopsy of the back) is another lesion's."""
     if site is None:
         return False
     named = {s.canonical for s in frame.sites if s.sentence == m.sentence and s.role != "donor" and "negated" not in s.context}
@@ -206,7 +205,9 @@ def histology(frame: Frame) -> tuple[Mention | None, str]:
     if path:
         return max(path, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "pathology"
     current = [m for m in frame.histology if m.active and "uncertain" not in m.context and m.canonical != "growth"]
-    current = [m for m in current if not _elsewhere(frame, m)]
+    if current:
+        site = site_fact(frame)  # once per frame, not once per diagnosis
+        current = [m for m in current if not _elsewhere(frame, m, site)]
     proven_sentences = {p.sentence for p in frame.priors}
     prior = [
         m for m in frame.histology

@@ -237,38 +237,12 @@ def test_frames_a_nail_matrix_biopsy_by_tangential_shave_is_one_procedure(nlp):
     assert [f.procedure for f in nlp(text)._.frames] == ["nail_biopsy"]
 
 
-def test_frames_pathology_by_container_letter_reaches_the_lesions_it_holds(nlp):
-    text = ("Biopsies by shave technique:\n 1) left dorsal forearm, proximal: scaly pink papule 5 mm\n"
-            " 2) left dorsal forearm, near the wrist: scaly pink papule 7 mm\n 3) right upper lip: pearly papule 4 mm\n"
-            "Specimens 1 and 2 were placed together in container A; specimen 3 in container B.\n\n"
-            "PATHOLOGY (03/31/2025)\nA. Skin, left forearm: squamous cell carcinoma in situ.\n"
-            "B. Skin, right upper lip, shave biopsy: basal cell carcinoma, nodular.")
-    fs = nlp(text)._.frames
-    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", ["sccis"]), ("2", ["sccis"]), ("3", ["bcc"])]
-
-
-def test_frames_a_specimen_letter_written_in_a_numbered_lesion_takes_that_lesions_pathology(nlp):
-    text = ("(1) Left upper lip: electrodesiccation and curettage, three cycles. The curetted defect measured 1.2 cm.\n"
-            "(2) Right preauricular cheek: shave biopsy to the mid dermis. Specimen labeled A.\n\n"
-            "Addendum: Pathology, specimen A, skin, right preauricular: basal cell carcinoma, nodular type.")
-    fs = nlp(text)._.frames
-    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", []), ("2", ["bcc"])]
-
-
 def test_frames_a_procedure_opening_the_clause_after_a_new_lesion_is_that_lesions(nlp):
     text = ("Lesion one - on the left pretibial shin there is a 3.5 cm indurated plaque; I elected to do an incisional biopsy. "
             "Lesion two - on the right volar wrist there is a firm 6 mm dermal nodule, rule out dermatofibroma; "
             "a 4 mm punch biopsy was done and closed with a single suture.")
     fs = nlp(text)._.frames
     assert [(f.procedure, f.sites[0].canonical) for f in fs] == [("biopsy_incisional", "lower_leg"), ("biopsy_punch", "wrist")]
-
-
-def test_frames_lab_numbers_mapped_to_the_notes_letters(nlp):
-    text = ("Shave removals, 3 lesions.\na. L lower eyelid - 4 mm soft papule\nb. L cheek - 8 mm shiny pink papule\n"
-            "c. R upper arm - 1.2 cm stuck-on waxy papule\nShave removal ea., flush with skin.\n----\n"
-            "Path (lab #1-3 = a-c):\n#1 intradermal nevus\n#2 superficial BCC, lateral margin involved\n#3 irritated seborrheic keratosis\n")
-    fs = nlp(text)._.frames
-    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("A", ["nevus"]), ("B", ["bcc"]), ("C", ["isk"])]
 
 
 def test_frames_a_path_label_with_a_bracketed_note(nlp):
@@ -279,26 +253,36 @@ def test_frames_a_path_label_with_a_bracketed_note(nlp):
     assert {(f.block, f.procedure): [m.canonical for m in f.path_histology] for f in fs}[("A", "excision")] == ["dermatofibroma"]
 
 
-def test_frames_lettered_parts_that_name_other_sites_are_matched_by_site(nlp):
-    text = ("Lesions, numbered in exam order:\n #1 R temple - pearly papule 8 mm -> shave biopsy\n"
-            " #2 L shoulder - scaly pink plaque 1.1 x 0.9 cm -> shave biopsy\n #3 mid back - dark brown papule 6 mm -> 4 mm punch biopsy\n\n"
-            "SURGICAL PATHOLOGY REPORT:\n(parts lettered A-C in order of receipt; match by site)\n"
-            "A. SKIN, MID BACK, PUNCH: SEBORRHEIC KERATOSIS.\nB. SKIN, RIGHT TEMPLE, SHAVE: BASAL CELL CARCINOMA, NODULAR.\n"
-            "C. SKIN, LEFT SHOULDER, SHAVE: SQUAMOUS CELL CARCINOMA IN SITU.\n")
+# A pathology label that is not the lesion's own: a container, a lab number, a specimen letter.
+@pytest.mark.parametrize("text, expected", [
+    pytest.param("Biopsies by shave technique:\n 1) left dorsal forearm, proximal: scaly pink papule 5 mm\n"
+                 " 2) left dorsal forearm, near the wrist: scaly pink papule 7 mm\n 3) right upper lip: pearly papule 4 mm\n"
+                 "Specimens 1 and 2 were placed together in container A; specimen 3 in container B.\n\n"
+                 "PATHOLOGY (03/31/2025)\nA. Skin, left forearm: squamous cell carcinoma in situ.\n"
+                 "B. Skin, right upper lip, shave biopsy: basal cell carcinoma, nodular.",
+                 [("1", ["sccis"]), ("2", ["sccis"]), ("3", ["bcc"])], id="container letter holds numbered lesions"),
+    pytest.param("(1) Left upper lip: electrodesiccation and curettage, three cycles. The curetted defect measured 1.2 cm.\n"
+                 "(2) Right preauricular cheek: shave biopsy to the mid dermis. Specimen labeled A.\n\n"
+                 "Addendum: Pathology, specimen A, skin, right preauricular: basal cell carcinoma, nodular type.",
+                 [("1", []), ("2", ["bcc"])], id="specimen letter written under a numbered lesion"),
+    pytest.param("Shave removals, 3 lesions.\na. L lower eyelid - 4 mm soft papule\nb. L cheek - 8 mm shiny pink papule\n"
+                 "c. R upper arm - 1.2 cm stuck-on waxy papule\nShave removal ea., flush with skin.\n----\n"
+                 "Path (lab #1-3 = a-c):\n#1 intradermal nevus\n#2 superficial BCC, lateral margin involved\n#3 irritated seborrheic keratosis\n",
+                 [("A", ["nevus"]), ("B", ["bcc"]), ("C", ["isk"])], id="lab numbers for the note's letters"),
+    pytest.param("Lesions, numbered in exam order:\n #1 R temple - pearly papule 8 mm -> shave biopsy\n"
+                 " #2 L shoulder - scaly pink plaque 1.1 x 0.9 cm -> shave biopsy\n #3 mid back - dark brown papule 6 mm -> 4 mm punch biopsy\n\n"
+                 "SURGICAL PATHOLOGY REPORT:\n(parts lettered A-C in order of receipt; match by site)\n"
+                 "A. SKIN, MID BACK, PUNCH: SEBORRHEIC KERATOSIS.\nB. SKIN, RIGHT TEMPLE, SHAVE: BASAL CELL CARCINOMA, NODULAR.\n"
+                 "C. SKIN, LEFT SHOULDER, SHAVE: SQUAMOUS CELL CARCINOMA IN SITU.\n",
+                 [("1", ["bcc"]), ("2", ["sccis"]), ("3", ["sk"])], id="lettered parts naming other sites, by site"),
+    pytest.param("Procedures today:\n1) AKs - LN2 2 cycles: scalp 9, forehead 4, dorsal hands 3 = 16.\n"
+                 "2) Bx A: L nasolabial fold 5 mm pearly papule - shave bx.\n3) Bx B: infraclavicular chest, 1.0 x 0.8 cm scaly pink plaque - shave bx.\n"
+                 "ADDENDUM (path): A - basal cell carcinoma, micronodular. B - SCC in situ.",
+                 [("1", []), ("2", ["bcc"]), ("3", ["sccis"])], id="bx letters inside numbered items"),
+    pytest.param("1. L lower leg, anterior: ulcerated nodule 2.5 cm. Wedge incisional bx from the edge.\n2. L forearm: firm papule 5 mm. 4 mm punch bx.\n"
+                 "Ddx 1: SCC vs KA. Ddx 2: DF.\n\n== path back 4/2 ==\n1 (wedge, L leg): invasive SCC, mod diff\n2 (punch, L forearm): DF\n",
+                 [("1", ["scc"]), ("2", ["dermatofibroma"])], id="numbered path label with a bracketed note"),
+])
+def test_frames_pathology_by_a_label_alias_goes_to_its_lesion(nlp, text, expected):
     fs = nlp(text)._.frames
-    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", ["bcc"]), ("2", ["sccis"]), ("3", ["sk"])]
-
-
-def test_frames_biopsy_letters_inside_numbered_items(nlp):
-    text = ("Procedures today:\n1) AKs - LN2 2 cycles: scalp 9, forehead 4, dorsal hands 3 = 16.\n"
-            "2) Bx A: L nasolabial fold 5 mm pearly papule - shave bx.\n3) Bx B: infraclavicular chest, 1.0 x 0.8 cm scaly pink plaque - shave bx.\n"
-            "ADDENDUM (path): A - basal cell carcinoma, micronodular. B - SCC in situ.")
-    fs = nlp(text)._.frames
-    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", []), ("2", ["bcc"]), ("3", ["sccis"])]
-
-
-def test_frames_a_numbered_path_label_with_a_bracketed_note(nlp):
-    text = ("1. L lower leg, anterior: ulcerated nodule 2.5 cm. Wedge incisional bx from the edge.\n2. L forearm: firm papule 5 mm. 4 mm punch bx.\n"
-            "Ddx 1: SCC vs KA. Ddx 2: DF.\n\n== path back 4/2 ==\n1 (wedge, L leg): invasive SCC, mod diff\n2 (punch, L forearm): DF\n")
-    fs = nlp(text)._.frames
-    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == [("1", ["scc"]), ("2", ["dermatofibroma"])]
+    assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == expected
