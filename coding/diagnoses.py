@@ -22,10 +22,12 @@ SURVEILLANCE = re.compile(r"surveillance|no (?:evidence|e/o|sign) of recurrence|
 # "next surveillance as scheduled; no exam today", "(surveillance annual, last 4 months ago)":
 # surveillance named for another day is not today's reason for the visit
 NOT_TODAY = re.compile(r"\b(?:next|scheduled|due|will|last|ago|no exam|not examined|not addressed|deferred)\b", re.IGNORECASE)
+# (a relative's history is not the patient's: "Family history of melanoma (mother)")
+OWN_HISTORY = r"(?<!family )(?<!fam )(?:history of|hx of|h/o|s/p)"
 HISTORY_DX = [
-    (re.compile(r"(?:history of|hx of|h/o|s/p)[^.\n]{0,40}melanoma in[- ]situ", re.IGNORECASE), "Z86.006"),
-    (re.compile(r"(?:history of|hx of|h/o|s/p)[^.\n]{0,40}melanoma", re.IGNORECASE), "Z85.820"),
-    (re.compile(r"(?:history of|hx of|h/o|s/p)[^.\n]{0,60}(?:bcc|scc|basal cell|squamous cell|nmsc|skin cancer)", re.IGNORECASE), "Z85.828"),
+    (re.compile(rf"{OWN_HISTORY}[^.\n]{{0,40}}melanoma in[- ]situ", re.IGNORECASE), "Z86.006"),
+    (re.compile(rf"{OWN_HISTORY}[^.\n]{{0,40}}melanoma", re.IGNORECASE), "Z85.820"),
+    (re.compile(rf"{OWN_HISTORY}[^.\n]{{0,60}}(?:bcc|scc|basal cell|squamous cell|nmsc|skin cancer)", re.IGNORECASE), "Z85.828"),
 ]
 
 
@@ -39,6 +41,7 @@ def _surveillance_today(text: str) -> bool:
     return False
 
 
+ASSESSMENT_SECTIONS = ("assessment", "assessment_plan")
 IRRITATED = re.compile(r"(?<!non-)(?<!non)(?<!not )\b(?:irritated|inflamed|inflammed)\b", re.IGNORECASE)
 
 
@@ -146,17 +149,28 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
     if em or not ctx.candidates:
         procedures_today = any(not c.code.startswith(("992", "J")) for c in ctx.candidates)
         linked = {id(m) for dx in cache.values() for _, m, _ in dx if m is not None}
+        assessed = {facts.histology_key(m) for m in ctx.mentions
+                    if m.label == "HISTOLOGY" and m.active and m.section in ASSESSMENT_SECTIONS}  # fmt: skip
         for m in ctx.mentions:
             if m.label != "HISTOLOGY" or not m.active or "uncertain" in m.context or id(m) in linked:
                 continue
             if m.value in ("benign", "unknown") and not procedures_today:
                 continue  # stable nevi seen on a surveillance exam are findings, not the reason for the visit
+            if m.value == "benign" and assessed and m.section not in ASSESSMENT_SECTIONS and facts.histology_key(m) not in assessed:
+                continue  # "Nevi on the trunk unchanged" on exam, absent from the assessment: not addressed
             key = facts.histology_key(m)
             if key in ("d49_2", "l98_9") or key is None or key in used_keys:
                 continue
             code = icd_code(key, *_written_site(ctx, m)) or icd_code(key, None)
             if code and code not in used and code not in [e[0] for e in extra]:
                 extra.append((code, m, 0.6))
+        # "4. Family history of melanoma (mother) - annual total body skin exam": a relative's
+        # melanoma the assessment addresses is a reason for the visit
+        if em and "Z80.8" not in used and any(
+            m.label == "HISTOLOGY" and m.canonical == "melanoma" and m.context == ["family"] and m.section in ASSESSMENT_SECTIONS
+            for m in ctx.mentions
+        ):
+            extra.append(("Z80.8", None, 0.6))
         surveillance = bool(em) and _surveillance_today(ctx.text)
         if em and (not extra or surveillance):
             for rx, code in HISTORY_DX:

@@ -24,7 +24,8 @@ NOUNS = (
 )
 NUM = rf"(\d{{1,3}}(?![.,]\d)|{WORD_PATTERN})"
 # number, up to three modifier words, then a counted noun: "18 hypertrophic AKs", "six small warts"
-BEFORE_NOUN = re.compile(rf"(?<![\w.#-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\b)", re.IGNORECASE)
+# (not the denominator of a fraction: "lateral 1/5 of nail plate")
+BEFORE_NOUN = re.compile(rf"(?<![\w.#/-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\b)", re.IGNORECASE)
 # noun then "x 18" / "(18)" / "#18" / "n=18" / ": 18" / "total 18"
 AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*|times\s+|sampled\s*[:=]?\s*)(\d{{1,3}}|{WORD_PATTERN})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
 # "actinic keratoses, three, dorsal forearms", "Actinic keratoses, five: forehead two, ...": the
@@ -61,7 +62,7 @@ LABEL_BEFORE = re.compile(r"\b(?:site|lesion|specimen|spec|part|tumou?r|jar|cont
 # count written right after a site (and its side or a bracketed detail: "L ear (antihelix) x1"), or
 # across dot leaders ("Forehead ...... 4", "neck, front and sides ........ 9") or a column bar ("scalp   | 6");
 # "L forearm x6 wk" is a duration
-AFTER_SITE = re.compile(rf"(?:,?\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:[^\d\n.]{{0,25}}\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–|]\s*{NUM}\b|\s{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d)|[-–—]\s)))", re.IGNORECASE)
+AFTER_SITE = re.compile(rf"(?:,?\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:[^\d\n.]{{0,25}}\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–|]\s*{NUM}\b|[ \t]{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d)|[-–—]\s)))", re.IGNORECASE)
 
 
 # "twelve on face, three on scalp": a count written right before the site it was found on

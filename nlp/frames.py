@@ -343,6 +343,9 @@ def _block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
 
 
 NON_LESION_PROCS = {"em", "prior_biopsy"}
+# "E/M ... separately identifiable from the cryotherapy": the procedure is named to set the
+# visit apart from it; it was documented (and framed) where it was done
+NAMED_APART = re.compile(r"\b(?:separate(?:ly identifiable)?|distinct|apart)[ \t]+from[ \t]+(?:the[ \t]+|today's[ \t]+)?(?:[\w/-]+[ \t]+){0,2}$", re.IGNORECASE)
 # Paring a wart or keratosis in the sentence that destroys it is a step of that destruction.
 PARED_FOR = {"cryotherapy", "destruction", "ed_c"}
 
@@ -390,7 +393,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
     for sent in order:
         items = by_sentence[sent]
         procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS
-                 and not _on_anesthesia_line(text, m, line_starts)]  # fmt: skip
+                 and not _on_anesthesia_line(text, m, line_starts) and not NAMED_APART.search(text, max(0, m.start - 60), m.start)]  # fmt: skip
         if any(_family(p.canonical) in PARED_FOR for p in procs):
             procs = [p for p in procs if p.canonical != "paring"]  # "After paring, each was treated with LN2"
         # "... shave biopsy of that one, then on the left upper back a 1.1 cm macule, so I took a

@@ -232,3 +232,40 @@ def test_a_new_growth_biopsied_before_a_summary_line_is_a_neoplasm_of_unknown_be
 ], ids=["inflamed-on-its-line", "non-inflamed"])
 def test_a_seborrheic_keratosis_described_as_inflamed_is_coded_inflamed(engine, text, code):
     assert [c.code for c in engine.suggest(text, "q13").icd10] == [code]
+
+
+SURVEILLANCE_SOAP = ("SUBJECTIVE\nSix-month check. History of melanoma, left calf, excised 2020, no recurrence. One rough spot on the right temple.\n"
+                     "OBJECTIVE\nCalf scar flat, no nodes. Waxy stuck-on papules on the back. Right temple: 4 mm scaly papule. "
+                     "Nevi on the chest stable against photos.\n"
+                     "ASSESSMENT\n1. Personal history of melanoma - no evidence of recurrence\n2. Actinic keratosis, right temple\n"
+                     "3. Seborrheic keratoses, back - benign\n"
+                     "PLAN\n1. Skin exams every 6 months.\n2. Liquid nitrogen to the actinic keratosis, 2 cycles.\n3. Reassurance.\n"
+                     "E/M: established, MDM low - surveillance and the back lesions, separately identifiable from the cryotherapy.")
+
+
+def test_a_procedure_named_to_set_the_visit_apart_is_no_procedure_of_its_own(engine):
+    s = engine.suggest(SURVEILLANCE_SOAP, "q14")
+    assert {c.code for c in s.cpt} == {"17000", "99213"}
+
+
+def test_an_exam_finding_the_assessment_leaves_out_is_not_a_diagnosis_of_the_visit(engine):
+    codes = {c.code for c in engine.suggest(SURVEILLANCE_SOAP, "q15").icd10}
+    assert "L57.0" in codes and "L82.1" in codes and not any(c.startswith("D22") for c in codes)
+
+
+@pytest.mark.parametrize("text, present, absent", [
+    ("New patient. Mother had melanoma at 58. 5 mm pearly papule L cheek.\nA/P:\n1. Pearly papule L cheek, r/o BCC - shave biopsy today.\n"
+     "2. Family history of melanoma (mother) - yearly full skin exam.\nE/M: new patient, MDM moderate, separate from the biopsy.",
+     {"Z80.8"}, {"Z85.820", "Z08"}),
+    ("Est pt, annual skin check. Family history of melanoma in her father; no personal history.\nExam: no suspicious lesions.\nE/M: est, MDM low.",
+     set(), {"Z80.8", "Z85.820"}),
+], ids=["addressed-in-the-assessment", "history-field-only"])  # fmt: skip
+def test_a_relatives_melanoma_is_not_the_patients_history(engine, text, present, absent):
+    codes = {c.code for c in engine.suggest(text, "q16").icd10}
+    assert present <= codes and not (absent & codes), codes
+
+
+def test_an_avulsion_written_as_a_fraction_of_the_plate_is_one_nail_with_its_matrixectomy(engine):
+    s = engine.suggest("Ingrown toenail, left great toe, lateral border. Digital block. Lateral 1/4 of nail plate freed and avulsed, "
+                       "then phenol 88% to the lateral matrix 3 x 30 sec for permanent matrixectomy.", "q17")
+    assert {(c.code, c.units) for c in s.cpt} == {("11750", 1)}

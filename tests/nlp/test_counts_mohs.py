@@ -25,6 +25,8 @@ COUNTS = [
     ("| 4 | dorsal hands, bilateral (2 R, 1 L) | 3-5 mm each | LN2 cryotherapy |", [2, 1]),
     ("| Right axilla | 8 | snip excision |\n| Inframammary folds, bilateral | 5 | snip excision |", [8, 5]),
     ("2. Actinic keratoses, five: forehead two, nose one, scalp two - cryotherapy LN2 x2 cycles each.", [5, 2, 1, 2]),
+    ("ASSESSMENT\n1. Actinic keratosis, right dorsal hand\n2. Seborrheic keratoses, back - benign", []),
+    ("Lateral 1/5 of nail plate freed and avulsed, then phenol to the lateral matrix.", []),
 ]
 
 
