@@ -407,7 +407,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
             takers = [p for p in procs if p.block == block and _own_site_after(items, p) is None
                       and not [x for x in items if x.label == "SITE" and x.start < p.start]
                       # "...; it was excised", or the procedure opens the clause: "r/o BCC; shave biopsy, AlCl3"
-                      and (fresh or REFERS_BACK.search(text, max(0, p.start - 30), p.start)
+                      and (fresh or REFERS_BACK.search(text, max(0, p.start - 30), p.start) or REFERS_AFTER.match(text, p.end)
                            or CLAUSE_OPENS.search(text, max(0, p.start - 24), p.start))]  # fmt: skip
             if takers:
                 pending[block] = waiting
@@ -600,8 +600,17 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
         # A title line ("MOHS REPORT - two tumors") is not a lesion of its own when the
         # labeled blocks below carry the same procedure.
         labeled = {_family(f.procedure) for f in frames if f.block is not None}
-        frames = [f for f in frames if not (f.block is None and _family(f.procedure) in labeled and _is_title(f, first_block)
-                                            and not [m for m in f.sizes if m.active and m.start < first_block])]
+        dropped = [f for f in frames if f.block is None and _family(f.procedure) in labeled and _is_title(f, first_block)
+                   and not [m for m in f.sizes if m.active and m.start < first_block]]  # fmt: skip
+        frames = [f for f in frames if f not in dropped]
+        # "Diagnoses (proven on biopsy): superficial basal cell carcinoma x2" above "Lesion 1",
+        # "Lesion 2": the diagnosis of the title is each labeled lesion's that names none
+        for title in dropped:
+            said = [m for m in title.histology if m.active and m.start < first_block]
+            if len({m.canonical for m in said}) == 1:
+                for f in frames:
+                    if f.block is not None and _family(f.procedure) == _family(title.procedure) and not f.histology:
+                        f.add(said[0])
         frames = _merge_listed(frames, first_block)
     frames = _merge_titles(frames)
     frames = _pdt_debridement(frames)
@@ -691,6 +700,8 @@ def _starts_next_lesion(frame: Frame | None, m: Mention) -> bool:
 CLAUSE_OPENS = re.compile(r";[ \t]*(?:(?:a|an|the)[ \t]+)?(?:\d+(?:\.\d+)?[ \t]*mm[ \t]+)?$", re.IGNORECASE)
 # "...; it was excised", "...; this was shaved": the procedure points back at the lesion just described
 REFERS_BACK = re.compile(r"\b(?:it|this|that|which|the lesion|this lesion|this one|that one)\b[^.;\n]{0,25}$", re.IGNORECASE)
+# "The right cheek lesion was not frozen; I performed a shave biopsy of it": the same, said after the procedure
+REFERS_AFTER = re.compile(r"[ \t]+(?:of|on|to)[ \t]+(?:it|this|that|this one|that one|the lesion|this lesion)\b", re.IGNORECASE)
 NEAR_SITE = 40  # characters: "shave biopsy of the left forearm", "punch bx R shin"
 
 

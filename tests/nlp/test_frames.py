@@ -286,3 +286,19 @@ def test_frames_a_path_label_with_a_bracketed_note(nlp):
 def test_frames_pathology_by_a_label_alias_goes_to_its_lesion(nlp, text, expected):
     fs = nlp(text)._.frames
     assert [(f.block, [m.canonical for m in f.path_histology]) for f in fs] == expected
+
+
+def test_frames_a_procedure_done_to_it_takes_the_lesion_of_the_clause_before(nlp):
+    text = ("I froze six actinic keratoses of the forehead with liquid nitrogen. The left temple papule was not frozen; "
+            "I performed a shave biopsy of it under local anesthesia.")
+    fs = frames(nlp, text)
+    biopsy = next(f for f in fs if f.procedure == "biopsy_tangential")
+    assert [s.canonical for s in biopsy.sites] == ["temple"] and biopsy.laterality[0].canonical == "left"
+
+
+def test_frames_the_diagnosis_of_a_title_above_labeled_lesions_is_each_lesions(nlp):
+    text = ("PROCEDURE: curettage and electrodesiccation\nDiagnosis (biopsy-proven 09/02/2025): superficial basal cell carcinoma x2\n"
+            "Lesion 1\n  Site: right shoulder\n  Size: 0.8 cm\n  Technique: curettage and electrodesiccation, 3 cycles\n"
+            "Lesion 2\n  Site: left calf\n  Size: 0.6 cm\n  Technique: curettage and electrodesiccation, 3 cycles\n")
+    fs = frames(nlp, text)
+    assert [(f.block, [h.canonical for h in f.histology]) for f in fs] == [("1", ["bcc"]), ("2", ["bcc"])]
