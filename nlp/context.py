@@ -172,8 +172,13 @@ def _stale_start(text: str, m: re.Match) -> int:
     return start
 
 
+# "HPI: [copied 08/12/2025] Pt presents for tx of AKs. LN2 to 4 AKs today. [end copy]": a copy
+# bracketed in the line, whatever the sentences inside it say
+BRACKETED_COPY = re.compile(r"(?is)\[(?:copied|pasted|carried[ \t]+forward)\b[^\]\n]*\].*?\[end[ \t]+(?:of[ \t]+)?(?:copy|copied|paste)[^\]\n]*\]")
+
+
 def _stale_regions(text: str) -> list[tuple[int, int]]:
-    regions = []
+    regions = [(m.start(), m.end()) for m in BRACKETED_COPY.finditer(text)]
     for m in STALE_HEADER.finditer(text):
         if STALE_END.fullmatch(m.group(0)) or PATH_COPY.search(m.group(0)) or TODAYS_COPY.search(m.group(0)):
             continue

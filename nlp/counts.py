@@ -47,7 +47,7 @@ TOTAL_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:{NOUNS}\s+)?(?:total|in total
 # "dorsal hands, bilateral (2 R, 1 L)": a count per side inside a breakdown
 SIDE_SPLIT = re.compile(rf"(?:(?<=\()|(?<=,)|(?<=;)|(?<=, )|(?<=; )|(?<=\( )){NUM}\s+(?:R|L|rt|lt|right|left)\b(?=\s*[,;)])", re.IGNORECASE)
 # "Scalp: 7", "R axilla: five." - a site line listing how many were treated there
-SITE_COUNT = re.compile(rf"(?im)(?:^[ \t]*|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:\s*{NUM}\s*(?=$|[.;,)])")
+SITE_COUNT = re.compile(rf"(?im)(?:^[ \t]*|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:[ \t]*{NUM}\s*(?=$|[.;,)])")
 # (never across a line end: "treated: 23" then "Freeze technique: ..." on the next line)
 NOT_A_COUNT = re.compile(r"^[ \t]*-?[ \t]*(?:(?:x|×|by)[ \t]*\d|(?<=-)[ \t]*\d+(?:\.\d+)?[ \t]*(?:mm|cm)\b|(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b))", re.IGNORECASE)
 

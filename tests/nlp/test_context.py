@@ -255,6 +255,7 @@ SCOPE_CASES = [
     ("wants-x-rather-than-y", "Pt wants full removal rather than biopsy sampling.", "biopsy", "declined"),
     ("preferred-x-to-y", "After discussion the patient preferred standard excision to Mohs.", "Mohs", "declined"),
     ("procedure-named-by-its-month", "Right great toe did well after the 10/2023 avulsion, no recurrence.", "avulsion", "historical"),
+    ("bracketed-copy", "HPI: [copied 03/02/2025] Here for AKs. LN2 to 5 AKs of the scalp today, tol well. [end copy] Today: itchy SK.", "LN2", "copied_forward"),
     ("regimen-has-not-kept-up", "Numerous AKs; lesion-directed cryotherapy every 3 months has not kept up.", "cryotherapy", "historical"),
     ("s/p-in-assessment-line", "A: SCC R hand, s/p exc + cx repair. F/u 10-14 d SR, path f/u.", "cx repair", "current"),
     ("dated-s/p-in-assessment", "A: AKs; hx BCC nose s/p Mohs 2021, NED.", "Mohs", "historical"),

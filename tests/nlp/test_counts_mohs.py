@@ -27,6 +27,7 @@ COUNTS = [
     ("2. Actinic keratoses, five: forehead two, nose one, scalp two - cryotherapy LN2 x2 cycles each.", [5, 2, 1, 2]),
     ("ASSESSMENT\n1. Actinic keratosis, right dorsal hand\n2. Seborrheic keratoses, back - benign", []),
     ("Lateral 1/5 of nail plate freed and avulsed, then phenol to the lateral matrix.", []),
+    ("A/P:\n1. Irritated SKs x3 - LN2, two cycles each.", [3]),
 ]
 
 
