@@ -112,7 +112,11 @@ def test_findings_ordinary_words_are_no_finding(nlp, text, label, canonical):
     ("verrucae plantares, L sole", "plantar_wart"),
     ("multiple lobular capillary hemangiomas", "pyogenic_granuloma"),
     ("a precancer on the nose", "ak"),
-], ids=["bowen-curly", "mycotic-toenails", "tricholemmal", "uncertain-behavior", "verrucae-plantares", "lch-plural", "precancer"])  # fmt: skip
+    ("Part B - left shin, punch biopsy: hypertrophic lichen planus.", "lichen_planus_hypertrophic"),
+    ("Left shin: lichen planus, hypertrophic type.", "lichen_planus_hypertrophic"),
+    ("Impression telogen effluvium, most likely post-febrile.", "telogen_effluvium"),
+], ids=["bowen-curly", "mycotic-toenails", "tricholemmal", "uncertain-behavior", "verrucae-plantares", "lch-plural", "precancer",
+        "hypertrophic-lp", "lp-hypertrophic-type", "telogen-effluvium"])  # fmt: skip
 def test_findings_common_spellings(nlp, text, canonical):
     assert canonical in [m.canonical for m in mentions(nlp, text) if m.label == "HISTOLOGY"]
 

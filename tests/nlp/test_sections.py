@@ -23,6 +23,8 @@ CASES = [
     ("- Closed with 4-0 chromic.\n- Path: epidermal inclusion cyst.\n\nProcedure 2: Punch biopsy, right thigh\n- New growth, r/o atypical nevus.",
      "atypical nevus", None),
     ("Layered closure, length 3.0 cm.\n\n>>PATH RESULT (routed to inbox, appended 9/22):\n #1 R occipital scalp: pilar cyst.", "pilar cyst", "pathology"),
+    ("Punch biopsy, one suture.\n\nPATHOLOGY (Birchfield Dermpath (fictional), signed 12/01/2025)\nPart A - Skin, left shin: hypertrophic lichen planus.",
+     "hypertrophic lichen planus", "pathology"),
     ("SUBJECTIVE\n6-month check.\nOBJECTIVE\nScattered waxy papules.\nASSESSMENT\n1. Seborrheic keratoses, trunk", "Seborrheic keratoses", "assessment"),
     ("SUBJECTIVE\n6-month check.\nOBJECTIVE\nScattered seborrheic keratoses, trunk.\nPLAN\nReassurance.", "seborrheic keratoses", "findings"),
 ]
