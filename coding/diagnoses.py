@@ -158,6 +158,8 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
                 continue  # stable nevi seen on a surveillance exam are findings, not the reason for the visit
             if m.value == "benign" and assessed and m.section not in ASSESSMENT_SECTIONS and facts.histology_key(m) not in assessed:
                 continue  # "Nevi on the trunk unchanged" on exam, absent from the assessment: not addressed
+            if ctx.text[m.start - 1 : m.start] == '"' and ctx.text[m.end : m.end + 1] == '"':
+                continue  # 'recurrent painful "boils"': the patient's word for it, not a diagnosis
             key = facts.histology_key(m)
             if key in ("d49_2", "l98_9") or key is None or key in used_keys:
                 continue

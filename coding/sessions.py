@@ -522,7 +522,7 @@ def _patient_type(text: str) -> str | None:
     return "new" if NEW.search(text) else "established" if ESTABLISHED.search(text) else None
 
 
-NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the )?(?:practice|clinic)|\bNP\b", re.IGNORECASE)
+NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the |our )?(?:practice|clinic|department|dept|group|office)|\bNP\b", re.IGNORECASE)
 ESTABLISHED = re.compile(r"\bestablished\b|\best\.? pt\b|\best\.? patient\b|\breturning patient\b|\bf/u\b|\bfollow[- ]up\b", re.IGNORECASE)
 LEVELS = {"new": {"straightforward": "99202", "low": "99203", "moderate": "99204", "high": "99205"},
           "established": {"straightforward": "99212", "low": "99213", "moderate": "99214", "high": "99215"}}  # fmt: skip

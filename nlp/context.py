@@ -241,7 +241,8 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
 
 
 # "Dx: BCC, bx 01/31/2025", "Shave bx 2/20/25: melanoma in situ": the old date is the
-# biopsy's; the diagnosis it proved is the lesion treated today.
+# biopsy's; the diagnosis it proved (and the site it names: "Site 1: left mid back - sBCC
+# (shave bx 02/24/2026)") is the lesion treated today.
 BIOPSY_NAMED = re.compile(r"(?i)\b(?:bx|bx'd|biops\w*|path\w*|proven|confirmed|specimen|histolog\w*|dermpath|slides?)\b")
 
 
@@ -615,7 +616,7 @@ class ContextTagger(ResourceBacked):
                 cats.append("copied_forward")
                 texts.append("[copied-forward text]")
             if ("historical" not in cats and span.label_ in TARGET_LABELS and sent_of[span.start] in dated
-                    and not (span.label_ == "HISTOLOGY" and BIOPSY_NAMED.search(sentence_of(span)))):  # fmt: skip
+                    and not (span.label_ in ("HISTOLOGY", "SITE") and BIOPSY_NAMED.search(sentence_of(span)))):  # fmt: skip
                 cats.append("historical")
                 texts.append(dated[sent_of[span.start]])
             if "historical" in cats and SP_CUE.fullmatch(texts[cats.index("historical")].strip()):

@@ -164,7 +164,9 @@ def test_the_eyelid_part_named_in_the_biopsy_report_codes_the_lid_treated_today(
     ("Visit type (resident entry): NEW patient. MDM moderate. Intralesional kenalog to 4 cysts.\n"
      "ATTENDING ATTESTATION: one correction: this is not a new patient; she is an established patient. MDM moderate is correct.", "99214"),
     ("New patient, MDM moderate: acne with exacerbation, spironolactone started.", "99204"),
-], ids=["attestation-corrects-to-established", "new-patient"])
+    ("Consultation. 29-year-old man, new to our department. Hidradenitis suppurativa. MDM moderate. Follow-up in 12 weeks.", "99204"),
+    ("PROBLEM 2 - seborrheic dermatitis (new to this clinic). Established patient, MDM low.", "99213"),
+], ids=["attestation-corrects-to-established", "new-patient", "new-to-our-department", "problem-new-to-the-clinic"])
 def test_the_patient_type_follows_a_correction(text, code):
     from dermcoder.coding.sessions import _patient_type
 
@@ -269,3 +271,10 @@ def test_an_avulsion_written_as_a_fraction_of_the_plate_is_one_nail_with_its_mat
     s = engine.suggest("Ingrown toenail, left great toe, lateral border. Digital block. Lateral 1/4 of nail plate freed and avulsed, "
                        "then phenol 88% to the lateral matrix 3 x 30 sec for permanent matrixectomy.", "q17")
     assert {(c.code, c.units) for c in s.cpt} == {("11750", 1)}
+
+
+def test_the_patients_own_word_in_quotes_is_no_diagnosis_of_the_visit(engine):
+    s = engine.suggest('Reason for consultation: recurrent painful "boils" of the armpits. New patient.\n'
+                       "Exam: inflamed nodules, double-ended comedones and sinus tracts in both axillae.\n"
+                       "Impression: hidradenitis suppurativa, Hurley II. Doxycycline started. MDM moderate.", "q18")
+    assert [c.code for c in s.icd10] == ["L73.2"]

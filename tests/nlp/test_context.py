@@ -185,6 +185,13 @@ DATED_BIOPSY = [
 ]
 
 
+def test_an_old_date_of_the_biopsy_leaves_the_site_of_the_lesion_header_current(nlp):
+    text = ("DOS 03/17/2026. ED&C x 2 sites.\nSite 1: left mid back - superficial basal cell carcinoma (shave bx 02/24/2026, S26-0331).\n"
+            "   Pre-procedure lesion 0.9 cm. 3 cycles.")
+    (m,) = [m for m in mentions(nlp, text) if m.label == "SITE"]
+    assert m.text == "mid back" and "historical" not in m.context
+
+
 @pytest.mark.parametrize("text,target", DATED_BIOPSY, ids=[c[1] for c in DATED_BIOPSY])
 def test_a_dated_biopsy_does_not_date_the_diagnosis(nlp, text, target):
     (m,) = [m for m in mentions(nlp, text) if m.text == target]

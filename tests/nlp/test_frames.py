@@ -302,3 +302,10 @@ def test_frames_the_diagnosis_of_a_title_above_labeled_lesions_is_each_lesions(n
             "Lesion 2\n  Site: left calf\n  Size: 0.6 cm\n  Technique: curettage and electrodesiccation, 3 cycles\n")
     fs = frames(nlp, text)
     assert [(f.block, [h.canonical for h in f.histology]) for f in fs] == [("1", ["bcc"]), ("2", ["bcc"])]
+
+
+def test_frames_a_billing_summary_line_adds_no_lesions(nlp):
+    text = ("Two, actinic keratoses of the face. Cryotherapy with liquid nitrogen to five lesions, one cycle each.\n\n"
+            "Billing: established 99214-25 for the psoriasis, plus destruction of 5 AKs.")
+    fs = frames(nlp, text)
+    assert [m.value for f in fs for m in f.counts] == [5]
