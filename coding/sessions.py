@@ -451,7 +451,8 @@ def pdt(ctx: CodingContext, rule: RuleRecord) -> None:
     region = ctx.text
     debrided = DEBRIDE.search(region) and not re.search(
         r"\b(?:no|not|without)\b[^.\n]{0,20}(?:curett|debrid)|(?:curett\w*|debridement)\s*[:\-]?\s*(?:none|not done|n/a|no\b)"
-        r"|(?:curett\w*|debridement)[^\n]{0,40}\[[xX✓✔]\]\s*(?:not performed|not done|none|no\b)", region, re.IGNORECASE)  # "[ ] performed [x] not performed"
+        r"|(?:curett\w*|debridement)[^\n]{0,40}\[[xX✓✔]\]\s*(?:not performed|not done|none|no\b)"  # "[ ] performed [x] not performed"
+        r"|\[[ \t]*\][^\n\]]{0,30}?(?:curett|debrid)", region, re.IGNORECASE)  # "[ ] Physician curettage / lesion debridement"
     code = "96574" if debrided else "96567" if STAFF.search(region) else "96573"
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: PDT {'with targeted debridement' if debrided else 'applied by staff' if code == '96567' else 'applied by the physician/QHP'} -> {code}",
                       evidence=[f.procedures[0] for _, f in frames], frames=[i for i, _ in frames],

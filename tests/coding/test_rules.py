@@ -278,3 +278,11 @@ def test_the_patients_own_word_in_quotes_is_no_diagnosis_of_the_visit(engine):
                        "Exam: inflamed nodules, double-ended comedones and sinus tracts in both axillae.\n"
                        "Impression: hidradenitis suppurativa, Hurley II. Doxycycline started. MDM moderate.", "q18")
     assert [c.code for c in s.icd10] == ["L73.2"]
+
+
+def test_pdt_by_a_nurse_with_the_physician_debridement_box_unticked(engine):
+    s = engine.suggest("PDT - nursing record. Indication: actinic keratoses of the face, field treatment.\n"
+                       "Skin prep (RN): acetone degreasing. [ ] Physician curettage / lesion debridement - not performed.\n"
+                       "Photosensitizer: aminolevulinic acid 10% gel (Ameluz), 1 tube (2 g), applied by RN. Incubation 3 hours.\n"
+                       "Illumination: red light 635 nm, 10 minutes, delivered by RN.", "q19")
+    assert {c.code for c in s.cpt} == {"96567", "J7345"}

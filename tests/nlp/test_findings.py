@@ -70,6 +70,7 @@ PROCEDURE_SPANS = [
     ("Photosensitizer: aminolevulinic acid HCl 20%", [], ["aminolevulinic acid"]),
     ("Mohs surgeon (also interprets slides)", [], ["Mohs"]),
     ("shave biopsy of the left cheek", ["shave biopsy"], []),
+    ("Skin tags neck: removed w/ sterile curved iris scissors, AlCl3", ["removed w/ sterile curved iris scissors"], []),
 ]
 
 
