@@ -65,8 +65,8 @@ LABEL_BEFORE = re.compile(r"\b(?:site|lesion|specimen|spec|part|tumou?r|jar|cont
 AFTER_SITE = re.compile(rf"(?:,?\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:[^\d\n.]{{0,25}}\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–|]\s*{NUM}\b|[ \t]{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d)|[-–—]\s)))", re.IGNORECASE)
 
 
-# "twelve on face, three on scalp": a count written right before the site it was found on
-BEFORE_SITE = re.compile(rf"(?:^|[\s:,;(])(\d{{1,2}}|{WORD_PATTERN})\s+(?:on|at)\s+(?:the\s+)?(?:(?:left|right|L|R|bilateral|bilat)\s+)?$", re.IGNORECASE)
+# "twelve on face, three on scalp", "five across the forehead": a count written right before the site it was found on
+BEFORE_SITE = re.compile(rf"(?:^|[\s:,;(])(\d{{1,2}}|{WORD_PATTERN})\s+(?:on|at|across|over|along)\s+(?:the\s+)?(?:(?:left|right|L|R|bilateral|bilat)\s+)?$", re.IGNORECASE)
 
 
 # The patterns scanned over the whole note, in this order (a number taken by one is not

@@ -1019,6 +1019,9 @@ def _path_label_aliases(text: str, frames: list[Frame]) -> dict[str, set[str]]:
     return held
 
 
+NOTIFIED_LINE = re.compile(r"[ \t>*-]*(?:(?:pt|patient)[ \t]+)?(?:called|phoned|notified|informed|spoke|told|left (?:a )?(?:message|vm))\b", re.IGNORECASE)
+
+
 def _attach_pathology(text: str, frames: list[Frame], path: list[Mention], regions: dict[str, frozenset[str]] | None = None) -> None:
     hist = [m for m in path if m.label == "HISTOLOGY" and m.active and "uncertain" not in m.context]
     if not hist or not frames:
@@ -1028,6 +1031,9 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention], regio
     aliases = _path_label_aliases(text, lesion_frames)
     for h in hist:
         target = None
+        if NOTIFIED_LINE.match(text, text.rfind("\n", 0, h.start) + 1) and any(
+                g.canonical == h.canonical and g.start < h.start for g in hist):  # fmt: skip
+            continue  # "Called pt 3/12: BCC -> appt for excision": the result reported above, told
         listed = _listed_labels(text, h.start, {f.block for f in lesion_frames if f.block})
         if len(listed) > 1:
             # "Path: A and B BCC, margins clear. C compound nevus": one result for several lesions

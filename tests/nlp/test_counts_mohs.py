@@ -28,6 +28,7 @@ COUNTS = [
     ("ASSESSMENT\n1. Actinic keratosis, right dorsal hand\n2. Seborrheic keratoses, back - benign", []),
     ("Lateral 1/5 of nail plate freed and avulsed, then phenol to the lateral matrix.", []),
     ("A/P:\n1. Irritated SKs x3 - LN2, two cycles each.", [3]),
+    ("I counted eight on the scalp, four across the forehead and two on the right hand.", [8, 4, 2]),
 ]
 
 

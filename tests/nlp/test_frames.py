@@ -309,3 +309,11 @@ def test_frames_a_billing_summary_line_adds_no_lesions(nlp):
             "Billing: established 99214-25 for the psoriasis, plus destruction of 5 AKs.")
     fs = frames(nlp, text)
     assert [m.value for f in fs for m in f.counts] == [5]
+
+
+def test_frames_a_result_told_to_the_patient_is_not_another_lesions_pathology(nlp):
+    text = ("A/P:\n (1) r/o BCC R temple - shave bx\n (2) SK vs melanoma, mid back - deep shave bx\n"
+            "PATH 3/11/26:\n A. R temple, shave: basal cell carcinoma, nodular type.\n B. Mid back, shave: seborrheic keratosis, pigmented.\n"
+            "Called pt 3/12: BCC -> appt for excision.")
+    fs = frames(nlp, text)
+    assert [[h.canonical for h in f.path_histology] for f in fs] == [["bcc"], ["sk"]]
