@@ -116,8 +116,11 @@ def test_findings_ordinary_words_are_no_finding(nlp, text, label, canonical):
     ("Part B - left shin, punch biopsy: hypertrophic lichen planus.", "lichen_planus_hypertrophic"),
     ("Left shin: lichen planus, hypertrophic type.", "lichen_planus_hypertrophic"),
     ("Impression telogen effluvium, most likely post-febrile.", "telogen_effluvium"),
+    ("Assessment: acute allergic contact dermatitis due to poison ivy.", "contact_dermatitis_plants"),
+    ("Assessment: allergic contact dermatitis, nickel suspected.", "contact_dermatitis_allergic"),
+    ("Hands: irritant contact dermatitis from frequent washing.", "contact_dermatitis_irritant"),
 ], ids=["bowen-curly", "mycotic-toenails", "tricholemmal", "uncertain-behavior", "verrucae-plantares", "lch-plural", "precancer",
-        "hypertrophic-lp", "lp-hypertrophic-type", "telogen-effluvium"])  # fmt: skip
+        "hypertrophic-lp", "lp-hypertrophic-type", "telogen-effluvium", "acd-poison-ivy", "acd", "icd-irritant"])  # fmt: skip
 def test_findings_common_spellings(nlp, text, canonical):
     assert canonical in [m.canonical for m in mentions(nlp, text) if m.label == "HISTOLOGY"]
 
