@@ -59,6 +59,10 @@ def _first_word(frame: Frame) -> int:
 def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention | None, float]]:
     """(code, evidence mention, confidence) for one frame; empty when nothing can be coded."""
     hist, source = facts.excision_histology(frame, ctx.mentions, ctx.text) if frame.procedure == "excision" else facts.histology(frame)
+    if hist is None and frame.procedure is None and frame.repairs:
+        # "lacerations: left forearm 2.0 cm, right thenar 1.5 cm, chin 1.2 cm": one word for every wound repaired
+        hist = next((m for m in ctx.mentions if m.label == "HISTOLOGY" and m.value == "injury" and m.active and "uncertain" not in m.context), None)
+        source = "clinical" if hist is not None else source
     site = facts.site_fact(frame)
     site_mention = site.evidence[0] if site else None
     side = facts.side_fact(frame, site_mention)

@@ -214,6 +214,11 @@ def histology(frame: Frame) -> tuple[Mention | None, str]:
         if "historical" in m.context and not (set(m.context) - {"historical", "uncertain"})
         and (m.sentence in proven_sentences or (m.cue and PROVEN.search(m.cue + " " + m.text)))
     ]  # fmt: skip
+    if current and frame.procedure is None:
+        # a wound repaired with no procedure before it: the injury is why ("laceration" beside "his AKs look quiet")
+        injuries = [m for m in current if m.value == "injury"]
+        if injuries:
+            return injuries[0], "clinical"
     if current:
         named = [m for m in named_with_procedure(frame) if m.canonical != "growth"]
         return max(named or current, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "clinical"

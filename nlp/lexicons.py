@@ -22,7 +22,7 @@ from dermcoder.nlp.typos import TypoVocabulary, vocabulary
 class HistologyEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # malignant | in_situ | premalignant | benign | uncertain | infection | inflammatory | nail | unknown
+    # malignant | in_situ | premalignant | benign | uncertain | infection | inflammatory | nail | injury | unknown
     cls: str = ""
     icd: str
     patterns: list[str]

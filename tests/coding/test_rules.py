@@ -286,3 +286,14 @@ def test_pdt_by_a_nurse_with_the_physician_debridement_box_unticked(engine):
                        "Photosensitizer: aminolevulinic acid 10% gel (Ameluz), 1 tube (2 g), applied by RN. Incubation 3 hours.\n"
                        "Illumination: red light 635 nm, 10 minutes, delivered by RN.", "q19")
     assert {c.code for c in s.cpt} == {"96567", "J7345"}
+
+
+@pytest.mark.parametrize("text, codes", [
+    ("Walk-in, established (usually sees us for his AKs). Exam: 4.5 cm linear laceration of the left volar forearm, into fat.\n"
+     "Extensive cleaning, closed in a single layer, 4.5 cm: intermediate repair for the heavy contamination.\n"
+     "His AKs on the face look quiet; will freeze them in April.", ["S51.812A"]),
+    ("Exam: clean, linear lacerations: right forearm 2.0 cm, left palm 1.5 cm.\n1. Simple repair right forearm, 2.0 cm.\n"
+     "2. Simple repair left palm, 1.5 cm.", ["S51.811A", "S61.412A"]),
+], ids=["laceration-beside-an-old-problem", "one-word-for-every-wound"])  # fmt: skip
+def test_a_repaired_laceration_is_coded_at_its_site_and_side(engine, text, codes):
+    assert sorted(c.code for c in engine.suggest(text, "q20").icd10) == codes
