@@ -98,9 +98,10 @@ def test_procedure_entities_and_supporting_words(nlp, text, entities, supporting
     ("This was a simple I&D of a single furuncle.", "REPAIR", "simple"),
     ("Simple wart, L index finger, cryo x2 cycles.", "REPAIR", "simple"),
     ("10:18 Time-out. Sites confirmed against bx photos.", "PROCEDURE", "biopsy"),
+    ("Shingles vaccine series completed last year.", "HISTOLOGY", "herpes_zoster"),
 ], ids=["non-melanoma", "ductal-cis", "basal-cell-layer", "hair-growth", "lplk", "vitamin-c-d", "will-peel",
         "avulsion-fracture", "lidocaine-injected", "hyfrecation-hemostasis", "mm-unit", "lentigo-maligna", "morpheaform",
-        "simple-i-and-d", "simple-wart", "bx-photos"])  # fmt: skip
+        "simple-i-and-d", "simple-wart", "bx-photos", "shingles-vaccine"])  # fmt: skip
 def test_findings_ordinary_words_are_no_finding(nlp, text, label, canonical):
     assert canonical not in [m.canonical for m in mentions(nlp, text) if m.label == label]
 
@@ -119,8 +120,15 @@ def test_findings_ordinary_words_are_no_finding(nlp, text, label, canonical):
     ("Assessment: acute allergic contact dermatitis due to poison ivy.", "contact_dermatitis_plants"),
     ("Assessment: allergic contact dermatitis, nickel suspected.", "contact_dermatitis_allergic"),
     ("Hands: irritant contact dermatitis from frequent washing.", "contact_dermatitis_irritant"),
+    ("Tense bullae on the thighs; bullous pemphigoid confirmed on DIF.", "bullous_pemphigoid"),
+    ("Scaling between the toes, tinea pedis.", "tinea_pedis"),
+    ("Dermatomal vesicles: herpes zoster, T6.", "herpes_zoster"),
+    ("Yellow umbilicated papules of the forehead, sebaceous hyperplasia.", "sebaceous_hyperplasia"),
+    ("Melasma of the malar cheeks.", "melasma"),
+    ("Postinflammatory hyperpigmentation after acne.", "postinflammatory_hyperpigmentation"),
 ], ids=["bowen-curly", "mycotic-toenails", "tricholemmal", "uncertain-behavior", "verrucae-plantares", "lch-plural", "precancer",
-        "hypertrophic-lp", "lp-hypertrophic-type", "telogen-effluvium", "acd-poison-ivy", "acd", "icd-irritant"])  # fmt: skip
+        "hypertrophic-lp", "lp-hypertrophic-type", "telogen-effluvium", "acd-poison-ivy", "acd", "icd-irritant", "bp", "tinea-pedis",
+        "zoster", "sebaceous-hyperplasia", "melasma", "pih"])  # fmt: skip
 def test_findings_common_spellings(nlp, text, canonical):
     assert canonical in [m.canonical for m in mentions(nlp, text) if m.label == "HISTOLOGY"]
 
