@@ -627,6 +627,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
             for m in _own_sites(prev)[:1] + prev.laterality[:1]:
                 f.add(m)
     _share_single_site(frames)
+    _size_from_the_exam(frames, body)
     _attach_pathology(text, frames, path, regions)
     return frames
 
@@ -788,6 +789,35 @@ def _share_single_site(frames: list[Frame]) -> None:
         if not _own_sites(f):
             for m in _own_sites(source)[:1] + source.laterality[:1]:
                 f.add(m)
+
+
+# Procedures whose code reads the lesion's size, and those that never do ("total treated area 190 sq cm").
+SIZED = {"shave_removal", "excision"}
+SIZELESS = {"excimer", "phototherapy", "pdt", "intralesional", "em"}
+
+
+def _size_from_the_exam(frames: list[Frame], body: list[Mention]) -> None:
+    """ "O: L temple: 6 mm waxy stuck-on papule" ... "P: 2. Shaved today flush with skin": a
+    removal whose frame has no size takes the one size the exam wrote at its site and side,
+    unless a frame that reads sizes holds it already."""
+    held = {id(m) for f in frames if _family(f.procedure) not in SIZELESS for m in f.sizes}
+    for f in frames:
+        own = _own_sites(f)
+        if _family(f.procedure) not in SIZED or not own or [m for m in f.sizes if m.active and m.role != "defect"]:
+            continue
+        side = f.laterality[0].canonical if f.laterality else None
+        found = []
+        for m in body:
+            if m.label != "SIZE" or not m.active or m.role not in (None, "size", "lesion") or id(m) in held:
+                continue
+            said = [x for x in body if x.sentence == m.sentence and x.active]
+            if not any(x.label == "SITE" and x.canonical == own[0].canonical for x in said):
+                continue
+            if side and not any(x.label == "LATERALITY" and x.canonical == side for x in said):
+                continue
+            found.append(m)
+        if len({tuple(m.value or ()) for m in found}) == 1:
+            f.add(found[0])
 
 
 ANESTHESIA_LINE = re.compile(r"[ \t>*\-]*(?:local[ \t]+)?(?:anesthesia|anaesthesia|anesthetic|anaesthetic)\b", re.IGNORECASE)

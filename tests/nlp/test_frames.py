@@ -317,3 +317,12 @@ def test_frames_a_result_told_to_the_patient_is_not_another_lesions_pathology(nl
             "Called pt 3/12: BCC -> appt for excision.")
     fs = frames(nlp, text)
     assert [[h.canonical for h in f.path_histology] for f in fs] == [["bcc"], ["sk"]]
+
+
+def test_frames_a_removal_planned_by_number_takes_the_size_the_exam_wrote_at_its_site(nlp):
+    text = ("S: Excimer session 4 for psoriasis. Also a rough spot on the right jawline.\n"
+            "O: Plaques on the elbows, thinner. R jawline: 7 mm waxy stuck-on papule, inflamed base.\n"
+            "A: 1. Plaque psoriasis.\n   2. Irritated seborrheic keratosis, R jawline.\n"
+            "P: 1. Excimer laser to elbows, total treated area 120 sq cm.\n   2. Shaved today flush with skin after lidocaine, AlCl3.")
+    (shave,) = [f for f in frames(nlp, text) if f.procedure == "shave_removal"]
+    assert [m.text for m in shave.sizes] == ["7 mm"]
