@@ -214,8 +214,9 @@ def _smallest_band(ctx: CodingContext, rule: RuleRecord, i: int, frame: Frame, l
     beside the query for the size (a larger band would claim a fact the note lacks)."""
     # only a procedure written out with its site in the same sentence ("2. Chest, papule - shave
     # removal"), never an abbreviation that may mean something else ("F/u 10-14 d SR")
+    # or under the same lesion label ("A: 1. Superficial BCC, L upper back" ... "P: 1. ED&C done today")
     procs = [p for p in frame.procedures if p.active and p.canonical in procedures and len(p.text) >= 4]
-    if lesion.site is None or not any(p.sentence == lesion.site.sentence for p in procs):
+    if lesion.site is None or not any(p.sentence == lesion.site.sentence or (p.block is not None and p.block == lesion.site.block) for p in procs):
         return
     if any(f.label == frame.label and f is not frame for f in ctx.frames if frame.label):
         return  # the label's lesion is coded by another frame (a nail biopsy, an excision)

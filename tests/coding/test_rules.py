@@ -297,3 +297,10 @@ def test_pdt_by_a_nurse_with_the_physician_debridement_box_unticked(engine):
 ], ids=["laceration-beside-an-old-problem", "one-word-for-every-wound"])  # fmt: skip
 def test_a_repaired_laceration_is_coded_at_its_site_and_side(engine, text, codes):
     assert sorted(c.code for c in engine.suggest(text, "q20").icd10) == codes
+
+
+def test_a_malignant_destruction_takes_the_site_its_numbered_assessment_item_names(engine):
+    s = engine.suggest("S: Back to treat the skin cancer on her right shoulder (biopsy 01/10/2025).\n"
+                       "A: 1. Superficial BCC, R shoulder, bx-proven.\n   2. AKs, L hand.\n"
+                       "P: 1. ED&C done today x3 cycles after lido w/ epi.\n   2. LN2 today to two AKs, L hand.", "q21")
+    assert {c.code for c in s.cpt} >= {"17260", "17000"} and "lesion_size" in {q.fact for q in s.queries}

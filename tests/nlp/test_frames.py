@@ -326,3 +326,14 @@ def test_frames_a_removal_planned_by_number_takes_the_size_the_exam_wrote_at_its
             "P: 1. Excimer laser to elbows, total treated area 120 sq cm.\n   2. Shaved today flush with skin after lidocaine, AlCl3.")
     (shave,) = [f for f in frames(nlp, text) if f.procedure == "shave_removal"]
     assert [m.text for m in shave.sizes] == ["7 mm"]
+
+
+
+@pytest.mark.parametrize("text, first", [
+    ("A: 1. Superficial BCC, R shoulder.\n   2. AKs, L hand.\nP: 1. ED&C today x3 cycles.\n   2. LN2 to two AKs.", "1"),
+    ("A: 1. Neoplasm R cheek. 2. Neoplasm L arm. 3. AKs.\nP:\n 1. Shave bx R cheek.\n 2. Shave bx L arm.", "A"),
+], ids=["numbered-after-a-soap-heading", "a-list-on-one-line-after-a-heading"])  # fmt: skip
+def test_frames_a_soap_heading_before_a_numbered_item(text, first):
+    from dermcoder.nlp.frames import find_blocks
+
+    assert find_blocks(text)[0] == (0, first)
