@@ -220,7 +220,12 @@ def histology(frame: Frame) -> tuple[Mention | None, str]:
         if injuries:
             return injuries[0], "clinical"
     if current:
-        named = [m for m in named_with_procedure(frame) if m.canonical != "growth"]
+        named_all = named_with_procedure(frame)
+        named = [m for m in named_all if m.canonical != "growth"]
+        if not named and frame.procedure and frame.procedure.startswith("biopsy") and any(m.canonical == "growth" for m in named_all):
+            # "2. Neoplasm R temple -> shave bx done" under "1. AD flare ...": the biopsy's own
+            # words call it a growth; a dermatosis written elsewhere is the visit's other problem
+            return None, ""
         return max(named or current, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "clinical"
     if prior:
         return prior[0], "prior"

@@ -304,3 +304,10 @@ def test_a_malignant_destruction_takes_the_site_its_numbered_assessment_item_nam
                        "A: 1. Superficial BCC, R shoulder, bx-proven.\n   2. AKs, L hand.\n"
                        "P: 1. ED&C done today x3 cycles after lido w/ epi.\n   2. LN2 today to two AKs, L hand.", "q21")
     assert {c.code for c in s.cpt} >= {"17260", "17000"} and "lesion_size" in {q.fact for q in s.queries}
+
+
+def test_a_biopsy_its_own_line_calls_a_growth_is_not_coded_as_the_visits_dermatosis(engine):
+    s = engine.suggest("CC: eczema flare + new spot L cheek\nHPI: 40F est pt, lifelong atopic dermatitis, flaring x 4 wk.\n"
+                       "Also L cheek 5 mm pink papule x 3 mo, bleeds.\nA/P:\n1. Atopic dermatitis, uncontrolled -> start dupilumab. MDM mod.\n"
+                       "2. Neoplasm L cheek -> shave bx done: lido w/ epi, AlCl3, to path.", "q22")
+    assert {c.code for c in s.icd10} == {"D49.2", "L20.9"}
