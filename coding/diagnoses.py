@@ -16,7 +16,7 @@ FAMILY_DX_CLASSES = {
     "paring": ("benign",), "acne_surgery": ("inflammatory",), "chemical_peel": ("inflammatory", "premalignant"),
 }  # fmt: skip
 
-NEOPLASM_CLASSES = {"malignant", "in_situ", "benign", "uncertain"}
+NEOPLASM_CLASSES = facts.NEOPLASTIC
 GROWTH = re.compile(r"\b(growths?|neoplasms?|tumou?rs?|new lesions?|lesion of uncertain)\b", re.IGNORECASE)
 SURVEILLANCE = re.compile(r"surveillance|no (?:evidence|e/o|sign) of recurrence|no recurrence|NED\b|follow[- ]up (?:of|for|after)|skin check", re.IGNORECASE)
 # "next surveillance as scheduled; no exam today", "(surveillance annual, last 4 months ago)":

@@ -14,6 +14,8 @@ from dermcoder.nlp.frames import Frame, Mention
 from dermcoder.nlp.lexicons import load_lexicons
 
 MALIGNANT = {"malignant", "in_situ"}
+LAY_WORDS = {"mole", "moles"}
+NEOPLASTIC = {"malignant", "in_situ", "benign", "uncertain"}
 HIST_SEVERITY = {"malignant": 5, "in_situ": 4, "uncertain": 3, "premalignant": 2, "benign": 1}
 # "prior"/"previous" cues on a diagnosis that was proven on an earlier biopsy describe today's lesion.
 PROVEN = re.compile(r"proven|confirmed|biops|path|bx|showed|shows|revealed|demonstrat|diagnosed|dx", re.IGNORECASE)
@@ -205,6 +207,10 @@ def histology(frame: Frame) -> tuple[Mention | None, str]:
     if path:
         return max(path, key=lambda m: HIST_SEVERITY.get(m.value or "", 0)), "pathology"
     current = [m for m in frame.histology if m.active and "uncertain" not in m.context and m.canonical != "growth"]
+    if any("uncertain" in m.context and m.value in NEOPLASTIC for m in frame.histology):
+        # "Changing mole" with "ddx dysplastic nevus vs early melanoma": the lay word is the
+        # complaint; the clinician's differential says the behaviour is not yet known
+        current = [m for m in current if m.text.lower() not in LAY_WORDS]
     if current:
         site = site_fact(frame)  # once per frame, not once per diagnosis
         current = [m for m in current if not _elsewhere(frame, m, site)]

@@ -311,3 +311,9 @@ def test_a_biopsy_its_own_line_calls_a_growth_is_not_coded_as_the_visits_dermato
                        "Also L cheek 5 mm pink papule x 3 mo, bleeds.\nA/P:\n1. Atopic dermatitis, uncontrolled -> start dupilumab. MDM mod.\n"
                        "2. Neoplasm L cheek -> shave bx done: lido w/ epi, AlCl3, to path.", "q22")
     assert {c.code for c in s.icd10} == {"D49.2", "L20.9"}
+
+
+def test_a_changing_mole_with_a_melanoma_differential_is_a_neoplasm_of_unknown_behaviour(engine):
+    s = engine.suggest("CC: changing mole on the right shoulder.\nExam: 6 mm irregularly pigmented macule, right shoulder; "
+                       "ddx dysplastic nevus vs early melanoma.\nShave biopsy (saucerization) after lidocaine, AlCl3. Path pending.", "q23")
+    assert [c.code for c in s.icd10] == ["D49.2"]
