@@ -42,8 +42,8 @@ TOTAL = re.compile(
 AFTER_METHOD = re.compile(r"\b(?:LN2|LN-2|liquid nitrogen|cryo(?:therapy|surgery)?|ED&C|curettage|cantharidin|ILK|IL TAC|snip(?:ped)?)\s*(?:to\s+)?x\s?(\d{1,2})\b", re.IGNORECASE)
 # "15 removed by snip excision", "9 were treated": how many were done, a total of its own
 DONE_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:were\s+|was\s+)?(?:removed|treated|destroyed|frozen|snipped|excised|injected)\b", re.IGNORECASE)
-# "15 total", "3 lesions total", "6 AKs in total"
-TOTAL_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:{NOUNS}\s+)?(?:total|in total|altogether|overall)\b", re.IGNORECASE)
+# "15 total", "3 lesions total", "6 AKs in total" (not "forearm ... 2" above a "Total lesions:" line)
+TOTAL_AFTER = re.compile(rf"(?<![\w.#-]){NUM}[ \t]+(?:{NOUNS}\s+)?(?:total|in total|altogether|overall)\b", re.IGNORECASE)
 # "dorsal hands, bilateral (2 R, 1 L)": a count per side inside a breakdown
 SIDE_SPLIT = re.compile(rf"(?:(?<=\()|(?<=,)|(?<=;)|(?<=, )|(?<=; )|(?<=\( )){NUM}\s+(?:R|L|rt|lt|right|left)\b(?=\s*[,;)])", re.IGNORECASE)
 # "Scalp: 7", "R axilla: five." - a site line listing how many were treated there

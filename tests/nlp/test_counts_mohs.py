@@ -75,3 +75,8 @@ def test_mohs_suture_size_is_not_a_stage(nlp):
 def test_mohs_template_stage_left_blank_is_no_stage(nlp):
     text = "MOHS NOTE\nStage I: 3 blocks - residual tumor\nStage II: 2 blocks - clear\nStage III: ___ blocks - ___\nStage IV: ___ blocks - ___"
     assert sorted(int(m.value) for m in mentions(nlp, text) if m.label == "MOHS_STAGE") == [1, 2]
+
+
+def test_a_count_above_a_total_line_is_the_sites_own(nlp):
+    text = "Sites and number of lesions:\n  - forehead ........ 4\n  - left dorsal forearm ..... 2\nTotal lesions: (field not completed)"
+    assert [m.role for m in mentions(nlp, text) if m.label == "COUNT"] == ["item", "item"]

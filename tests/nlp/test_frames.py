@@ -304,9 +304,13 @@ def test_frames_the_diagnosis_of_a_title_above_labeled_lesions_is_each_lesions(n
     assert [(f.block, [h.canonical for h in f.histology]) for f in fs] == [("1", ["bcc"]), ("2", ["bcc"])]
 
 
-def test_frames_a_billing_summary_line_adds_no_lesions(nlp):
-    text = ("Two, actinic keratoses of the face. Cryotherapy with liquid nitrogen to five lesions, one cycle each.\n\n"
-            "Billing: established 99214-25 for the psoriasis, plus destruction of 5 AKs.")
+@pytest.mark.parametrize("billing", [
+    "Billing: established 99214-25 for the psoriasis, plus destruction of 5 AKs.",
+    "BILLING SUMMARY (auto-generated from procedure template)\n17000   Destruction premalignant lesion, first lesion   x1\n"
+    "17003   Destruction premalignant lesion, 2-14 lesions, each   x15",
+], ids=["billing-line", "auto-generated-summary"])
+def test_frames_a_billing_summary_adds_no_lesions(nlp, billing):
+    text = "Two, actinic keratoses of the face. Cryotherapy with liquid nitrogen to five lesions, one cycle each.\n\n" + billing
     fs = frames(nlp, text)
     assert [m.value for f in fs for m in f.counts] == [5]
 
