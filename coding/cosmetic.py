@@ -10,7 +10,7 @@ import re
 
 from dermcoder.coding.checkboxes import in_unticked_box, stated
 from dermcoder.coding.rulebook import CodingContext
-from dermcoder.nlp.frames import Frame
+from dermcoder.nlp.frames import Frame, block_of, find_blocks
 from dermcoder.nlp.start_filter import start_filtered
 
 COSMETIC = re.compile(r"(?<!not )(?<!non-)(?<!non )(?<!no )\bcosmetic\b|self[- ]pay|for appearance(?! only)|not medically necessary", re.IGNORECASE)
@@ -55,9 +55,19 @@ def medical_frames(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[
     text = ctx.text
     lines_of = {i: {_line_start(text, p.start) for p in f.procedures if p.active} for i, f in enumerate(ctx.frames)}
     stated = {_line_start(text, m.start()) for m in _statements(text)}
-    if stated - set().union(*lines_of.values()):
-        return []
-    return [(i, f) for i, f in frames if not lines_of.get(i, set()) & stated]
+    elsewhere = stated - set().union(*lines_of.values())
+    cosmetic_blocks: set[str] = set()
+    if elsewhere:
+        # "Provider comment (Lesion #3): cosmetic request" or "3. SK - lesion #3 removed,
+        # cosmetic": a statement inside one labeled lesion's block is that lesion's
+        blocks = find_blocks(text)
+        labels = {f.block for f in ctx.frames if f.block}
+        for pos in elsewhere:
+            label = block_of(pos, blocks)
+            if label not in labels:
+                return []
+            cosmetic_blocks.add(label)
+    return [(i, f) for i, f in frames if not lines_of.get(i, set()) & stated and f.block not in cosmetic_blocks]
 
 
 def _line_start(text: str, pos: int) -> int:

@@ -336,7 +336,8 @@ def _segmented_lines(text: str, mentions: list[Mention], labels: set[str], line_
                     m.block = before[-1]
 
 
-def _block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
+def block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
+    """The label of the lesion block (from `find_blocks`) that holds character `pos`."""
     label = None
     for start, lab in blocks:
         if start <= pos:
@@ -365,7 +366,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
     """Group mentions into frames (see the module docstring for the rules)."""
     blocks = find_blocks(text)
     for m in mentions:
-        m.block = _block_of(m.start, blocks)
+        m.block = block_of(m.start, blocks)
     line_starts = [0] + [nl.end() for nl in re.finditer("\n", text)]
     if blocks:
         _inline_labels(text, mentions, {lab for _, lab in blocks}, line_starts)

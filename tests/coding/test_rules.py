@@ -317,3 +317,12 @@ def test_a_changing_mole_with_a_melanoma_differential_is_a_neoplasm_of_unknown_b
     s = engine.suggest("CC: changing mole on the right shoulder.\nExam: 6 mm irregularly pigmented macule, right shoulder; "
                        "ddx dysplastic nevus vs early melanoma.\nShave biopsy (saucerization) after lidocaine, AlCl3. Path pending.", "q23")
     assert [c.code for c in s.icd10] == ["D49.2"]
+
+
+def test_a_cosmetic_comment_inside_one_labeled_lesion_leaves_the_others_billed(engine):
+    s = engine.suggest("Lesion #1: Location: right temple. Size: 8 mm. Clinical impression: irritated seborrheic keratosis.\n"
+                       "Procedure: Shave removal. Hemostasis: aluminum chloride.\n"
+                       "Lesion #2: Location: left malar cheek. Size: 5 mm. Clinical impression: seborrheic keratosis, asymptomatic.\n"
+                       "Procedure: Shave removal. Hemostasis: aluminum chloride.\n"
+                       "Provider comment (Lesion #2): cosmetic request. Self-pay waiver signed.", "q24")
+    assert [c.code for c in s.cpt] == ["11311"]
