@@ -104,6 +104,18 @@ CORRECTIONS = (
                r"\b(?:should[ \t]+not[ \t]+be[ \t]+used|is[ \t]+(?:incorrect|wrong|in[ \t]+error)|was[ \t]+(?:incorrect|wrong|in[ \t]+error))", re.IGNORECASE),
 )
 MEASURE_LABELS = {"SIZE", "MARGIN", "AREA"}
+# "Repair type: Simple repair. ... Please correct repair type to intermediate": a template's
+# closure class corrected in words below it
+REPAIR_CORRECTION = re.compile(r"\bcorrect\w*[ \t]+(?:the[ \t]+)?(?:repair|closure)(?:[ \t]+(?:type|class))?[ \t]+(?:to|as)[ \t]+"
+                               r"(?P<new>simple|intermediate|layered|complex)\b", re.IGNORECASE)
+
+
+def _repair_class_word(written: str) -> str | None:
+    low = written.lower()
+    for word, cls in (("complex", "complex"), ("intermediate", "intermediate"), ("layer", "intermediate"), ("simple", "simple")):
+        if word in low:
+            return cls
+    return None
 
 
 def _withdrawn(text: str) -> list[tuple[str, int]]:
@@ -574,6 +586,7 @@ class ContextTagger(ResourceBacked):
         procedure_starts = [char_range(doc, sp, fast)[0] for sp in spans if sp.label_ == "PROCEDURE"]
         untreated_lines = {m.start() for m in UNTREATED_LINE.finditer(text)}
         withdrawn = _withdrawn(text)
+        corrected = [(m.start(), _repair_class_word(m.group("new"))) for m in REPAIR_CORRECTION.finditer(text)]
         sentences: dict[int, str] = {}
 
         def sentence_of(span: Span) -> str:
@@ -610,6 +623,11 @@ class ContextTagger(ResourceBacked):
             if withdrawn and "negated" not in cats and span.label_ in MEASURE_LABELS:
                 written = re.sub(r"\s+", "", text[u.char_start : u.char_end]).lower()
                 if any(written == old and u.char_start < at for old, at in withdrawn):
+                    cats.append("negated")
+                    texts.append("[corrected later in the note]")
+            if corrected and "negated" not in cats and span.label_ == "REPAIR":
+                written = _repair_class_word(text[u.char_start : u.char_end])
+                if written and any(u.char_start < at and written != new for at, new in corrected):
                     cats.append("negated")
                     texts.append("[corrected later in the note]")
             if "copied_forward" not in cats and _in_regions(u.char_start, stale_starts, stale_ends):

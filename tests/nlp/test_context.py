@@ -362,3 +362,10 @@ def test_context_a_counterfactual_ends_at_so(nlp):
     text = ("Primary closure would have distorted the alar rims, so a full-thickness skin graft was harvested from the left "
             "preauricular skin and sewn into the defect.")
     assert [m.active for m in mentions(nlp, text) if m.text == "full-thickness skin graft"] == [True]
+
+
+def test_context_a_template_closure_class_corrected_in_words_is_withdrawn(nlp):
+    text = ("Repair type: Simple repair.   Repair length: 4.5 cm.\n"
+            "Provider note: this was a layered closure with buried sutures. Please correct repair type to intermediate.")
+    reps = {m.text: m.context for m in mentions(nlp, text) if m.label == "REPAIR"}
+    assert reps["Simple repair"] == ["negated"] and reps["layered closure"] == []
