@@ -391,6 +391,17 @@ class _CueBrackets:
         return bracket is None or bracket[0] < target.start_char < bracket[1]
 
 
+def _opening_bracket(doc: Doc, close: int) -> int | None:
+    """The token index of the "(" that the ")" at `close` shuts, on the same line."""
+    for i in range(close - 1, max(-1, close - 30), -1):
+        word = doc[i].text
+        if word == "(":
+            return i
+        if word == ")" or "\n" in word:
+            return None
+    return None
+
+
 def limit_scope(modifier: ConTextModifier, other: ConTextModifier) -> bool:
     """medspaCy 1.3.1's `ConTextModifier.limit_scope`, with a symmetric overlap test.
 
@@ -402,6 +413,11 @@ def limit_scope(modifier: ConTextModifier, other: ConTextModifier) -> bool:
     if not (a0 < b1 and b0 < a1):
         return False
     if modifier.direction.upper() == "TERMINATE":
+        return False
+    opened = getattr(other, "opened_at", None)
+    if opened is not None and opened >= modifier.modifier_span[1]:
+        # "differential includes drug eruption (chlorthalidone), psoriasis": a bracket opened
+        # after the cue is part of its list, and its ")" ends nothing
         return False
     if (other.direction.upper() != "TERMINATE" and other.category.upper() not in modifier.rule.terminated_by
             and other.category.upper() != modifier.category.upper()):  # fmt: skip
@@ -440,7 +456,10 @@ def run_context(context: ConText, doc: Doc, graph_class: type[ConTextGraph] = Lo
     matcher = context._ConText__matcher  # medspaCy keeps its matcher private; pinned version
     for match_id, start, end in matcher(doc):
         rule = matcher.rule_map[context.nlp.vocab[match_id].text]
-        context_graph.modifiers.append(ConTextModifier(rule, start, end, doc, max_scope=context.max_scope))
+        modifier = ConTextModifier(rule, start, end, doc, max_scope=context.max_scope)
+        if rule.literal == ")":
+            modifier.opened_at = _opening_bracket(doc, start)
+        context_graph.modifiers.append(modifier)
     context_graph.update_scopes()
     context_graph.apply_modifiers()
     for target, modifier in context_graph.edges:

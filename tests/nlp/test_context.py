@@ -369,3 +369,12 @@ def test_context_a_template_closure_class_corrected_in_words_is_withdrawn(nlp):
             "Provider note: this was a layered closure with buried sutures. Please correct repair type to intermediate.")
     reps = {m.text: m.context for m in mentions(nlp, text) if m.label == "REPAIR"}
     assert reps["Simple repair"] == ["negated"] and reps["layered closure"] == []
+
+
+@pytest.mark.parametrize("text, target", [
+    ("Differential includes drug eruption (chlorthalidone), psoriasis.", "psoriasis"),
+    ("Dermatitis of the trunk; scabies unlikely.", "scabies"),
+], ids=["bracket-inside-the-list", "unlikely"])
+def test_context_a_differential_reaches_past_a_bracket_in_its_list(nlp, text, target):
+    (m,) = [m for m in mentions(nlp, text) if m.text == target]
+    assert m.context == ["uncertain"]

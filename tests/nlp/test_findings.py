@@ -126,9 +126,10 @@ def test_findings_ordinary_words_are_no_finding(nlp, text, label, canonical):
     ("Yellow umbilicated papules of the forehead, sebaceous hyperplasia.", "sebaceous_hyperplasia"),
     ("Melasma of the malar cheeks.", "melasma"),
     ("Postinflammatory hyperpigmentation after acne.", "postinflammatory_hyperpigmentation"),
+    ("Comment: consistent with nummular dermatitis.", "nummular_dermatitis"),
 ], ids=["bowen-curly", "mycotic-toenails", "tricholemmal", "uncertain-behavior", "verrucae-plantares", "lch-plural", "precancer",
         "hypertrophic-lp", "lp-hypertrophic-type", "telogen-effluvium", "acd-poison-ivy", "acd", "icd-irritant", "bp", "tinea-pedis",
-        "zoster", "sebaceous-hyperplasia", "melasma", "pih"])  # fmt: skip
+        "zoster", "sebaceous-hyperplasia", "melasma", "pih", "nummular"])  # fmt: skip
 def test_findings_common_spellings(nlp, text, canonical):
     assert canonical in [m.canonical for m in mentions(nlp, text) if m.label == "HISTOLOGY"]
 
