@@ -63,12 +63,14 @@ def test_start_filter_leaves_uncertain_patterns_alone(pattern):
 
 def _gated() -> list[tuple[str, re.Pattern, object]]:
     from dermcoder.coding import cosmetic, no_charge, sessions
-    from dermcoder.nlp import counts
+    from dermcoder.nlp import context, counts, frames
 
     plain = (counts.TOTAL, counts.TOTAL_AFTER, counts.DONE_AFTER, counts.BEFORE_NOUN, counts.AFTER_NOUN,
              counts.AFTER_NOUN_COMMA, counts.SITE_COUNT, counts.AFTER_METHOD, counts.SIDE_SPLIT)  # fmt: skip
     pairs = [(f"counts[{i}]", rx, gated) for i, (rx, (gated, _g, _r)) in enumerate(zip(plain, counts._SCANS, strict=True))]
     pairs += [(name, getattr(sessions, name), getattr(sessions, "_" + name)) for name in ("EM_SEPARATE", "EM_ONLY", "NOT_SEPARATE", "MDM")]
+    pairs += [(f"CORRECTIONS[{i}]", rx, gated) for i, (rx, gated) in enumerate(zip(context.CORRECTIONS, context._CORRECTIONS, strict=True))]
+    pairs += [("STALE_HEADER", context.STALE_HEADER, context._STALE_HEADER), ("CONTAINER", frames.CONTAINER, frames._CONTAINER)]
     return pairs + [("COSMETIC", cosmetic.COSMETIC, cosmetic._COSMETIC), ("NO_CHARGE", no_charge.NO_CHARGE, no_charge._NO_CHARGE)]
 
 
