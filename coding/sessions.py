@@ -12,7 +12,7 @@ from dermcoder.coding.cosmetic import medical_frames
 from dermcoder.coding.lesions import DESTRUCTIONS, frames_with
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame, Mention
-from dermcoder.nlp.start_filter import start_filtered
+from dermcoder.nlp.start_filter import start_filtered, word_gated
 
 AK_NOUNS = ("ak", "actinic", "keratos", "lesion", "spot", "site", "hak", "papule")
 BENIGN_NOUNS = ("wart", "verruc", "lesion", "molluscum", "mollusca", "sk", "seborrheic", "milia", "papule", "keratos", "condylom", "spot", "growth")
@@ -532,8 +532,8 @@ TIME_LEVELS = {"new": [(60, "99205"), (45, "99204"), (30, "99203"), (15, "99202"
 MAJOR = {"14000", "14001", "14020", "14021", "14040", "14041", "14060", "14061", "14301", "15100", "15120", "15200", "15220", "15240", "15260"}
 
 
-# Searched over every note (most have no E/M): start_filtered gives the same matches, faster.
-_EM_SEPARATE, _EM_ONLY, _NOT_SEPARATE, _MDM = (start_filtered(rx) for rx in (EM_SEPARATE, EM_ONLY, NOT_SEPARATE, MDM))
+# Searched over every note (most have no E/M): start_filtered and word_gated give the same matches, faster.
+_EM_SEPARATE, _EM_ONLY, _NOT_SEPARATE, _MDM = (word_gated(start_filtered(rx)) for rx in (EM_SEPARATE, EM_ONLY, NOT_SEPARATE, MDM))
 
 
 def _decision_level(text: str) -> tuple[re.Match | None, str | None]:

@@ -21,6 +21,7 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
 from dermcoder.nlp._extensions import note_text
+from dermcoder.nlp.start_filter import lowered_ascii, required_words
 
 
 def required_literal(pattern: re.Pattern) -> str | None:
@@ -52,12 +53,14 @@ class SharedTextRegexMatcher(RegexMatcher):
     (it could find nothing): most of ConText's regex rules are family cues ("mothers?'?s?
     (?:has|had|...)") that each cost a scan of the note, ~0.3 ms per note together.
     Case-insensitive literals are only checked that way on an ASCII note, where lowercasing
-    is exactly what IGNORECASE compares.
+    is exactly what IGNORECASE compares. A pattern without such a run may still need one of a
+    few words ("(?:revised|updated|changed|amended) from", nlp/start_filter.py): on an ASCII
+    note it is skipped when the lowercased note has none of them.
     """
 
     def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
         text = note_text(doc)  # == doc.text_with_ws
-        lowered = text.lower() if text.isascii() else None
+        lowered = lowered_ascii(text)  # text.lower() on an ASCII note, else None
         literals = self.__dict__.setdefault("_dermcoder_literals", {})
         matches = []
         for match_id, patterns in self._patterns.items():
@@ -65,13 +68,16 @@ class SharedTextRegexMatcher(RegexMatcher):
                 if pattern not in literals:
                     literal = required_literal(pattern)
                     ignore_case = bool(pattern.flags & re.IGNORECASE)
-                    literals[pattern] = (literal.lower() if literal and ignore_case else literal, ignore_case)
-                literal, ignore_case = literals[pattern]
+                    words = None if literal else required_words(pattern.pattern, pattern.flags)
+                    literals[pattern] = (literal.lower() if literal and ignore_case else literal, ignore_case, words)
+                literal, ignore_case, words = literals[pattern]
                 if literal is not None:
                     if not ignore_case and literal not in text:
                         continue
                     if ignore_case and lowered is not None and literal not in lowered:
                         continue
+                elif words is not None and lowered is not None and not any(w in lowered for w in words):
+                    continue
                 on_match = self._callbacks[match_id]
                 for re_match in pattern.finditer(text):
                     span = doc.char_span(re_match.start(), re_match.end())

@@ -28,6 +28,7 @@ from dermcoder.nlp._medspacy import share_note_text, spell_out_token_rules
 from dermcoder.nlp.lexicons import resources_dir
 from dermcoder.nlp.pattern_macros import read_resource
 from dermcoder.nlp.resource_io import ResourceBacked
+from dermcoder.nlp.start_filter import word_gated
 
 CATEGORY_NAMES = {
     "NEGATED_EXISTENCE": "negated",
@@ -104,6 +105,7 @@ CORRECTIONS = (
                r"\b(?:should[ \t]+not[ \t]+be[ \t]+used|is[ \t]+(?:incorrect|wrong|in[ \t]+error)|was[ \t]+(?:incorrect|wrong|in[ \t]+error))", re.IGNORECASE),
 )
 MEASURE_LABELS = {"SIZE", "MARGIN", "AREA"}
+_CORRECTIONS = tuple(word_gated(rx) for rx in CORRECTIONS)  # scanned over every note: the same matches, faster
 # "Repair type: Simple repair. ... Please correct repair type to intermediate": a template's
 # closure class corrected in words below it
 REPAIR_CORRECTION = re.compile(r"\bcorrect\w*[ \t]+(?:the[ \t]+)?(?:repair|closure)(?:[ \t]+(?:type|class))?[ \t]+(?:to|as)[ \t]+"
@@ -121,7 +123,7 @@ def _repair_class_word(written: str) -> str | None:
 def _withdrawn(text: str) -> list[tuple[str, int]]:
     """(measurement as written, squeezed, lower-case; where the correction stands)."""
     out = []
-    for rx in CORRECTIONS:
+    for rx in _CORRECTIONS:
         for m in rx.finditer(text):
             out.append((re.sub(r"\s+", "", m.group("old")).lower(), m.start()))
     return out
@@ -187,11 +189,12 @@ def _stale_start(text: str, m: re.Match) -> int:
 # "HPI: [copied 08/12/2025] Pt presents for tx of AKs. LN2 to 4 AKs today. [end copy]": a copy
 # bracketed in the line, whatever the sentences inside it say
 BRACKETED_COPY = re.compile(r"(?is)\[(?:copied|pasted|carried[ \t]+forward)\b[^\]\n]*\].*?\[end[ \t]+(?:of[ \t]+)?(?:copy|copied|paste)[^\]\n]*\]")
+_STALE_HEADER = word_gated(STALE_HEADER)  # scanned over every note: the same matches, faster
 
 
 def _stale_regions(text: str) -> list[tuple[int, int]]:
     regions = [(m.start(), m.end()) for m in BRACKETED_COPY.finditer(text)]
-    for m in STALE_HEADER.finditer(text):
+    for m in _STALE_HEADER.finditer(text):
         if STALE_END.fullmatch(m.group(0)) or PATH_COPY.search(m.group(0)) or TODAYS_COPY.search(m.group(0)):
             continue
         end = m.end()

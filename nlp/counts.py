@@ -15,7 +15,7 @@ from spacy.tokens import Doc
 from dermcoder.nlp._extensions import SPAN_GROUP, char_range, direct_span_data, note_text
 from dermcoder.nlp.numbers import WORD_PATTERN, to_int
 from dermcoder.nlp.spans import add_span
-from dermcoder.nlp.start_filter import start_filtered
+from dermcoder.nlp.start_filter import start_filtered, word_gated
 
 NOUNS = (
     r"(?:actinic keratos[ie]s|aks?|hyperkeratotic aks?|lesions?|warts?|verrucae?|tags?|skin tags?|acrochordons?|"
@@ -70,8 +70,8 @@ BEFORE_SITE = re.compile(rf"(?:^|[\s:,;(])(\d{{1,2}}|{WORD_PATTERN})\s+(?:on|at|
 
 
 # The patterns scanned over the whole note, in this order (a number taken by one is not
-# taken again), each with its group and role; start_filtered: the same matches, faster.
-_SCANS = tuple((start_filtered(rx), group, role) for rx, group, role in (
+# taken again), each with its group and role; start_filtered and word_gated: the same matches, faster.
+_SCANS = tuple((word_gated(start_filtered(rx)), group, role) for rx, group, role in (
     (TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (DONE_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"),
     (AFTER_NOUN, 1, "after"), (AFTER_NOUN_COMMA, 1, "after"), (SITE_COUNT, 1, "item"), (AFTER_METHOD, 1, "item"),
     (SIDE_SPLIT, 1, "item"),

@@ -35,6 +35,8 @@ MIN_SEMICOLON_LINES = 3
 
 def pipe_tables(text: str) -> list[PipeTable]:
     """Every pipe (or semicolon) table of the note, in order."""
+    if text.count("|") < 2 and text.count(";") < MIN_SEMICOLONS * MIN_SEMICOLON_LINES:
+        return []  # no line with two "|", and too few ";" for three lines of three: no walk over the lines
     tables: list[PipeTable] = []
     current: PipeTable | None = None
     pos = 0

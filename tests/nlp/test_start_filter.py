@@ -56,3 +56,71 @@ def test_start_filter_keeps_every_match(pattern, flags, text):
 def test_start_filter_leaves_uncertain_patterns_alone(pattern):
     plain = re.compile(pattern)
     assert start_filtered(plain) is plain
+
+
+# ---- the required-word gate ------------------------------------------------------------------
+
+
+def _gated() -> list[tuple[str, re.Pattern, object]]:
+    from dermcoder.coding import cosmetic, no_charge, sessions
+    from dermcoder.nlp import context, counts, frames
+
+    plain = (counts.TOTAL, counts.TOTAL_AFTER, counts.DONE_AFTER, counts.BEFORE_NOUN, counts.AFTER_NOUN,
+             counts.AFTER_NOUN_COMMA, counts.SITE_COUNT, counts.AFTER_METHOD, counts.SIDE_SPLIT)  # fmt: skip
+    pairs = [(f"counts[{i}]", rx, gated) for i, (rx, (gated, _g, _r)) in enumerate(zip(plain, counts._SCANS, strict=True))]
+    pairs += [(name, getattr(sessions, name), getattr(sessions, "_" + name)) for name in ("EM_SEPARATE", "EM_ONLY", "NOT_SEPARATE", "MDM")]
+    pairs += [(f"CORRECTIONS[{i}]", rx, gated) for i, (rx, gated) in enumerate(zip(context.CORRECTIONS, context._CORRECTIONS, strict=True))]
+    pairs += [("STALE_HEADER", context.STALE_HEADER, context._STALE_HEADER), ("CONTAINER", frames.CONTAINER, frames._CONTAINER)]
+    return pairs + [("COSMETIC", cosmetic.COSMETIC, cosmetic._COSMETIC), ("NO_CHARGE", no_charge.NO_CHARGE, no_charge._NO_CHARGE)]
+
+
+@pytest.mark.parametrize(("name", "plain", "gated"), _gated(), ids=lambda x: x if isinstance(x, str) else "")
+def test_gated_patterns_match_exactly_as_the_plain_ones(name, plain, gated):
+    for text in _texts():
+        got = [(m.span(), m.groups()) for m in gated.finditer(text)]
+        assert got == [(m.span(), m.groups()) for m in plain.finditer(text)], (name, text[:60])
+        first = gated.search(text, 5)
+        expected = plain.search(text, 5)
+        assert (first.span() if first else None) == (expected.span() if expected else None), (name, text[:60])
+
+
+def test_the_gates_are_in_place():
+    from dermcoder.coding import cosmetic, no_charge, sessions
+    from dermcoder.nlp import counts
+    from dermcoder.nlp.start_filter import WordGated
+
+    gated = [rx for rx, _g, _r in counts._SCANS] + [sessions._EM_SEPARATE, cosmetic._COSMETIC, no_charge._NO_CHARGE]
+    assert sum(isinstance(rx, WordGated) for rx in gated) >= 6
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [(r"\bmothers?'?s? (?:has|had)", ("mother",)),
+     (r"(?:revised|updated) from\b", ("revised", "updated")),  # the set whose shortest word is longest
+     (r"(?:ab)?cd", ("cd",)), (r"x(?:yz)+", ("yz",)), (r"[ab]cd", ("cd",)), ("abc\u00e9", ("abc",)),
+     (r"(?i)NO CHARGE|post-op visit", ("no charge", "post-op visit")),
+     (r"(?:a|bc)d", None), (r"ab|c", None), (r"(?:ab){0,2}", None), (r"(?=abc)d", None), (r"\d+", None)],
+)  # fmt: skip
+def test_required_words(pattern, words):
+    from dermcoder.nlp.start_filter import required_words
+
+    assert required_words(pattern) == words
+
+
+@pytest.mark.parametrize(
+    ("pattern", "flags", "text"),
+    [(r"kelvin", re.IGNORECASE, "\u212aelvin"),  # non-ASCII text: the pattern runs as before
+     (r"self-pay|cosmetic", re.IGNORECASE, "SELF-PAY, Cosmetic"),
+     (r"LN2 x\d", 0, "ln2 x3, LN2 x4"),  # a case-sensitive literal: the lowercased test only lets more through
+     (r"no charge", re.IGNORECASE, "nothing here")],
+)  # fmt: skip
+def test_gate_keeps_every_match(pattern, flags, text):
+    from dermcoder.nlp.start_filter import WordGated, word_gated
+
+    plain = re.compile(pattern, flags)
+    gated = word_gated(plain)
+    assert isinstance(gated, WordGated)
+    assert [m.span() for m in gated.finditer(text)] == [m.span() for m in plain.finditer(text)]
+    assert gated.findall(text) == plain.findall(text)
+    assert (gated.match(text) is None) == (plain.match(text) is None)
+    assert gated.pattern == plain.pattern and gated.flags == plain.flags
