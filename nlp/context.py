@@ -143,6 +143,19 @@ def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
     return k > 0 and ends_so_far[k - 1] > pos
 
 
+# "Procedure (template): Intralesional injection. ..." then "   Provider note: NOT PERFORMED -
+# declined.": a line that says the procedure above it was not done
+NOT_PERFORMED_LINE = re.compile(r"(?im)^[ \t]*(?:(?:provider|md|physician)[ \t]+note[ \t]*:[ \t]*)?(?:procedure[ \t]+)?not[ \t]+(?:performed|done)\b")
+
+
+def _not_performed_below(text: str, pos: int, not_done_lines: set[int]) -> bool:
+    """The line after the mention's line says it was not performed."""
+    if not not_done_lines:
+        return False
+    end = text.find("\n", pos)
+    return end >= 0 and end + 1 in not_done_lines
+
+
 def _line_headed_untreated(text: str, pos: int, untreated_lines: set[int]) -> bool:
     """The mention stands on a line that begins "Not treated:" (or the like)."""
     if not untreated_lines:
@@ -607,6 +620,7 @@ class ContextTagger(ResourceBacked):
         fast = direct_span_data(doc, spans, names) and all(Span.get_extension(n)[0] is None for n in names)
         procedure_starts = [char_range(doc, sp, fast)[0] for sp in spans if sp.label_ == "PROCEDURE"]
         untreated_lines = {m.start() for m in UNTREATED_LINE.finditer(text)}
+        not_done_lines = {m.start() for m in NOT_PERFORMED_LINE.finditer(text)}
         withdrawn = _withdrawn(text)
         corrected = [(m.start(), _repair_class_word(m.group("new"))) for m in REPAIR_CORRECTION.finditer(text)]
         sentences: dict[int, str] = {}
@@ -647,6 +661,9 @@ class ContextTagger(ResourceBacked):
                 if any(written == old and u.char_start < at for old, at in withdrawn):
                     cats.append("negated")
                     texts.append("[corrected later in the note]")
+            if "cancelled" not in cats and span.label_ == "PROCEDURE" and _not_performed_below(text, u.char_start, not_done_lines):
+                cats.append("cancelled")
+                texts.append("[not performed, next line]")
             if corrected and "negated" not in cats and span.label_ == "REPAIR":
                 written = _repair_class_word(text[u.char_start : u.char_end])
                 if written and any(u.char_start < at and written != new for at, new in corrected):

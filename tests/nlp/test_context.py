@@ -378,3 +378,10 @@ def test_context_a_template_closure_class_corrected_in_words_is_withdrawn(nlp):
 def test_context_a_differential_reaches_past_a_bracket_in_its_list(nlp, text, target):
     (m,) = [m for m in mentions(nlp, text) if m.text == target]
     assert m.context == ["uncertain"]
+
+
+def test_context_a_template_procedure_the_next_line_calls_not_performed_is_cancelled(nlp):
+    text = ("Procedure (template): Intralesional injection. Medication: triamcinolone 2.5 mg/mL. Number of lesions: 2.\n"
+            "   Provider note: NOT PERFORMED - declined.\nFollow-up: 3 months.")
+    (m,) = [m for m in mentions(nlp, text) if m.label == "PROCEDURE" and m.text == "Intralesional injection"]
+    assert "cancelled" in m.context
