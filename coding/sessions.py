@@ -11,7 +11,7 @@ from dermcoder.coding.checkboxes import stated
 from dermcoder.coding.cosmetic import medical_frames
 from dermcoder.coding.lesions import DESTRUCTIONS, frames_with
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
-from dermcoder.nlp.frames import Frame, Mention
+from dermcoder.nlp.frames import BILLING_LINE, Frame, Mention
 from dermcoder.nlp.start_filter import start_filtered, word_gated
 
 AK_NOUNS = ("ak", "actinic", "keratos", "lesion", "spot", "site", "hak", "papule")
@@ -225,7 +225,9 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
     frames = frames_with(ctx, "incision_drainage")
     if not frames:
         return
-    region = " ".join(ctx.text[f.start : f.end + 300] for _, f in frames)
+    # (not the billing summary's "10061 ... complicated or multiple": a claim, not the procedure)
+    text = BILLING_LINE.sub(lambda m: " " * len(m.group(0)), ctx.text) if "bill" in ctx.text.lower() else ctx.text
+    region = " ".join(text[f.start : f.end + 300] for _, f in frames)
     complicated = None
     blank_template = False
     for sentence in re.split(r"(?<=[.;\n])", region):
@@ -234,6 +236,11 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
             blank_template = True  # an unfilled template field says nothing
             continue
         if hit and not re.search(r"\b(no|not|without|none|nor|incorrect|wrong)\b", sentence, re.IGNORECASE):
+            # "Packing: iodoform gauze placed" then "Provider comment: no packing placed -
+            # template default not cleared": the template line is withdrawn
+            word = hit.group(0).lower()[:4]
+            if re.search(rf"\b(?:no|not)\b[^.\n]{{0,12}}\b{word}", region, re.IGNORECASE):
+                continue
             complicated = hit
             break
     multiple = (len({(facts.site_fact(f).value if facts.site_fact(f) else None) for _, f in frames}) > 1

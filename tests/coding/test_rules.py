@@ -326,3 +326,22 @@ def test_a_cosmetic_comment_inside_one_labeled_lesion_leaves_the_others_billed(e
                        "Procedure: Shave removal. Hemostasis: aluminum chloride.\n"
                        "Provider comment (Lesion #2): cosmetic request. Self-pay waiver signed.", "q24")
     assert [c.code for c in s.cpt] == ["11311"]
+
+
+def test_an_i_and_d_template_default_withdrawn_in_words_and_a_billing_summary_do_not_make_it_complicated(engine):
+    s = engine.suggest("PROCEDURE: Incision and drainage of abscess, right axilla, 1.5 cm.\n"
+                       "Complexity: [x] Simple/single   [ ] Complicated/multiple\nPacking: 1/4 inch iodoform gauze placed\n"
+                       "Provider comment: no packing placed - cavity small. Template default not cleared.\n\n"
+                       "BILLING SUMMARY (auto-generated)\n10061   Incision and drainage of abscess, complicated or multiple   x1", "q25")
+    assert [c.code for c in s.cpt] == ["10060"] and "repair_length" not in {q.fact for q in s.queries}
+
+
+def test_a_digit_field_label_names_no_finger(engine):
+    s = engine.suggest("Exam: Right hallux: medial nail fold erythematous; nail plate embedded in the medial fold.\n\n"
+                       "PROCEDURE: Nail procedure\n[x] Verbal consent   [x] Time-out   [x] Digital block: 1% plain lidocaine, 4 mL\n"
+                       "Type: [x] Partial nail avulsion   [ ] Complete nail avulsion   [x] Matrixectomy\n"
+                       "Digit: right great toe (hallux), medial border.\n"
+                       "Technique: a narrow medial strip of nail plate freed with a nail elevator and removed; "
+                       "88% phenol applied to the medial matrix, 3 applications of 30 seconds.\n\nDIAGNOSIS AND PLAN\n"
+                       "1. Ingrowing nail - partial nail avulsion with chemical matrixectomy, right hallux medial border.", "q26")
+    assert {(c.code, c.units) for c in s.cpt} == {("11750", 1)}
