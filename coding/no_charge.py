@@ -1,4 +1,5 @@
-"""Visits the note itself says are not charged: no claim lines and no diagnoses.
+"""Visits the note itself says are not charged (no claim lines, no diagnoses), or says had
+no procedure (no procedure lines).
 
 "No charge today", "[x] No charge", "post-op visit within global period": the provider
 has decided nothing is billed for this encounter (a cancelled procedure, a post-operative
@@ -36,3 +37,21 @@ def no_charge(ctx: CodingContext, rule: RuleRecord) -> None:
     ctx.frame_dx.clear()
     ctx.note_dx.clear()
     ctx.warn("no_charge", f"{rule.id}: the note says this visit is not charged ({m.group(0).strip()!r}): no codes")
+
+
+# "No procedures were performed today." (not "... other than the biopsy")
+NO_PROCEDURE = re.compile(r"\bno (?:other )?procedures? (?:was |were )?(?:performed|done)(?: today| at this visit)?\b(?![^.\n]{0,20}\b(?:other than|except|besides|apart from)\b)",
+                          re.IGNORECASE)
+_NO_PROCEDURE = word_gated(NO_PROCEDURE)
+
+
+@handler("no_procedure_today")
+def no_procedure_today(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Drop the procedure lines of a note that says no procedure was done today."""
+    m = _NO_PROCEDURE.search(ctx.text)
+    procedures = [c for c in ctx.candidates if not c.code.startswith("992")]
+    if m is None or not procedures:
+        return
+    ctx.candidates[:] = [c for c in ctx.candidates if c.code.startswith("992")]
+    ctx.warn("no_procedure", f"{rule.id}: the note says no procedure was performed ({m.group(0).strip()!r}): "
+             f"{', '.join(c.code for c in procedures)} not coded")

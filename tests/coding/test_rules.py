@@ -345,3 +345,15 @@ def test_a_digit_field_label_names_no_finger(engine):
                        "88% phenol applied to the medial matrix, 3 applications of 30 seconds.\n\nDIAGNOSIS AND PLAN\n"
                        "1. Ingrowing nail - partial nail avulsion with chemical matrixectomy, right hallux medial border.", "q26")
     assert {(c.code, c.units) for c in s.cpt} == {("11750", 1)}
+
+
+@pytest.mark.parametrize("text, codes", [
+    ("New patient to the practice. Biopsy-proven infiltrative BCC, left nasal sidewall, 8 x 6 mm. Meets appropriate use criteria for "
+     "Mohs micrographic surgery; he wishes to proceed with Mohs surgery, scheduled for next month.\n"
+     "Medical decision making moderate. No procedures were performed today.", {"99204"}),
+    ("New patient to the practice. Rough papule right temple, actinic keratosis: cryotherapy with liquid nitrogen to 1 lesion.\n"
+     "Psoriasis of the elbows, started clobetasol. Medical decision making moderate, separately identifiable. "
+     "No procedures were performed today other than the cryotherapy.", {"99204", "17000"}),
+], ids=["no-procedure-today", "other-than"])  # fmt: skip
+def test_a_note_that_says_no_procedure_was_performed_codes_the_visit_only(engine, text, codes):
+    assert {c.code for c in engine.suggest(text, "q27").cpt} == codes
