@@ -181,6 +181,9 @@ CLAUSE_END = re.compile(r"[.;][ \t]+|[ \t]-[ \t]")
 LABELLED_FIELD = re.compile(r"[ \t]*[A-Za-z][\w /&-]{0,40}\([^()\n]*\):[ \t]*\S")
 
 
+TRAILING_BRACKET = re.compile(r"[^\]\n]*\][ \t]*$")
+
+
 def _stale_start(text: str, m: re.Match) -> int:
     """Where a copied-forward region opens on its header line (see STALE_CUE)."""
     line_start = m.start()
@@ -189,8 +192,10 @@ def _stale_start(text: str, m: re.Match) -> int:
         return line_start
     before = text[line_start : cue.start()]
     # "<-- from 2023 template" points back at the line; "[duplicate from smart-phrase]" says
-    # the whole line is a second copy
+    # the whole line is a second copy; so does a bracket that ends it ("... common warts. [copied from 01/27/2026]")
     if "<-" in before or "\u2190" in before or cue.group(0).lower().startswith("duplicate"):
+        return line_start
+    if before.endswith("[") and TRAILING_BRACKET.match(text, cue.start(), m.end()):
         return line_start
     ends = list(CLAUSE_END.finditer(before))
     if not ends:
@@ -431,9 +436,10 @@ def limit_scope(modifier: ConTextModifier, other: ConTextModifier) -> bool:
     if modifier.direction.upper() == "TERMINATE":
         return False
     opened = getattr(other, "opened_at", None)
-    if opened is not None and opened >= modifier.modifier_span[1]:
-        # "differential includes drug eruption (chlorthalidone), psoriasis": a bracket opened
-        # after the cue is part of its list, and its ")" ends nothing
+    if opened is not None and (opened >= modifier.modifier_span[1] or other.modifier_span[1] <= modifier.modifier_span[0]):
+        # "differential includes drug eruption (chlorthalidone), psoriasis", "Verruca vulgaris,
+        # right hand (B07.8) - resolved": a whole bracket between the cue and its target is
+        # part of the phrase, and its ")" ends nothing
         return False
     if (other.direction.upper() != "TERMINATE" and other.category.upper() not in modifier.rule.terminated_by
             and other.category.upper() != modifier.category.upper()):  # fmt: skip
