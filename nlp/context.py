@@ -112,6 +112,22 @@ REPAIR_CORRECTION = re.compile(r"\bcorrect\w*[ \t]+(?:the[ \t]+)?(?:repair|closu
                                r"(?P<new>simple|intermediate|layered|complex)\b", re.IGNORECASE)
 
 
+# "Procedure: Shave biopsy. ..." then "Provider comment (Lesion #2): entire lesion removed by
+# shave - this was a shave removal, not a sample": the biopsy written above it is withdrawn
+BIOPSY_CORRECTION = re.compile(r"\b(?:this|it)[ \t]+was[ \t]+(?:a|an)[ \t]+(?:shave[ \t]+removal|excision|shave|removal)\b[^.\n]{0,20}?,?[ \t]+not[ \t]+(?:a|an)[ \t]+"
+                               r"(?:sample|biopsy|bx)\b", re.IGNORECASE)
+LESION_START = re.compile(r"\n[ \t]*(?:lesion|site|specimen|#|\d{1,2}[.)])|\n[ \t]*\n", re.IGNORECASE)
+
+
+def _biopsies_withdrawn(text: str) -> list[tuple[int, int]]:
+    """(from, to): where a biopsy was written that a correction below calls a removal."""
+    out = []
+    for m in BIOPSY_CORRECTION.finditer(text):
+        starts = [x.start() for x in LESION_START.finditer(text, 0, m.start())]
+        out.append((starts[-1] if starts else 0, m.start()))
+    return out
+
+
 def _repair_class_word(written: str) -> str | None:
     low = written.lower()
     for word, cls in (("complex", "complex"), ("intermediate", "intermediate"), ("layer", "intermediate"), ("simple", "simple")):
@@ -629,6 +645,7 @@ class ContextTagger(ResourceBacked):
         not_done_lines = {m.start() for m in NOT_PERFORMED_LINE.finditer(text)}
         withdrawn = _withdrawn(text)
         corrected = [(m.start(), _repair_class_word(m.group("new"))) for m in REPAIR_CORRECTION.finditer(text)]
+        biopsies_withdrawn = _biopsies_withdrawn(text) if "not a" in text else []
         sentences: dict[int, str] = {}
 
         def sentence_of(span: Span) -> str:
@@ -670,6 +687,10 @@ class ContextTagger(ResourceBacked):
             if "cancelled" not in cats and span.label_ == "PROCEDURE" and _not_performed_below(text, u.char_start, not_done_lines):
                 cats.append("cancelled")
                 texts.append("[not performed, next line]")
+            if biopsies_withdrawn and "negated" not in cats and span.label_ == "PROCEDURE" and "biops" in text[u.char_start : u.char_end].lower():
+                if any(a <= u.char_start < b for a, b in biopsies_withdrawn):
+                    cats.append("negated")
+                    texts.append("[called a removal later in the note]")
             if corrected and "negated" not in cats and span.label_ == "REPAIR":
                 written = _repair_class_word(text[u.char_start : u.char_end])
                 if written and any(u.char_start < at and written != new for at, new in corrected):

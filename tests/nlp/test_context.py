@@ -389,3 +389,11 @@ def test_context_a_template_procedure_the_next_line_calls_not_performed_is_cance
             "   Provider note: NOT PERFORMED - declined.\nFollow-up: 3 months.")
     (m,) = [m for m in mentions(nlp, text) if m.label == "PROCEDURE" and m.text == "Intralesional injection"]
     assert "cancelled" in m.context
+
+
+def test_context_a_biopsy_a_comment_below_calls_a_removal_is_withdrawn(nlp):
+    text = ("Lesion #2: Location: left thumb. Size: 5 mm. Clinical impression: pyogenic granuloma.\n"
+            "Procedure: Shave biopsy. Hemostasis: electrocautery. Specimen: sent to dermpath.\n"
+            "Provider comment (Lesion #2): entire lesion removed at the base - this was a shave removal, not a sample.")
+    (m,) = [m for m in mentions(nlp, text) if m.label == "PROCEDURE" and m.text == "Shave biopsy"]
+    assert "negated" in m.context
