@@ -119,6 +119,20 @@ BIOPSY_CORRECTION = re.compile(r"\b(?:this|it)[ \t]+was[ \t]+(?:a|an)[ \t]+(?:sh
 LESION_START = re.compile(r"\n[ \t]*(?:lesion|site|specimen|#|\d{1,2}[.)])|\n[ \t]*\n", re.IGNORECASE)
 
 
+# "Repair (template default): intermediate layered closure ..." and below it "The resident's
+# repair line is a template default that was not edited; my description replaces it"
+TEMPLATE_DEFAULT_LINE = re.compile(r"(?im)^[^\n]*\(template default\)[^\n]*$")
+DEFAULT_WITHDRAWN = re.compile(r"template default[^.\n]{0,30}?\bnot (?:edited|cleared|updated|changed)|\breplaces it\b", re.IGNORECASE)
+
+
+def _defaults_withdrawn(text: str) -> list[tuple[int, int]]:
+    """The template-default lines a later sentence says were left unedited and replaced."""
+    said = DEFAULT_WITHDRAWN.search(text)
+    if said is None:
+        return []
+    return [(m.start(), m.end()) for m in TEMPLATE_DEFAULT_LINE.finditer(text, 0, said.start())]
+
+
 def _biopsies_withdrawn(text: str) -> list[tuple[int, int]]:
     """(from, to): where a biopsy was written that a correction below calls a removal."""
     out = []
@@ -646,6 +660,7 @@ class ContextTagger(ResourceBacked):
         withdrawn = _withdrawn(text)
         corrected = [(m.start(), _repair_class_word(m.group("new"))) for m in REPAIR_CORRECTION.finditer(text)]
         biopsies_withdrawn = _biopsies_withdrawn(text) if "not a" in text else []
+        defaults_withdrawn = _defaults_withdrawn(text) if "template default" in text.lower() else []
         sentences: dict[int, str] = {}
 
         def sentence_of(span: Span) -> str:
@@ -691,6 +706,10 @@ class ContextTagger(ResourceBacked):
                 if any(a <= u.char_start < b for a, b in biopsies_withdrawn):
                     cats.append("negated")
                     texts.append("[called a removal later in the note]")
+            if defaults_withdrawn and "negated" not in cats and span.label_ in TARGET_LABELS:
+                if any(a <= u.char_start < b for a, b in defaults_withdrawn):
+                    cats.append("negated")
+                    texts.append("[template default, replaced later in the note]")
             if corrected and "negated" not in cats and span.label_ == "REPAIR":
                 written = _repair_class_word(text[u.char_start : u.char_end])
                 if written and any(u.char_start < at and written != new for at, new in corrected):

@@ -397,3 +397,12 @@ def test_context_a_biopsy_a_comment_below_calls_a_removal_is_withdrawn(nlp):
             "Provider comment (Lesion #2): entire lesion removed at the base - this was a shave removal, not a sample.")
     (m,) = [m for m in mentions(nlp, text) if m.label == "PROCEDURE" and m.text == "Shave biopsy"]
     assert "negated" in m.context
+
+
+def test_context_a_template_default_line_the_attending_replaces_is_withdrawn(nlp):
+    text = ("Procedure: excision, cyst 2.0 cm, ellipse 6.0 cm long.\n"
+            "Repair (template default): intermediate layered closure, 3-0 Vicryl deep, length 6.0 cm.\n\n"
+            "ATTENDING ATTESTATION: no deep sutures were placed; the wound was closed in a single layer with staples, a simple "
+            "closure. The resident's repair line is a template default that was not edited; my description replaces it.")
+    reps = {m.text: m.context for m in mentions(nlp, text) if m.label == "REPAIR"}
+    assert reps["intermediate layered closure"] == ["negated"]
