@@ -368,13 +368,6 @@ def test_context_a_counterfactual_ends_at_so(nlp):
     assert [m.active for m in mentions(nlp, text) if m.text == "full-thickness skin graft"] == [True]
 
 
-def test_context_a_template_closure_class_corrected_in_words_is_withdrawn(nlp):
-    text = ("Repair type: Simple repair.   Repair length: 4.5 cm.\n"
-            "Provider note: this was a layered closure with buried sutures. Please correct repair type to intermediate.")
-    reps = {m.text: m.context for m in mentions(nlp, text) if m.label == "REPAIR"}
-    assert reps["Simple repair"] == ["negated"] and reps["layered closure"] == []
-
-
 @pytest.mark.parametrize("text, target", [
     ("Differential includes drug eruption (chlorthalidone), psoriasis.", "psoriasis"),
     ("Dermatitis of the trunk; scabies unlikely.", "scabies"),
@@ -384,25 +377,31 @@ def test_context_a_differential_reaches_past_a_bracket_in_its_list(nlp, text, ta
     assert m.context == ["uncertain"]
 
 
-def test_context_a_template_procedure_the_next_line_calls_not_performed_is_cancelled(nlp):
-    text = ("Procedure (template): Intralesional injection. Medication: triamcinolone 2.5 mg/mL. Number of lesions: 2.\n"
-            "   Provider note: NOT PERFORMED - declined.\nFollow-up: 3 months.")
-    (m,) = [m for m in mentions(nlp, text) if m.label == "PROCEDURE" and m.text == "Intralesional injection"]
-    assert "cancelled" in m.context
+# A line below a mention that takes it back: (id, text, label, mention, category it gets).
+WITHDRAWN_BELOW = [
+    ("closure-class-corrected-in-words",
+     "Repair type: Simple repair.   Repair length: 4.5 cm.\n"
+     "Provider note: this was a layered closure with buried sutures. Please correct repair type to intermediate.",
+     "REPAIR", "Simple repair", "negated"),
+    ("template-procedure-not-performed",
+     "Procedure (template): Intralesional injection. Medication: triamcinolone 2.5 mg/mL. Number of lesions: 2.\n"
+     "   Provider note: NOT PERFORMED - declined.\nFollow-up: 3 months.",
+     "PROCEDURE", "Intralesional injection", "cancelled"),
+    ("biopsy-called-a-removal",
+     "Lesion #2: Location: left thumb. Size: 5 mm. Clinical impression: pyogenic granuloma.\n"
+     "Procedure: Shave biopsy. Hemostasis: electrocautery. Specimen: sent to dermpath.\n"
+     "Provider comment (Lesion #2): entire lesion removed at the base - this was a shave removal, not a sample.",
+     "PROCEDURE", "Shave biopsy", "negated"),
+    ("template-default-replaced-by-the-attending",
+     "Procedure: excision, cyst 2.0 cm, ellipse 6.0 cm long.\n"
+     "Repair (template default): intermediate layered closure, 3-0 Vicryl deep, length 6.0 cm.\n\n"
+     "ATTENDING ATTESTATION: no deep sutures were placed; the wound was closed in a single layer with staples, a simple "
+     "closure. The resident's repair line is a template default that was not edited; my description replaces it.",
+     "REPAIR", "intermediate layered closure", "negated"),
+]
 
 
-def test_context_a_biopsy_a_comment_below_calls_a_removal_is_withdrawn(nlp):
-    text = ("Lesion #2: Location: left thumb. Size: 5 mm. Clinical impression: pyogenic granuloma.\n"
-            "Procedure: Shave biopsy. Hemostasis: electrocautery. Specimen: sent to dermpath.\n"
-            "Provider comment (Lesion #2): entire lesion removed at the base - this was a shave removal, not a sample.")
-    (m,) = [m for m in mentions(nlp, text) if m.label == "PROCEDURE" and m.text == "Shave biopsy"]
-    assert "negated" in m.context
-
-
-def test_context_a_template_default_line_the_attending_replaces_is_withdrawn(nlp):
-    text = ("Procedure: excision, cyst 2.0 cm, ellipse 6.0 cm long.\n"
-            "Repair (template default): intermediate layered closure, 3-0 Vicryl deep, length 6.0 cm.\n\n"
-            "ATTENDING ATTESTATION: no deep sutures were placed; the wound was closed in a single layer with staples, a simple "
-            "closure. The resident's repair line is a template default that was not edited; my description replaces it.")
-    reps = {m.text: m.context for m in mentions(nlp, text) if m.label == "REPAIR"}
-    assert reps["intermediate layered closure"] == ["negated"]
+@pytest.mark.parametrize("text, label, target, category", [c[1:] for c in WITHDRAWN_BELOW], ids=[c[0] for c in WITHDRAWN_BELOW])
+def test_context_a_line_below_takes_the_mention_back(nlp, text, label, target, category):
+    (m,) = [m for m in mentions(nlp, text) if m.label == label and m.text == target]
+    assert category in m.context
