@@ -16,7 +16,6 @@ FAMILY_DX_CLASSES = {
     "paring": ("benign",), "acne_surgery": ("inflammatory",), "chemical_peel": ("inflammatory", "premalignant"),
 }  # fmt: skip
 
-NEOPLASM_CLASSES = facts.NEOPLASTIC
 GROWTH = re.compile(r"\b(growths?|neoplasms?|tumou?rs?|new lesions?|lesion of uncertain)\b", re.IGNORECASE)
 SURVEILLANCE = re.compile(r"surveillance|no (?:evidence|e/o|sign) of recurrence|no recurrence|NED\b|follow[- ]up (?:of|for|after)|skin check", re.IGNORECASE)
 # "next surveillance as scheduled; no exam today", "(surveillance annual, last 4 months ago)":
@@ -91,7 +90,7 @@ def frame_diagnoses(ctx: CodingContext, frame: Frame) -> list[tuple[str, Mention
         # documents a neoplasm whose behaviour is not yet known; an inflammatory differential
         # ("morphea vs granuloma annulare") does not
         suspected = [m for m in frame.histology if "uncertain" in m.context and not set(m.context) - {"uncertain"}]
-        neoplastic = suspected and any(m.value in NEOPLASM_CLASSES for m in suspected)
+        neoplastic = suspected and any(m.value in facts.NEOPLASTIC for m in suspected)
         # "5 mm crusted growth, not previously sampled. Shave biopsy.": the lesion's own words,
         # written before the procedure that opens its frame
         # (after the procedures of the lesions before it: their frames may reach past this word
@@ -160,11 +159,11 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
                 continue
             if m.value in ("benign", "unknown") and not procedures_today:
                 continue  # stable nevi seen on a surveillance exam are findings, not the reason for the visit
-            if m.value == "benign" and assessed and m.section not in ASSESSMENT_SECTIONS and facts.histology_key(m) not in assessed:
+            key = facts.histology_key(m)
+            if m.value == "benign" and assessed and m.section not in ASSESSMENT_SECTIONS and key not in assessed:
                 continue  # "Nevi on the trunk unchanged" on exam, absent from the assessment: not addressed
             if ctx.text[m.start - 1 : m.start] == '"' and ctx.text[m.end : m.end + 1] == '"':
                 continue  # 'recurrent painful "boils"': the patient's word for it, not a diagnosis
-            key = facts.histology_key(m)
             if key in ("d49_2", "l98_9") or key is None or key in used_keys:
                 continue
             code = icd_code(key, *_written_site(ctx, m)) or icd_code(key, None)

@@ -239,7 +239,7 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
             # "Packing: iodoform gauze placed" then "Provider comment: no packing placed -
             # template default not cleared": the template line is withdrawn
             word = hit.group(0).lower()[:4]
-            if re.search(rf"\b(?:no|not)\b[^.\n]{{0,12}}\b{word}", region, re.IGNORECASE):
+            if re.search(rf"\b(?:no|not)\b[^.\n]{{0,12}}\b{re.escape(word)}", region, re.IGNORECASE):
                 continue
             complicated = hit
             break

@@ -117,17 +117,20 @@ REPAIR_CORRECTION = re.compile(r"\bcorrect\w*[ \t]+(?:the[ \t]+)?(?:repair|closu
 BIOPSY_CORRECTION = re.compile(r"\b(?:this|it)[ \t]+was[ \t]+(?:a|an)[ \t]+(?:shave[ \t]+removal|excision|shave|removal)\b[^.\n]{0,20}?,?[ \t]+not[ \t]+(?:a|an)[ \t]+"
                                r"(?:sample|biopsy|bx)\b", re.IGNORECASE)
 LESION_START = re.compile(r"\n[ \t]*(?:lesion|site|specimen|#|\d{1,2}[.)])|\n[ \t]*\n", re.IGNORECASE)
+# scanned over every note: word-gated, the same matches, faster
+_REPAIR_CORRECTION, _BIOPSY_CORRECTION = word_gated(REPAIR_CORRECTION), word_gated(BIOPSY_CORRECTION)
 
 
 # "Repair (template default): intermediate layered closure ..." and below it "The resident's
 # repair line is a template default that was not edited; my description replaces it"
 TEMPLATE_DEFAULT_LINE = re.compile(r"(?im)^[^\n]*\(template default\)[^\n]*$")
 DEFAULT_WITHDRAWN = re.compile(r"template default[^.\n]{0,30}?\bnot (?:edited|cleared|updated|changed)|\breplaces it\b", re.IGNORECASE)
+_DEFAULT_WITHDRAWN = word_gated(DEFAULT_WITHDRAWN)
 
 
 def _defaults_withdrawn(text: str) -> list[tuple[int, int]]:
     """The template-default lines a later sentence says were left unedited and replaced."""
-    said = DEFAULT_WITHDRAWN.search(text)
+    said = _DEFAULT_WITHDRAWN.search(text)
     if said is None:
         return []
     return [(m.start(), m.end()) for m in TEMPLATE_DEFAULT_LINE.finditer(text, 0, said.start())]
@@ -136,13 +139,14 @@ def _defaults_withdrawn(text: str) -> list[tuple[int, int]]:
 def _biopsies_withdrawn(text: str) -> list[tuple[int, int]]:
     """(from, to): where a biopsy was written that a correction below calls a removal."""
     out = []
-    for m in BIOPSY_CORRECTION.finditer(text):
+    for m in _BIOPSY_CORRECTION.finditer(text):
         starts = [x.start() for x in LESION_START.finditer(text, 0, m.start())]
         out.append((starts[-1] if starts else 0, m.start()))
     return out
 
 
 def _repair_class_word(written: str) -> str | None:
+    """The closure class a repair phrase names ("layered closure" is intermediate)."""
     low = written.lower()
     for word, cls in (("complex", "complex"), ("intermediate", "intermediate"), ("layer", "intermediate"), ("simple", "simple")):
         if word in low:
@@ -176,6 +180,7 @@ def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
 # "Procedure (template): Intralesional injection. ..." then "   Provider note: NOT PERFORMED -
 # declined.": a line that says the procedure above it was not done
 NOT_PERFORMED_LINE = re.compile(r"(?im)^[ \t]*(?:(?:provider|md|physician)[ \t]+note[ \t]*:[ \t]*)?(?:procedure[ \t]+)?not[ \t]+(?:performed|done)\b")
+_NOT_PERFORMED_LINE = word_gated(NOT_PERFORMED_LINE)
 
 
 def _not_performed_below(text: str, pos: int, not_done_lines: set[int]) -> bool:
@@ -656,11 +661,11 @@ class ContextTagger(ResourceBacked):
         fast = direct_span_data(doc, spans, names) and all(Span.get_extension(n)[0] is None for n in names)
         procedure_starts = [char_range(doc, sp, fast)[0] for sp in spans if sp.label_ == "PROCEDURE"]
         untreated_lines = {m.start() for m in UNTREATED_LINE.finditer(text)}
-        not_done_lines = {m.start() for m in NOT_PERFORMED_LINE.finditer(text)}
+        not_done_lines = {m.start() for m in _NOT_PERFORMED_LINE.finditer(text)}
         withdrawn = _withdrawn(text)
-        corrected = [(m.start(), _repair_class_word(m.group("new"))) for m in REPAIR_CORRECTION.finditer(text)]
-        biopsies_withdrawn = _biopsies_withdrawn(text) if "not a" in text else []
-        defaults_withdrawn = _defaults_withdrawn(text) if "template default" in text.lower() else []
+        corrected = [(m.start(), _repair_class_word(m.group("new"))) for m in _REPAIR_CORRECTION.finditer(text)]
+        biopsies_withdrawn = _biopsies_withdrawn(text)
+        defaults_withdrawn = _defaults_withdrawn(text)
         sentences: dict[int, str] = {}
 
         def sentence_of(span: Span) -> str:

@@ -352,6 +352,7 @@ NON_LESION_PROCS = {"em", "prior_biopsy"}
 # "Billing: ...", or "BILLING SUMMARY (auto-generated ...)" with one code per line under it
 BILLING_LINE = re.compile(r"(?im)^[ \t]*(?:billing|billed|charges?|superbill)\b(?:[^:\n]{0,30}:[^\n]*|[ \t]+summary\b[^\n]*)"
                           r"(?:\n[ \t]*(?:\d{5}|[A-Z]\d{4})\b[^\n]*)*")
+_BILLING_LINE = word_gated(BILLING_LINE)  # scanned over every note: the same matches, faster
 # "E/M ... separately identifiable from the cryotherapy": the procedure is named to set the
 # visit apart from it; it was documented (and framed) where it was done
 NAMED_APART = re.compile(r"\b(?:separate(?:ly identifiable)?|distinct|apart)[ \t]+from[ \t]+(?:the[ \t]+|today's[ \t]+)?(?:[\w/-]+[ \t]+){0,2}$", re.IGNORECASE)
@@ -383,7 +384,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
     # the surgeon's correction, not the pathologist's.
     # "Billing: established 99214-25, plus destruction of 5 AKs": a summary of what the note
     # documents above (often wrong); its words are no lesion of their own
-    billed = [(b.start(), b.end()) for b in BILLING_LINE.finditer(text)]
+    billed = [(b.start(), b.end()) for b in _BILLING_LINE.finditer(text)]
     if billed:
         mentions = [m for m in mentions if not any(a <= m.start < b for a, b in billed)]
     body = [m for m in mentions if m.section != "pathology" or _surgeons_own(m)]
