@@ -407,6 +407,13 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
     carried: dict[str | None, list[Mention]] = {}
     for sent in order:
         items = by_sentence[sent]
+        if carried and all(m.label in LESION_FACTS - {"SITE"} and m.block in carried for m in items):
+            # "Separately: ... a new crusted papule on the right dorsal forearm, 8 mm. Clinically
+            # keratoacanthoma versus SCC. I did a shave biopsy of that lesion": a sentence that only
+            # describes the announced lesion (no site of its own) waits with it for its procedure
+            for m in items:
+                carried[m.block].append(m)
+            continue
         procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS
                  and not _on_anesthesia_line(text, m, line_starts) and not NAMED_APART.search(text, max(0, m.start - 60), m.start)]  # fmt: skip
         if any(_family(p.canonical) in PARED_FOR for p in procs):
@@ -687,10 +694,14 @@ def _names_new_lesion(frame: Frame | None, waiting: list[Mention]) -> bool:
 ORDINAL_LEAD = re.compile(r"[ \t]*(?:first|second|third|fourth|fifth|next|lastly|finally)\b,?[^.;\n]{0,30}$", re.IGNORECASE)
 
 
+# "Separately: while waiting between stages she showed me a new papule on the right forearm"
+ASIDE_LEAD = re.compile(r"[ \t]*(?:separately|additionally|in addition|incidentally)\b[,:]?[^.;\n]{0,90}$", re.IGNORECASE)
+
+
 def _announced(text: str, waiting: list[Mention]) -> bool:
     first = waiting[0].start
     begin = max(text.rfind(". ", 0, first) + 2, text.rfind("\n", 0, first) + 1)
-    return ORDINAL_LEAD.match(text, begin, first) is not None
+    return ORDINAL_LEAD.match(text, begin, first) is not None or ASIDE_LEAD.match(text, begin, first) is not None
 
 
 SITE_HEADING = re.compile(r"[ \t\-*•]*((?:[A-Za-z]+[ \t]){0,3}[A-Za-z]+):")

@@ -341,3 +341,11 @@ def test_frames_a_soap_heading_before_a_numbered_item(text, first):
     from dermcoder.nlp.frames import find_blocks
 
     assert find_blocks(text)[0] == (0, first)
+
+
+def test_frames_a_lesion_announced_as_an_aside_waits_for_its_procedure(nlp):
+    text = ("Mohs micrographic surgery, left nasal ala, nodular BCC. Stage one, 3 blocks: clear.\n\n"
+            "Separately: while waiting between stages she showed me a new crusted papule on the left dorsal hand, 7 mm. "
+            "Clinically keratoacanthoma versus squamous cell carcinoma. I did a shave biopsy of that lesion for permanent sections.")
+    (biopsy,) = [f for f in frames(nlp, text) if f.procedure == "biopsy_tangential"]
+    assert [s.canonical for s in biopsy.sites] == ["hand"] and [m.text for m in biopsy.sizes] == ["7 mm"]
