@@ -353,9 +353,9 @@ NON_LESION_PROCS = {"em", "prior_biopsy"}
 BILLING_LINE = re.compile(r"(?im)^[ \t]*(?:billing|billed|charges?|superbill)\b(?:[^:\n]{0,30}:[^\n]*|[ \t]+summary\b[^\n]*)"
                           r"(?:\n[ \t]*(?:\d{5}|[A-Z]\d{4})\b[^\n]*)*")
 _BILLING_LINE = word_gated(BILLING_LINE)  # scanned over every note: the same matches, faster
-# "E/M ... separately identifiable from the cryotherapy": the procedure is named to set the
-# visit apart from it; it was documented (and framed) where it was done
-NAMED_APART = re.compile(r"\b(?:separate(?:ly identifiable)?|distinct|apart)[ \t]+from[ \t]+(?:the[ \t]+|today's[ \t]+)?(?:[\w/-]+[ \t]+){0,2}$", re.IGNORECASE)
+# "E/M ... separately identifiable from the cryotherapy", "time ..., not counting the biopsy":
+# the procedure is named to set the visit apart from it; it was documented (and framed) where it was done
+NAMED_APART = re.compile(r"\b(?:(?:separate(?:ly identifiable)?|distinct|apart)[ \t]+from|not[ \t]+counting|excluding)[ \t]+(?:the[ \t]+|today's[ \t]+)?(?:[\w/-]+[ \t]+){0,2}$", re.IGNORECASE)
 # Paring a wart or keratosis in the sentence that destroys it is a step of that destruction.
 PARED_FOR = {"cryotherapy", "destruction", "ed_c"}
 
