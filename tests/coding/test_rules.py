@@ -88,23 +88,6 @@ def test_decision_level_reads_the_ticked_box(text, level):
     assert _decision_level(text)[1] == level
 
 
-def test_nodules_injected_beside_a_drained_abscess_do_not_make_the_drainage_multiple(engine):
-    s = engine.suggest("Exam: R axilla - 2.0 cm fluctuant tender abscess. L axilla - 2 inflamed nodules, not fluctuant.\n"
-                       "Procedure 1: I&D R axilla abscess, stab incision, no loculations, no packing needed.\n"
-                       "Procedure 2: intralesional kenalog 10 mg/mL into the 2 L axillary nodules, 0.5 mL each (1.0 mL total).", "q3")
-    codes = {c.code for c in s.cpt}
-    assert "10060" in codes and "10061" not in codes
-
-
-def test_a_drainage_the_attending_calls_simple_is_not_complicated(engine):
-    s = engine.suggest("Exam: posterior neck furuncle 1.2 cm, pointing.\n"
-                       "Procedure: complicated incision and drainage of furuncle. Pus expressed, dressing.\n"
-                       "ATTENDING ATTESTATION: this was a simple I&D - one stab incision, no loculations, no packing. "
-                       'The word "complicated" in the resident\'s note is incorrect.', "q4")
-    codes = {c.code for c in s.cpt}
-    assert "10060" in codes and "10061" not in codes
-
-
 @pytest.mark.parametrize("key, site, side, code", [
     ("l02_abscess", "neck", None, "L02.11"),
     ("l02_furuncle", "neck", None, "L02.12"),
@@ -126,19 +109,36 @@ def test_a_furuncle_drained_is_coded_as_a_furuncle(engine):
     assert [c.code for c in s.icd10] == ["L02.12"]
 
 
-# The procedure's own sentence names the lesion it treated, over a diagnosis on a findings
-# line grouped into the same frame ("clinically AK" above "cryodestruction of warts").
-PROCEDURE_NAMES_ITS_LESION = [
+# A code the note supports, beside the one a misreading would give: (id, note, present, absent).
+CPT_PRESENT_ABSENT = [
+    # the procedure's own sentence names the lesion it treated, over a diagnosis on a findings
+    # line grouped into the same frame ("clinically AK" above "cryodestruction of warts")
     ("warts-under-a-findings-ak",
      "Findings:\n- R antihelix: 5 mm keratotic pink papule, clinically AK; not indurated.\n\n"
      "Procedure 1: cryodestruction of warts - all 16 pared then frozen with LN2 x 2 cycles.\n"
      "Procedure 2: LN2 to the AK R antihelix x 1, single 6-sec cycle.",
      {"17111", "17000"}, {"17004"}),
+    ("nodules-injected-beside-a-drained-abscess",
+     "Exam: R axilla - 2.0 cm fluctuant tender abscess. L axilla - 2 inflamed nodules, not fluctuant.\n"
+     "Procedure 1: I&D R axilla abscess, stab incision, no loculations, no packing needed.\n"
+     "Procedure 2: intralesional kenalog 10 mg/mL into the 2 L axillary nodules, 0.5 mL each (1.0 mL total).",
+     {"10060"}, {"10061"}),
+    ("drainage-the-attending-calls-simple",
+     "Exam: posterior neck furuncle 1.2 cm, pointing.\n"
+     "Procedure: complicated incision and drainage of furuncle. Pus expressed, dressing.\n"
+     "ATTENDING ATTESTATION: this was a simple I&D - one stab incision, no loculations, no packing. "
+     'The word "complicated" in the resident\'s note is incorrect.',
+     {"10060"}, {"10061"}),
+    ("addendum-only-one-stage-was-taken",
+     "Dx: BCC, R dorsal forearm, bx 06/10. Pre-op 1.0 x 0.8 cm.\nProcedure: Mohs micrographic surgery\n"
+     "  Stage 1: 4 blocks - margins clear\n  Stage 2: 2 blocks\nDefect: 1.3 x 1.0 cm\n\n"
+     "ADDENDUM: the Stage 2 line above was carried forward from the template in error. Only one stage was taken today.",
+     {"17313"}, {"17314"}),
 ]
 
 
-@pytest.mark.parametrize("text,expected,absent", [c[1:] for c in PROCEDURE_NAMES_ITS_LESION], ids=[c[0] for c in PROCEDURE_NAMES_ITS_LESION])
-def test_procedure_sentence_names_the_treated_lesion(engine, text, expected, absent):
+@pytest.mark.parametrize("text,expected,absent", [c[1:] for c in CPT_PRESENT_ABSENT], ids=[c[0] for c in CPT_PRESENT_ABSENT])
+def test_a_code_the_note_supports_and_not_its_misreading(engine, text, expected, absent):
     codes = {line.code for line in engine.suggest(text, "t").cpt}
     assert expected <= codes and not (absent & codes), codes
 
@@ -199,14 +199,6 @@ def test_a_malignant_destruction_without_a_size_takes_the_smallest_band_and_a_qu
     (line,) = [c for c in s.cpt if c.code.startswith("172")]
     assert line.code == "17260" and line.confidence < 0.5
     assert "lesion_size" in {q.fact for q in s.queries}
-
-
-def test_an_addendum_saying_only_one_stage_was_taken_drops_the_carried_forward_stage(engine):
-    s = engine.suggest("Dx: BCC, R dorsal forearm, bx 06/10. Pre-op 1.0 x 0.8 cm.\nProcedure: Mohs micrographic surgery\n"
-                       "  Stage 1: 4 blocks - margins clear\n  Stage 2: 2 blocks\nDefect: 1.3 x 1.0 cm\n\n"
-                       "ADDENDUM: the Stage 2 line above was carried forward from the template in error. Only one stage was taken today.", "q10")
-    codes = {c.code for c in s.cpt}
-    assert "17313" in codes and "17314" not in codes
 
 
 def test_a_problem_addressed_beside_a_biopsy_elsewhere_keeps_its_own_site(engine):
