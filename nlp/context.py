@@ -15,6 +15,8 @@ import re
 
 import bisect
 import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -163,6 +165,46 @@ def _withdrawn(text: str) -> list[tuple[str, int]]:
     return out
 
 
+@dataclass(frozen=True)
+class _TakeBack:
+    """A stretch of the note that a line below it takes back: mentions of `labels` starting in
+    [start, end) whose words pass `accepts` get `category`, with `cue` saying why."""
+
+    start: int
+    end: int
+    labels: frozenset[str]
+    accepts: Callable[[str], bool]
+    category: str
+    cue: str
+
+
+def _every(_written: str) -> bool:
+    return True
+
+
+def _taken_back(text: str) -> list[_TakeBack]:
+    """What later lines take back, grouped in the order the checks apply: a measurement
+    corrected later; a template procedure whose next line says "NOT PERFORMED"; a biopsy a
+    comment calls a removal; a template default the attending replaced; a closure class
+    corrected in words."""
+    out = [_TakeBack(0, at, frozenset(MEASURE_LABELS), lambda w, old=old: re.sub(r"\s+", "", w).lower() == old,
+                     "negated", "[corrected later in the note]") for old, at in _withdrawn(text)]  # fmt: skip
+    for m in _NOT_PERFORMED_LINE.finditer(text):
+        line = m.start()
+        if line > 0:  # the mention's line is the one just above
+            out.append(_TakeBack(text.rfind("\n", 0, line - 1) + 1, line - 1, frozenset({"PROCEDURE"}), _every, "cancelled",
+                                 "[not performed, next line]"))  # fmt: skip
+    out += [_TakeBack(a, b, frozenset({"PROCEDURE"}), lambda w: "biops" in w.lower(), "negated", "[called a removal later in the note]")
+            for a, b in _biopsies_withdrawn(text)]  # fmt: skip
+    out += [_TakeBack(a, b, frozenset(TARGET_LABELS), _every, "negated", "[template default, replaced later in the note]")
+            for a, b in _defaults_withdrawn(text)]  # fmt: skip
+    for m in _REPAIR_CORRECTION.finditer(text):
+        new = _repair_class_word(m.group("new"))
+        out.append(_TakeBack(0, m.start(), frozenset({"REPAIR"}), lambda w, new=new: (c := _repair_class_word(w)) is not None and c != new,
+                             "negated", "[corrected later in the note]"))  # fmt: skip
+    return out
+
+
 def _clause_between(doc: Doc, modifier: ConTextModifier, target: Span) -> bool:
     """A comma or semicolon stands between a cue and the mention after it."""
     end = modifier.modifier_span[1]
@@ -181,14 +223,6 @@ def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
 # declined.": a line that says the procedure above it was not done
 NOT_PERFORMED_LINE = re.compile(r"(?im)^[ \t]*(?:(?:provider|md|physician)[ \t]+note[ \t]*:[ \t]*)?(?:procedure[ \t]+)?not[ \t]+(?:performed|done)\b")
 _NOT_PERFORMED_LINE = word_gated(NOT_PERFORMED_LINE)
-
-
-def _not_performed_below(text: str, pos: int, not_done_lines: set[int]) -> bool:
-    """The line after the mention's line says it was not performed."""
-    if not not_done_lines:
-        return False
-    end = text.find("\n", pos)
-    return end >= 0 and end + 1 in not_done_lines
 
 
 def _line_headed_untreated(text: str, pos: int, untreated_lines: set[int]) -> bool:
@@ -661,11 +695,7 @@ class ContextTagger(ResourceBacked):
         fast = direct_span_data(doc, spans, names) and all(Span.get_extension(n)[0] is None for n in names)
         procedure_starts = [char_range(doc, sp, fast)[0] for sp in spans if sp.label_ == "PROCEDURE"]
         untreated_lines = {m.start() for m in UNTREATED_LINE.finditer(text)}
-        not_done_lines = {m.start() for m in _NOT_PERFORMED_LINE.finditer(text)}
-        withdrawn = _withdrawn(text)
-        corrected = [(m.start(), _repair_class_word(m.group("new"))) for m in _REPAIR_CORRECTION.finditer(text)]
-        biopsies_withdrawn = _biopsies_withdrawn(text)
-        defaults_withdrawn = _defaults_withdrawn(text)
+        taken_back = _taken_back(text)
         sentences: dict[int, str] = {}
 
         def sentence_of(span: Span) -> str:
@@ -699,27 +729,11 @@ class ContextTagger(ResourceBacked):
             if "negated" not in cats and span.label_ in TARGET_LABELS and _line_headed_untreated(text, u.char_start, untreated_lines):
                 cats.append("negated")
                 texts.append("[not-treated line]")
-            if withdrawn and "negated" not in cats and span.label_ in MEASURE_LABELS:
-                written = re.sub(r"\s+", "", text[u.char_start : u.char_end]).lower()
-                if any(written == old and u.char_start < at for old, at in withdrawn):
-                    cats.append("negated")
-                    texts.append("[corrected later in the note]")
-            if "cancelled" not in cats and span.label_ == "PROCEDURE" and _not_performed_below(text, u.char_start, not_done_lines):
-                cats.append("cancelled")
-                texts.append("[not performed, next line]")
-            if biopsies_withdrawn and "negated" not in cats and span.label_ == "PROCEDURE" and "biops" in text[u.char_start : u.char_end].lower():
-                if any(a <= u.char_start < b for a, b in biopsies_withdrawn):
-                    cats.append("negated")
-                    texts.append("[called a removal later in the note]")
-            if defaults_withdrawn and "negated" not in cats and span.label_ in TARGET_LABELS:
-                if any(a <= u.char_start < b for a, b in defaults_withdrawn):
-                    cats.append("negated")
-                    texts.append("[template default, replaced later in the note]")
-            if corrected and "negated" not in cats and span.label_ == "REPAIR":
-                written = _repair_class_word(text[u.char_start : u.char_end])
-                if written and any(u.char_start < at and written != new for at, new in corrected):
-                    cats.append("negated")
-                    texts.append("[corrected later in the note]")
+            for t in taken_back:
+                if (t.category not in cats and span.label_ in t.labels and t.start <= u.char_start < t.end
+                        and t.accepts(text[u.char_start : u.char_end])):  # fmt: skip
+                    cats.append(t.category)
+                    texts.append(t.cue)
             if "copied_forward" not in cats and _in_regions(u.char_start, stale_starts, stale_ends):
                 cats.append("copied_forward")
                 texts.append("[copied-forward text]")
