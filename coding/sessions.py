@@ -11,7 +11,7 @@ from dermcoder.coding.checkboxes import stated
 from dermcoder.coding.cosmetic import medical_frames
 from dermcoder.coding.lesions import DESTRUCTIONS, frames_with
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
-from dermcoder.nlp.frames import BILLING_LINE, Frame, Mention
+from dermcoder.nlp.frames import Frame, Mention, billing_spans
 from dermcoder.nlp.start_filter import start_filtered, word_gated
 
 AK_NOUNS = ("ak", "actinic", "keratos", "lesion", "spot", "site", "hak", "papule")
@@ -226,7 +226,9 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
     if not frames:
         return
     # (not the billing summary's "10061 ... complicated or multiple": a claim, not the procedure)
-    text = BILLING_LINE.sub(lambda m: " " * len(m.group(0)), ctx.text) if "bill" in ctx.text.lower() else ctx.text
+    text = ctx.text
+    for a, b in billing_spans(text):
+        text = text[:a] + " " * (b - a) + text[b:]
     region = " ".join(text[f.start : f.end + 300] for _, f in frames)
     complicated = None
     blank_template = False

@@ -353,6 +353,11 @@ NON_LESION_PROCS = {"em", "prior_biopsy"}
 BILLING_LINE = re.compile(r"(?im)^[ \t]*(?:billing|billed|charges?|superbill)\b(?:[^:\n]{0,30}:[^\n]*|[ \t]+summary\b[^\n]*)"
                           r"(?:\n[ \t]*(?:\d{5}|[A-Z]\d{4})\b[^\n]*)*")
 _BILLING_LINE = word_gated(BILLING_LINE)  # scanned over every note: the same matches, faster
+
+
+def billing_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the note's billing summaries: claims about the note, not its facts."""
+    return [(b.start(), b.end()) for b in _BILLING_LINE.finditer(text)]
 # "E/M ... separately identifiable from the cryotherapy", "time ..., not counting the biopsy":
 # the procedure is named to set the visit apart from it; it was documented (and framed) where it was done
 NAMED_APART = re.compile(r"\b(?:(?:separate(?:ly identifiable)?|distinct|apart)[ \t]+from|not[ \t]+counting|excluding)[ \t]+(?:the[ \t]+|today's[ \t]+)?(?:[\w/-]+[ \t]+){0,2}$", re.IGNORECASE)
@@ -384,7 +389,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
     # the surgeon's correction, not the pathologist's.
     # "Billing: established 99214-25, plus destruction of 5 AKs": a summary of what the note
     # documents above (often wrong); its words are no lesion of their own
-    billed = [(b.start(), b.end()) for b in _BILLING_LINE.finditer(text)]
+    billed = billing_spans(text)
     if billed:
         mentions = [m for m in mentions if not any(a <= m.start < b for a, b in billed)]
     body = [m for m in mentions if m.section != "pathology" or _surgeons_own(m)]
