@@ -303,6 +303,8 @@ def _stale_regions(text: str) -> list[tuple[int, int]]:
 
 DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?![\d/])")
 # the visit's own date: "DOS: 03/20/2025", "Visit 11/04/2025", "(today 03/20/2025)", "Date of service 3/20/25"
+# a birth date is no date of care: "date of birth 01/19/1953" beside "Mohs surgery" dates nothing
+BIRTH_DATE = re.compile(r"(?i)\b(?:DOB|D\.O\.B\.?|date of birth|birth ?date|born)\b[ \t:(-]*$")
 VISIT_DATE = re.compile(r"(?i)\b(?:DOS|date of service|date of procedure|visit(?: date)?|today|procedure date)\b[ \t:(-]*(\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}))(?![\d/])")
 
 
@@ -332,7 +334,8 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
         start = doc[first].idx
         end = doc[last - 1].idx + len(doc[last - 1].text)
         sentence = text[start:end]
-        old = [m for m in DATE.finditer(sentence) if (key := _date_key(m.group(0))) is not None and key < visit]
+        old = [m for m in DATE.finditer(sentence) if (key := _date_key(m.group(0))) is not None and key < visit
+               and not BIRTH_DATE.search(sentence, max(0, m.start() - 20), m.start())]
         if not old:
             continue
         todays = [m.start() for m in re.finditer(r"(?i)\btoday\b", sentence)]

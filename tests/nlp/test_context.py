@@ -280,6 +280,8 @@ CTX2_CASES = [
     ("dated-biopsy-leaves-diagnosis", "DOS: 03/20/2025\nDx: basal cell carcinoma, superficial and nodular, bx 01/31/2025.", "basal cell carcinoma", "current"),
     ("dated-biopsy-is-history", "DOS: 03/20/2025\nDx: basal cell carcinoma, superficial and nodular, bx 01/31/2025.", "bx", "historical"),
     ("dated-treatment-stays-history", "DOS: 03/20/2025\nAKs scalp - LN2 x 4 lesions 09/12/2024.", "AKs", "historical"),
+    ("a-birth-date-dates-nothing", "Mohs surgery, patient Ann Doe (fictional), date of birth 01/19/1953, date of service 03/10/2026.", "Mohs surgery", "current"),
+    ("dob-dates-nothing", "Excision L forearm, pt DOB: 2/2/1961, DOS 03/10/2026.", "Excision", "current"),
     # a copy cue in mid-line leaves what the line said before it to today
     ("copy-cue-mid-line-leaves-the-start", 'S: 52M here for biopsy of R ankle spot. ** Copied from 09/2024 visit: "Shave biopsy L cheek performed today." **', "biopsy", "current"),
     ("copy-cue-mid-line-covers-the-copy", 'S: 52M here for biopsy of R ankle spot. ** Copied from 09/2024 visit: "Shave biopsy L cheek performed today." **', "Shave biopsy", "copied_forward"),
