@@ -109,7 +109,7 @@ def _written_site(ctx: CodingContext, m: Mention) -> tuple[str | None, str | Non
     if not sites:
         return None, None, None
     site = sites[0]
-    sides = [x for x in ctx.mentions if x.label == "LATERALITY" and x.sentence == m.sentence and 0 <= site.start - x.end <= 25]
+    sides = [x for x in ctx.mentions if x.label == "LATERALITY" and x.sentence == m.sentence and facts.written_before(x, site)]
     return site.canonical, sides[-1].canonical if sides else None, site.value if site.canonical == "eyelid" else None
 
 

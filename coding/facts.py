@@ -63,6 +63,17 @@ def site_fact(frame: Frame) -> Fact | None:
     return Fact(site.canonical, [site])
 
 
+# "right ... nasal ala": a side written up to 25 characters before its site is that site's;
+# after it, only right behind ("forearm, left")
+SIDE_BEFORE_SITE = 25
+SIDE_AFTER_SITE = 6
+
+
+def written_before(side: Mention, site: Mention) -> bool:
+    """The side is written just before the site ("right nasal ala", "R upper lid, lower margin")."""
+    return 0 <= site.start - side.end <= SIDE_BEFORE_SITE
+
+
 def side_fact(frame: Frame, site: Mention | None) -> Fact | None:
     """The side written next to the site (or the only side of the frame)."""
     sides = [m for m in frame.laterality if usable(m)] or frame.laterality
@@ -71,7 +82,7 @@ def side_fact(frame: Frame, site: Mention | None) -> Fact | None:
     if site is not None:
         # the side written against the chosen site carries that site's context, whatever it is
         beside = [m for m in frame.laterality if "negated" not in m.context]
-        near = [m for m in beside if 0 <= site.start - m.end <= 25 or 0 <= m.start - site.end <= 6]
+        near = [m for m in beside if written_before(m, site) or 0 <= m.start - site.end <= SIDE_AFTER_SITE]
         if near:
             return Fact(near[-1].canonical if near[-1].start < site.start else near[0].canonical, [near[0]])
     distinct = {m.canonical for m in sides}
