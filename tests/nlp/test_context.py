@@ -271,6 +271,10 @@ SCOPE_CASES = [
     ("s/p-in-assessment-line", "A: SCC R hand, s/p exc + cx repair. F/u 10-14 d SR, path f/u.", "cx repair", "current"),
     ("dated-s/p-in-assessment", "A: AKs; hx BCC nose s/p Mohs 2021, NED.", "Mohs", "historical"),
     ("s/p-in-history", "Hx: BCC L temple s/p Mohs, NED. Today LN2 to 4 AKs.", "Mohs", "historical"),
+    ("will-be-scheduled-for-x", "Path: SCC, keratoacanthoma type. She will be scheduled for excision.", "excision", "hypothetical"),
+    ("x-will-be-scheduled", "Excision will be scheduled.", "Excision", "hypothetical"),
+    ("consultation-scheduled", "Patient called; Mohs consultation scheduled.", "Mohs", "hypothetical"),
+    ("not-done-today-lead", "Not done today: right nasal tip nodular BCC, scheduled separately.", "nodular BCC", "negated"),
 ]
 
 
