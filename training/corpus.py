@@ -228,6 +228,10 @@ def render_coverage(result: CorpusCheck, console) -> None:
         console.print(table)
 
 
+SMALLEST_STRATUM = 3  # fewest new notes of one family that get a test note of their own
+POOLED = "~pooled small families"
+
+
 def assign_splits(path: str | Path, seed: int = 13, test_share: float = 0.3, dev_share: float = 0.2) -> dict[str, int]:
     """Give every written note without a split one, stratified by its primary family.
 
@@ -244,13 +248,19 @@ def assign_splits(path: str | Path, seed: int = 13, test_share: float = 0.3, dev
         elif not rec.get("split"):
             note = LabeledNote.model_validate(rec)
             strata[note_families(note, tables)[0]].append(i)
+    # A family with one or two new notes cannot be split on its own; left to train, a varied
+    # batch would put its rarer families (and most of its notes) in train only. They are
+    # split together instead, as one mixed stratum.
+    small = sorted(f for f in strata if len(strata[f]) < SMALLEST_STRATUM)
+    if len(small) > 1:
+        strata[POOLED] = [i for f in small for i in strata.pop(f)]
     rng = random.Random(seed)
     for family in sorted(strata):
         members = strata[family]
         rng.shuffle(members)
         n = len(members)
-        n_test = max(1, round(n * test_share)) if n >= 3 else 0
-        n_dev = max(1, round(n * dev_share)) if n >= 4 else 0
+        n_test = max(1, round(n * test_share)) if n >= SMALLEST_STRATUM else 0
+        n_dev = max(1, round(n * dev_share)) if n >= SMALLEST_STRATUM + 1 else 0
         for rank, i in enumerate(members):
             records[i]["split"] = "test" if rank < n_test else "dev" if rank < n_test + n_dev else "train"
     Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")

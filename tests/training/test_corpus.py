@@ -68,6 +68,17 @@ def test_corpus_split_keeps_existing_and_stratifies(tmp_path):
     assert assign_splits(path, seed=99) == counts  # nothing left to assign: nothing moves
 
 
+def test_corpus_split_pools_families_too_small_to_split(tmp_path):
+    """One new note of each of ten families: alone each would go to train; pooled, they share out."""
+    families = [("11102", "D49.2"), ("11300", "L82.1"), ("11400", "D22.5"), ("11600", "C44.519"), ("17000", "L57.0"),
+                ("17110", "B07.8"), ("10060", "L02.411"), ("11900", "L91.0"), ("11730", "L60.0"), ("17311", "C44.319")]
+    notes = [_note(id=f"n{i}", split=None, cpt=[{"code": c, "units": 1, "modifiers": []}], icd10=[d]) for i, (c, d) in enumerate(families)]
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(n) + "\n" for n in notes))
+    counts = assign_splits(path, seed=1)
+    assert counts.get("test", 0) == 3 and counts.get("dev", 0) == 2 and counts["train"] == 5
+
+
 def test_corpus_markup_offsets_exact():
     text, ents = unmark("Excision of [[BCC|HISTOLOGY]] [[left|LATERALITY]] [[nasal ala|SITE]], [[0.9 cm|SIZE]].")
     assert text == "Excision of BCC left nasal ala, 0.9 cm."
