@@ -320,8 +320,14 @@ def count_fact(frame_or_mentions, nouns: tuple[str, ...] = (), sites: list[Menti
     return Fact(sum(int(m.value) for m in items), items, " + ".join(m.text for m in items))
 
 
+SUMMING_UP = ("assessment", "assessment_plan")
+
+
 def _restates(first: Mention, later: Mention, site_starts: list[int]) -> bool:
-    return (first.sentence == later.sentence and int(first.value) == int(later.value)
+    """The later count names the same lesions: the same number with no site between, in the
+    same sentence or summed up by the assessment ("Proc: LN2 to 9 AKs." ... "A/P: AKs x9 - LN2 done.")."""
+    summed_up = later.section in SUMMING_UP and first.section not in SUMMING_UP
+    return ((first.sentence == later.sentence or summed_up) and int(first.value) == int(later.value)
             and not any(first.end <= s < later.start for s in site_starts))  # fmt: skip
 
 

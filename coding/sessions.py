@@ -16,6 +16,7 @@ from dermcoder.nlp.start_filter import start_filtered, word_gated
 
 AK_NOUNS = ("ak", "actinic", "keratos", "lesion", "spot", "site", "hak", "papule")
 BENIGN_NOUNS = ("wart", "verruc", "lesion", "molluscum", "mollusca", "sk", "seborrheic", "milia", "papule", "keratos", "condylom", "spot", "growth")
+WARTS = {"common_wart", "plantar_wart", "anogenital_wart"}
 TAG_NOUNS = ("tag", "acrochord", "lesion", "papule", "growth")
 BENIGN_DESTRUCTION = {"common_wart", "plantar_wart", "anogenital_wart", "molluscum", "sk", "isk", "milia"}
 TAG_PROCS = DESTRUCTIONS | {"skin_tag_removal", "excision", "shave_removal"}
@@ -150,7 +151,9 @@ def destruction_benign(ctx: CodingContext, rule: RuleRecord) -> None:
     hist = _active_hist(frames[0][1], BENIGN_DESTRUCTION)[:1]
     evidence = [f.procedures[0] for _, f in frames] + hist + (count.evidence if count else [])
     code = "17111" if n >= 15 else "17110"
-    kinds = [m for _, f in frames for m in _active_hist(f, BENIGN_DESTRUCTION)] or note_has(ctx, BENIGN_DESTRUCTION)
+    # warts pared before the freezing are among the lesions destroyed (their paring is not coded)
+    pared = [m for _, f in frames_with(ctx, "paring") if _wart_paring(f) for m in _active_hist(f, WARTS)]
+    kinds = [m for _, f in frames for m in _active_hist(f, BENIGN_DESTRUCTION)] + pared or note_has(ctx, BENIGN_DESTRUCTION)
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {n} benign lesion(s) ({hist[0].text if hist else ''}) -> {code}",
                       evidence=evidence, frames=[i for i, _ in frames], site="benign lesions", diagnoses=_dx(ctx, kinds),
                       alternatives=[("17111" if code == "17110" else "17110", 0.03, "other count band")]))  # fmt: skip
@@ -262,6 +265,17 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
 NAIL_WORDS = ("nail", "toenail", "fingernail", "lesion")
 
 
+def _sides(frames: list[tuple[int, Frame]]) -> set[str]:
+    return {side.value for _, f in frames if (side := facts.side_fact(f, None)) is not None}
+
+
+def _other_side(these: list[tuple[int, Frame]], those: list[tuple[int, Frame]]) -> bool:
+    """Both sets of frames name their side, and no side is shared ("Left great toe: ...
+    matrixectomy" and "Right great toe: partial nail avulsion only")."""
+    mine, theirs = _sides(these), _sides(those)
+    return bool(mine) and bool(theirs) and not mine & theirs
+
+
 @handler("nails")
 def nails(ctx: CodingContext, rule: RuleRecord) -> None:
     """Avulsion 11730 + 11732 per further nail; matrixectomy 11750 per nail; debridement 11720/11721; biopsy 11755."""
@@ -282,7 +296,7 @@ def nails(ctx: CodingContext, rule: RuleRecord) -> None:
         if proc == "nail_avulsion":
             if count is None and len(said) > 1:
                 n -= len(said & matrix_sentences)  # the matrixectomy of that nail includes its avulsion
-            if n < 1 or (matrix_sentences and n == 1 and len(said) <= 1):
+            if n < 1 or (matrix_sentences and n == 1 and len(said) <= 1 and (said <= matrix_sentences or not _other_side(frames, frames_with(ctx, "matrixectomy")))):
                 continue  # the matrixectomy of the same nail includes its avulsion
             ctx.add(Candidate("11730", 1, rule.id, f"{rule.id}: nail avulsion, first nail", evidence=evidence, frames=idx))
             if n > 1:
@@ -482,10 +496,18 @@ def pdt(ctx: CodingContext, rule: RuleRecord) -> None:
                               evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))  # fmt: skip
 
 
+def _wart_paring(frame: Frame) -> bool:
+    """The paring takes a wart's callus down before it is destroyed: it pares warts and no corn
+    ("pared lightly to take down the callus, then all eight warts were frozen")."""
+    corns = [m for m in _active_hist(frame, {"corn_callus"}) if not m.text.lower().startswith("callus")]
+    return bool(_active_hist(frame, WARTS)) and not corns
+
+
 @handler("other_procedures")
 def other_procedures(ctx: CodingContext, rule: RuleRecord) -> None:
     """Paring by count; acne surgery; chemical peel by region and depth (not when cosmetic)."""
-    frames = frames_with(ctx, "paring")
+    # paring a wart to take its callus down before freezing it is part of the destruction
+    frames = [(i, f) for i, f in frames_with(ctx, "paring") if not _wart_paring(f)]
     if frames and note_has(ctx, {"corn_callus"}):
         count = _session_count(ctx, frames, ("corn", "callus", "lesion", "clav", "keratos"))
         n = int(count.value) if count else 1

@@ -308,7 +308,17 @@ BIRTH_DATE = re.compile(r"(?i)\b(?:DOB|D\.O\.B\.?|date of birth|birth ?date|born
 VISIT_DATE = re.compile(r"(?i)\b(?:DOS|date of service|date of procedure|visit(?: date)?|today|procedure date)\b[ \t:(-]*(\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}))(?![\d/])")
 
 
+# "LN2 01/2026 w/ quick recurrence": a month of an earlier year or month
+MONTH_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(20\d\d)(?![\d/])")
+# compared with a full date, a month sorts after all of its days: only an earlier month is "before the visit"
+WHOLE_MONTH = 32
+
+
 def _date_key(text: str) -> tuple[int, int, int] | None:
+    month_only = MONTH_DATE.fullmatch(text.strip())
+    if month_only:
+        month, year = (int(g) for g in month_only.groups())
+        return (year, month, WHOLE_MONTH) if 1 <= month <= 12 else None
     m = DATE.fullmatch(text.strip())
     if not m:
         return None
@@ -334,7 +344,8 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
         start = doc[first].idx
         end = doc[last - 1].idx + len(doc[last - 1].text)
         sentence = text[start:end]
-        old = [m for m in DATE.finditer(sentence) if (key := _date_key(m.group(0))) is not None and key < visit
+        found = sorted([*DATE.finditer(sentence), *MONTH_DATE.finditer(sentence)], key=lambda d: d.start())
+        old = [m for m in found if (key := _date_key(m.group(0))) is not None and key < visit
                and not BIRTH_DATE.search(sentence, max(0, m.start() - 20), m.start())]
         if not old:
             continue

@@ -319,7 +319,9 @@ def _inline_labels(text: str, mentions: list[Mention], labels: set[str], line_st
 
 # "(A) squamous cell carcinoma, left forearm; (B) basal cell carcinoma, right upper back":
 # bracketed lesion labels inside one line
-SEGMENT_LABEL = re.compile(r"\(([A-H]|\d{1,2})\)(?=[ \t])")
+# or, dictated, a letter after a colon or full stop with a comma: "Repairs: A, intermediate
+# layered closure five centimeters. B, intermediate layered closure two point four centimeters."
+SEGMENT_LABEL = re.compile(r"\(([A-H]|\d{1,2})\)(?=[ \t])|(?:^|(?<=[:.])[ \t]+)([A-H]),(?=[ \t])")
 
 
 def _segmented_lines(text: str, mentions: list[Mention], labels: set[str], line_starts: list[int]) -> None:
@@ -327,7 +329,7 @@ def _segmented_lines(text: str, mentions: list[Mention], labels: set[str], line_
     forearm; (B) BCC, R back") gives each lesion's facts to its label's block."""
     for k, start in enumerate(line_starts):
         end = line_starts[k + 1] if k + 1 < len(line_starts) else len(text)
-        marks = [(m.start(), m.group(1).upper()) for m in SEGMENT_LABEL.finditer(text, start, end) if m.group(1).upper() in labels]
+        marks = [(m.start(), lab) for m in SEGMENT_LABEL.finditer(text, start, end) if (lab := (m.group(1) or m.group(2)).upper()) in labels]
         if len({lab for _, lab in marks}) < 2:
             continue
         for m in mentions:

@@ -143,6 +143,37 @@ PRESENT_ABSENT = [
     ("relatives-melanoma-in-the-history-field-only",
      "Est pt, annual skin check. Family history of melanoma in her father; no personal history.\nExam: no suspicious lesions.\nE/M: est, MDM low.",
      "icd10", set(), {"Z80.8", "Z85.820"}),
+    # the assessment restating the treated count names the same lesions, not nine more
+    ("a-count-the-assessment-restates",
+     "Exam: gritty scaly papules c/w AKs: scalp 4, L temple 2, R dorsal hand 3.\nProc: LN2 to 9 AKs as above, 2 FTC ea. Tol well.\n"
+     "A/P: AKs x9 - LN2 done. RTC 6 mo.",
+     "cpt", {"17000", "17003"}, {"17004"}),
+    # a wart pared to take its callus down before freezing: the paring is part of the destruction
+    ("wart-paring-before-freezing",
+     "On exam: common warts R index finger x3, and two plantar warts L forefoot, larger 7 mm. The plantar warts were pared "
+     "with a 15 blade first to take down the callus. Then all 5 warts were treated with liquid nitrogen, 2 FTC each.",
+     "cpt", {"17110"}, {"11055", "11056", "11057"}),
+    # "eyelid tags not tx, ... cosmetic" speaks of tags left alone, not of the tags removed
+    ("cosmetic-said-of-the-untreated-tags",
+     "S: skin tags neck + axillae catch on necklace, several bleed.\nO: acrochordons, several inflamed: neck 11, R axilla 5, L axilla 3.\n"
+     "P:\n- snip excision w/ iris scissors, all 19 symptomatic tags, AlCl3.\n- eyelid tags not tx, pt aware removal would be cosmetic.",
+     "cpt", {"11200", "11201"}, {"17110"}),
+    # a matrixectomy of one great toe does not include the avulsion of the other
+    ("avulsion-of-the-other-toe",
+     "Recurrent ingrown toenail of the left great toe, lateral border. He now also has an early ingrown nail of the right great toe, medial border.\n"
+     "Procedure: consent, digital blocks to each toe. Left great toe: the lateral one fifth of the nail plate was freed and removed, "
+     "then chemical matrixectomy with 88% phenol, three 30 second applications. Right great toe: partial nail avulsion of the medial "
+     "border only, no matrixectomy since this is the first episode. Bulky dressings.",
+     "cpt", {"11750", "11730"}, set()),
+    # dictated labels with a comma ("A, intermediate ... B, intermediate") split a line between lesions
+    ("dictated-comma-labels",
+     "Lesion A, left dorsal forearm: squamous cell carcinoma on punch biopsy 03/30/2026. Clinical size 1.5 cm. 4 mm margins.\n"
+     "Lesion B, right upper back: dysplastic nevus with severe atypia, positive lateral margin on shave biopsy, also 03/30/2026. "
+     "Residual pigment 6 mm. 2 mm margins.\n"
+     "Both sites anesthetized with lidocaine, both excised full thickness to fat as separate ellipses.\n"
+     "Repairs: A, intermediate layered closure 5 cm. B, intermediate layered closure 2.4 cm.\n"
+     "Path: A, squamous cell carcinoma, margins clear. B, dysplastic nevus, severe atypia, completely excised.",
+     "cpt", {"11603", "11401", "12032"}, {"11601", "12031"}),
 ]
 
 

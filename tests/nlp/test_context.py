@@ -274,6 +274,8 @@ SCOPE_CASES = [
     ("will-be-scheduled-for-x", "Path: SCC, keratoacanthoma type. She will be scheduled for excision.", "excision", "hypothetical"),
     ("x-will-be-scheduled", "Excision will be scheduled.", "Excision", "hypothetical"),
     ("consultation-scheduled", "Patient called; Mohs consultation scheduled.", "Mohs", "hypothetical"),
+    ("month-year-before-the-visit", "DOS: 04/28/2026\nDx: AKs face. LN2 01/2026 w/ quick recurrence.", "LN2", "historical"),
+    ("month-year-of-the-visit", "DOS: 04/28/2026\nLN2 04/2026 to 3 AKs, tol well.", "LN2", "current"),
     ("not-done-today-lead", "Not done today: right nasal tip nodular BCC, scheduled separately.", "nodular BCC", "negated"),
 ]
 
