@@ -303,6 +303,14 @@ def count_fact(frame_or_mentions, nouns: tuple[str, ...] = (), sites: list[Menti
         rest = [o for o in counts if o is not m and o.line == m.line and o.start > m.start and (o.canonical or "").endswith("by site")]
         if len(rest) >= 2 and sum(int(o.value) for o in rest) == int(m.value):
             return Fact(int(m.value), [m] + rest, " + ".join(o.text for o in rest))
+    # "Acne cysts: chin 2; right jawline 2; left cheek 1" above "0.1 mL per lesion x 5 lesions":
+    # a count equal to the whole breakdown written before it is that breakdown's total
+    by_site = [m for m in counts if (m.canonical or "").endswith("by site")]
+    if len(by_site) >= 2:
+        for m in counts:
+            before = [o for o in by_site if o.start < m.start]
+            if m not in by_site and len(before) == len(by_site) and sum(int(o.value) for o in before) == int(m.value):
+                return Fact(int(m.value), [m] + before, " + ".join(o.text for o in before))
     if isinstance(frame_or_mentions, Frame):
         sites = frame_or_mentions.sites
     site_starts = [x.start for x in sites] if sites is not None else None

@@ -76,7 +76,7 @@ TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", 
 # "rec'd shave bx r/o BCC; pt declined today": the refusal is the next clause, past the ';'
 # that ends ConText's sentence; "I offered liquid nitrogen, but she declined", "we had
 # discussed Mohs surgery at his prior visit, which he declined" (past "but" and "which")
-DECLINED_AFTER = re.compile(r"[^.;\n]{0,40}(?:;|,[ \t]*(?=but\b|which\b))[ \t]*(?:but[ \t]+|which[ \t]+)?(?:(?:the[ \t]+)?(?:pt|patient|she|he|they)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses)\b", re.IGNORECASE)
+DECLINED_AFTER = re.compile(r"[^.;\n]{0,40}(?:;|,[ \t]*(?=but\b|which\b))[ \t]*(?:but[ \t]+|which[ \t]+)?(?:(?:the[ \t]+|his[ \t]+|her[ \t]+)?(?:pt|patient|she|he|they|parents?|mother|father|mom|dad|family|guardian)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses)\b", re.IGNORECASE)
 # "if ear lesion persists -> shave biopsy": the procedure after the arrow of a condition
 CONDITIONAL_ARROW = re.compile(r"(?i)\b(?:if|when|should)\b[^.;\n]{0,60}?(?:->|→)[^.;\n>→]{0,30}$")
 # "not previously biopsied", "never biopsied": the mention is what never happened

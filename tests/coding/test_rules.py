@@ -165,6 +165,11 @@ PRESENT_ABSENT = [
      "then chemical matrixectomy with 88% phenol, three 30 second applications. Right great toe: partial nail avulsion of the medial "
      "border only, no matrixectomy since this is the first episode. Bulky dressings.",
      "cpt", {"11750", "11730"}, set()),
+    # a count equal to the breakdown written above it is that breakdown's total, not five more
+    ("injected-total-after-its-breakdown",
+     "EXAM\n  Acne cysts: chin 2; right jawline 2; left cheek 1\n\nPROCEDURE: Intralesional injection\n"
+     "  Drug: triamcinolone acetonide 10 mg/mL, diluted to 2.5 mg/mL\n  Volume: 0.1 mL per lesion x 5 lesions = 0.5 mL = 1.25 mg total",
+     "cpt", {"11900"}, {"11901"}),
     # dictated labels with a comma ("A, intermediate ... B, intermediate") split a line between lesions
     ("dictated-comma-labels",
      "Lesion A, left dorsal forearm: squamous cell carcinoma on punch biopsy 03/30/2026. Clinical size 1.5 cm. 4 mm margins.\n"

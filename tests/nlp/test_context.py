@@ -276,6 +276,9 @@ SCOPE_CASES = [
     ("consultation-scheduled", "Patient called; Mohs consultation scheduled.", "Mohs", "hypothetical"),
     ("month-year-before-the-visit", "DOS: 04/28/2026\nDx: AKs face. LN2 01/2026 w/ quick recurrence.", "LN2", "historical"),
     ("month-year-of-the-visit", "DOS: 04/28/2026\nLN2 04/2026 to 3 AKs, tol well.", "LN2", "current"),
+    ("parents-declined-next-clause", "[x] Pulsed dye laser for residual redness - discussed; parents declined for now", "Pulsed dye laser", "declined"),
+    ("not-tolerated-is-cancelled", "Assessment: molluscum contagiosum, right flank; in-office destruction not tolerated.", "destruction", "cancelled"),
+    ("originally-sized", "Indication: congenital nevus of the back, originally 5.8 x 3.4 cm, itchy.", "5.8 x 3.4 cm", "historical"),
     ("not-done-today-lead", "Not done today: right nasal tip nodular BCC, scheduled separately.", "nodular BCC", "negated"),
 ]
 
