@@ -157,9 +157,11 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
         for m in ctx.mentions:
             if m.label != "HISTOLOGY" or not m.active or "uncertain" in m.context or id(m) in linked:
                 continue
-            if m.value in ("benign", "unknown") and not procedures_today:
-                continue  # stable nevi seen on a surveillance exam are findings, not the reason for the visit
             key = facts.histology_key(m)
+            if m.value in ("benign", "unknown") and not procedures_today and key not in assessed:
+                # stable nevi seen on a surveillance exam are findings, not the reason for the
+                # visit; a benign problem the assessment manages (a hemangioma on propranolol) is
+                continue
             if m.value == "benign" and assessed and m.section not in ASSESSMENT_SECTIONS and key not in assessed:
                 continue  # "Nevi on the trunk unchanged" on exam, absent from the assessment: not addressed
             if ctx.text[m.start - 1 : m.start] == '"' and ctx.text[m.end : m.end + 1] == '"':

@@ -347,6 +347,19 @@ DIAGNOSES = [
     ("changing-mole-with-a-melanoma-differential",
      "CC: changing mole on the right shoulder.\nExam: 6 mm irregularly pigmented macule, right shoulder; "
      "ddx dysplastic nevus vs early melanoma.\nShave biopsy (saucerization) after lidocaine, AlCl3. Path pending.", {"D49.2"}),
+    # a benign problem the assessment manages is the visit's reason, procedure or not
+    ("benign-problem-managed-at-an-em-visit",
+     "Hemangioma follow-up, established. On propranolol 1 mg/kg/day.\nExam: superficial infantile hemangioma, left cheek, 1.2 x 0.9 cm, softer.\n"
+     "Assessment: infantile hemangioma, involuting - increase propranolol for weight gain. MDM moderate.", {"D18.01"}),
+    ("iga-vasculitis",
+     "New patient. Palpable purpura of both legs x 5 days, arthralgia.\nA/P: IgA vasculitis (HSP) - urinalysis and BP today; "
+     "punch biopsy for H&E and DIF done. MDM moderate.", {"D69.0"}),
+    ("pityriasis-lichenoides-chronica-on-pathology",
+     "Scheduled punch biopsy, L flank, scaly papules. 4 mm punch, one suture.\n"
+     "Path addendum: pityriasis lichenoides chronica.", {"L41.1"}),
+    ("acanthosis-nigricans-addressed",
+     "Teen, established. Velvety hyperpigmented plaques of the neck and axillae.\n"
+     "A/P: acanthosis nigricans - fasting glucose and HbA1c ordered, PCP informed. MDM low.", {"L83"}),
 ]
 
 
