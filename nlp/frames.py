@@ -823,11 +823,24 @@ SIZED = {"shave_removal", "excision"}
 SIZELESS = {"excimer", "phototherapy", "pdt", "intralesional", "em"}
 
 
+def _reads_sizes(frame: Frame) -> bool:
+    """The frame's procedure is coded by a lesion's size: not a session service, and a
+    destruction only of a malignant lesion (17000-17004 and 17110 count lesions instead: a
+    cryotherapy of AKs that took in the exam's "Left lower cheek: 0.8 x 0.6 cm ... irritated
+    SK" line does not keep that size from the cheek's shave removal)."""
+    family = _family(frame.procedure)
+    if family in SIZELESS:
+        return False
+    if family in PARED_FOR:
+        return any(m.value in ("malignant", "in_situ") for m in frame.histology + frame.path_histology if m.active)
+    return True
+
+
 def _size_from_the_exam(frames: list[Frame], body: list[Mention]) -> None:
     """ "O: L temple: 6 mm waxy stuck-on papule" ... "P: 2. Shaved today flush with skin": a
     removal whose frame has no size takes the one size the exam wrote at its site and side,
     unless a frame that reads sizes holds it already."""
-    held = {id(m) for f in frames if _family(f.procedure) not in SIZELESS for m in f.sizes}
+    held = {id(m) for f in frames if _reads_sizes(f) for m in f.sizes}
     for f in frames:
         own = _own_sites(f)
         if _family(f.procedure) not in SIZED or not own or [m for m in f.sizes if m.active and m.role != "defect"]:

@@ -170,6 +170,16 @@ PRESENT_ABSENT = [
      "EXAM\n  Acne cysts: chin 2; right jawline 2; left cheek 1\n\nPROCEDURE: Intralesional injection\n"
      "  Drug: triamcinolone acetonide 10 mg/mL, diluted to 2.5 mg/mL\n  Volume: 0.1 mL per lesion x 5 lesions = 0.5 mL = 1.25 mg total",
      "cpt", {"11900"}, {"11901"}),
+    # an AK cryotherapy that took in the exam line of another lesion does not keep its size
+    # from that lesion's shave removal (AK destruction is coded by count, not size)
+    ("exam-size-the-ak-session-does-not-read",
+     "He is here for his actinic keratoses and a spot on his left lower cheek that his razor keeps catching.\n"
+     "Exam: actinic keratoses on the forehead seven, scalp six, right ear two, nose two. Left lower cheek: point eight by point six "
+     "centimeter stuck-on waxy papule, crusted and inflamed at the base, consistent with an irritated seborrheic keratosis. "
+     "Both hands show fissured plaques on the fingertips consistent with chronic hand eczema.\n"
+     "Procedures: cryotherapy to all seventeen actinic keratoses listed, one freeze thaw cycle each. Then shave removal of the "
+     "cheek lesion, flush with the skin, entire lesion removed, aluminum chloride, sent to pathology.",
+     "cpt", {"11311", "17004"}, {"11310"}),
     # dictated labels with a comma ("A, intermediate ... B, intermediate") split a line between lesions
     ("dictated-comma-labels",
      "Lesion A, left dorsal forearm: squamous cell carcinoma on punch biopsy 03/30/2026. Clinical size 1.5 cm. 4 mm margins.\n"
@@ -357,6 +367,9 @@ DIAGNOSES = [
     ("pityriasis-lichenoides-chronica-on-pathology",
      "Scheduled punch biopsy, L flank, scaly papules. 4 mm punch, one suture.\n"
      "Path addendum: pityriasis lichenoides chronica.", {"L41.1"}),
+    ("hand-eczema-is-unspecified-dermatitis",
+     "Established. Hand eczema worse since woodworking, fissures on the fingertips.\n"
+     "A/P: chronic hand eczema - clobetasol ointment, cotton liners under gloves. MDM moderate.", {"L30.9"}),
     ("acanthosis-nigricans-addressed",
      "Teen, established. Velvety hyperpigmented plaques of the neck and axillae.\n"
      "A/P: acanthosis nigricans - fasting glucose and HbA1c ordered, PCP informed. MDM low.", {"L83"}),
