@@ -57,7 +57,8 @@ SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 # the words that announce copied text ("[template v3]" is a template's version, not a copy)
 STALE_WORDS = (r"prior (?:visit )?note|previous (?:visit )?note|copied (?:from|forward)|\(copied|\*\* ?copied|auto-?populated|"
                r"carried forward|pasted (?:fwd|forward|in from)|\[template(?![ \t]+v(?:er(?:sion)?)?\.?[ \t]*\d)|template text|pre-?populated|"
-               r"duplicate from|template from|pre-?filled|from booking|imported from")
+               r"duplicate from|template from|pre-?filled|from booking|imported from|"
+               r"copied fwd|carried (?:fwd|over from)|brought forward|pulled (?:forward|in from)|copy[/-]paste|cloned from")
 STALE_HEADER = re.compile(rf"(?im)^.*(?:{STALE_WORDS}).*$")
 # "PROCEDURE NOTE (template pre-filled 10/20)", "SCHEDULED PROCEDURE (template from booking):"
 # announce text written before the visit: it runs to a blank line, a rule ("---") or the
@@ -76,7 +77,7 @@ TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", 
 # "rec'd shave bx r/o BCC; pt declined today": the refusal is the next clause, past the ';'
 # that ends ConText's sentence; "I offered liquid nitrogen, but she declined", "we had
 # discussed Mohs surgery at his prior visit, which he declined" (past "but" and "which")
-DECLINED_AFTER = re.compile(r"[^.;\n]{0,40}(?:;|,[ \t]*(?=but\b|which\b))[ \t]*(?:but[ \t]+|which[ \t]+)?(?:(?:the[ \t]+|his[ \t]+|her[ \t]+)?(?:pt|patient|she|he|they|parents?|mother|father|mom|dad|family|guardian)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses)\b", re.IGNORECASE)
+DECLINED_AFTER = re.compile(r"[^.;\n]{0,40}(?:;|,[ \t]*(?=but\b|which\b))[ \t]*(?:but[ \t]+|which[ \t]+)?(?:(?:the[ \t]+|his[ \t]+|her[ \t]+)?(?:pt|patient|she|he|they|parents?|mother|father|mom|dad|family|guardian)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses|does not (?:wish|want)|did not (?:wish|want)|turned (?:it )?down|prefers to (?:observe|wait)|prefers observation)\b", re.IGNORECASE)
 # "if ear lesion persists -> shave biopsy": the procedure after the arrow of a condition
 CONDITIONAL_ARROW = re.compile(r"(?i)\b(?:if|when|should)\b[^.;\n]{0,60}?(?:->|→)[^.;\n>→]{0,30}$")
 # "not previously biopsied", "never biopsied": the mention is what never happened

@@ -279,6 +279,13 @@ SCOPE_CASES = [
     ("parents-declined-next-clause", "[x] Pulsed dye laser for residual redness - discussed; parents declined for now", "Pulsed dye laser", "declined"),
     ("not-tolerated-is-cancelled", "Assessment: molluscum contagiosum, right flank; in-office destruction not tolerated.", "destruction", "cancelled"),
     ("originally-sized", "Indication: congenital nevus of the back, originally 5.8 x 3.4 cm, itchy.", "5.8 x 3.4 cm", "historical"),
+    # common phrasings no corpus note used yet (each checked here, none changes a corpus note)
+    ("does-not-wish", "Offered cryotherapy for the SKs; she does not wish to have them frozen.", "cryotherapy", "declined"),
+    ("turned-down", "Mohs was offered and turned down by the patient.", "Mohs", "declined"),
+    ("prefers-to-observe", "Shave removal offered; prefers to observe for now.", "Shave removal", "declined"),
+    ("would-benefit-from", "He would benefit from Mohs surgery given the H-zone site.", "Mohs surgery", "hypothetical"),
+    ("future-procedure", "Discussed future excision of the scar if it widens.", "excision", "hypothetical"),
+    ("copy-paste-banner", "HPI (copy/paste from 02/11 note): LN2 to 4 AKs of the scalp.\n\nToday: itchy SK on the back.", "LN2", "copied_forward"),
     ("not-done-today-lead", "Not done today: right nasal tip nodular BCC, scheduled separately.", "nodular BCC", "negated"),
 ]
 
