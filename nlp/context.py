@@ -78,6 +78,9 @@ TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", 
 # that ends ConText's sentence; "I offered liquid nitrogen, but she declined", "we had
 # discussed Mohs surgery at his prior visit, which he declined" (past "but" and "which")
 DECLINED_AFTER = re.compile(r"[^.;\n]{0,40}(?:;|,[ \t]*(?=but\b|which\b))[ \t]*(?:but[ \t]+|which[ \t]+)?(?:(?:the[ \t]+|his[ \t]+|her[ \t]+)?(?:pt|patient|she|he|they|parents?|mother|father|mom|dad|family|guardian)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses|does not (?:wish|want)|did not (?:wish|want)|turned (?:it )?down|prefers to (?:observe|wait)|prefers observation)\b", re.IGNORECASE)
+# "Pt elects Mohs -> booked 10/29/25": the procedure is booked for a later day (past the
+# arrow and dash that end a ConText scope)
+BOOKED_AFTER = re.compile(r"[ \t]*(?:->|→|-|–|:)?[ \t]*(?:booked|scheduled|planned)(?:[ \t]+(?:for|on))?[ \t]+\d{1,2}/\d{1,2}\b", re.IGNORECASE)
 # "if ear lesion persists -> shave biopsy": the procedure after the arrow of a condition
 CONDITIONAL_ARROW = re.compile(r"(?i)\b(?:if|when|should)\b[^.;\n]{0,60}?(?:->|→)[^.;\n>→]{0,30}$")
 # "not previously biopsied", "never biopsied": the mention is what never happened
@@ -231,6 +234,21 @@ def _line_headed_untreated(text: str, pos: int, untreated_lines: set[int]) -> bo
     if not untreated_lines:
         return False
     return text.rfind("\n", 0, pos) + 1 in untreated_lines
+
+
+# "Options: excision with flap reconstruction; Mohs surgery (not required ...); ED&C.": a list
+# of options runs past the ";" that ends a ConText scope, to the end of its sentence
+OPTIONS_LEAD = re.compile(r"\b(?:treatment )?options?(?:[ \t]+(?:discussed|reviewed|include[sd]?|were))?[ \t]*:", re.IGNORECASE)
+OPTIONS_END = re.compile(r"\.(?=\s)|\n")
+
+
+def _option_lists(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each list of options, from its lead to the end of its sentence."""
+    out = []
+    for m in OPTIONS_LEAD.finditer(text):
+        end = OPTIONS_END.search(text, m.end())
+        out.append((m.end(), end.start() if end else len(text)))
+    return out
 
 
 # "ADDENDUM - 03/03 biopsy results, copied from the report for the billing office": the
@@ -710,6 +728,7 @@ class ContextTagger(ResourceBacked):
         fast = direct_span_data(doc, spans, names) and all(Span.get_extension(n)[0] is None for n in names)
         procedure_starts = [char_range(doc, sp, fast)[0] for sp in spans if sp.label_ == "PROCEDURE"]
         untreated_lines = {m.start() for m in UNTREATED_LINE.finditer(text)}
+        option_lists = _option_lists(text) if "option" in text or "Option" in text or "OPTION" in text else []
         taken_back = _taken_back(text)
         sentences: dict[int, str] = {}
 
@@ -730,6 +749,12 @@ class ContextTagger(ResourceBacked):
             if refusal is not None and not any(refusal.end() <= p < refusal.end() + 40 for p in procedure_starts):
                 cats.append("declined")
                 texts.append("declined (next clause)")
+            if span.label_ in ("PROCEDURE", "REPAIR") and not cats and any(a <= u.char_start < b for a, b in option_lists):
+                cats.append("hypothetical")
+                texts.append("[list of options]")
+            if span.label_ == "PROCEDURE" and not cats and BOOKED_AFTER.match(text, u.char_end):
+                cats.append("hypothetical")
+                texts.append("booked for a later day")
             if span.label_ in ("PROCEDURE", "REPAIR") and not cats:
                 line_start = line_starts[bisect.bisect_right(line_starts, u.char_start) - 1]
                 if CONDITIONAL_ARROW.search(text, line_start, u.char_start):

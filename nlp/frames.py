@@ -44,6 +44,8 @@ LABEL_MARKER = re.compile(
     r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|"
     # roman numerals in brackets: "(i) Philtrum ...", "(ii) Suprapubic ..."
     r"|\((?P<f>iii|ii|iv|vi|v|i)\)(?=[ \t])"
+    # a log's label column: "A  L temple  nodular BCC  pre-op 0.8 cm" (a capital letter, then a wide gap)
+    r"|(?-i:(?P<h>[A-H]))(?:[ \t]{2,}|\t)(?=\S)"
     # a template line numbered after its procedure: "[X] Shave removal #1 - Site: ..."
     r"|(?:\[[ \t]*[x✓✔][ \t]*\][ \t]*)?[a-z][a-z ()/&-]{1,50}?[ \t]#[ \t]?(?P<g>\d{1,2})\b(?![-\d]))"
 )

@@ -73,6 +73,19 @@ def make_mohs(nlp, name):  # untyped: spaCy validates factory signatures
     return MohsRecognizer()
 
 
+SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
+SENTENCE_REACH = 240  # characters a dictated stage's sentence is read for its block count
+
+
+def _blocks_later_in_sentence(text: str, start: int) -> tuple[re.Match | None, int]:
+    """The block count in the rest of a stage's sentence, before any other stage; (match, base)."""
+    end = SENTENCE_END.search(text, start, start + SENTENCE_REACH)
+    rest = text[start : end.start() if end else start + SENTENCE_REACH]
+    nxt = STAGE.search(rest)
+    rest = rest[: nxt.start()] if nxt else rest
+    return BLOCKS.search(rest), start
+
+
 class MohsRecognizer:
     """Adds MOHS_STAGE and MOHS_BLOCKS spans."""
 
@@ -113,7 +126,11 @@ class MohsRecognizer:
                 window = window[: nxt.start()]
             base = m.end()
             b = BLOCKS.search(window) or BLOCKS_AFTER_WORD.search(window)
-            if b is None and not window.strip(" \t:-–—."):
+            if b is None and window.strip(" \t:-–—."):
+                # "The first stage was taken as a broad saucer and, because of its size, divided
+                # into seven blocks": a dictated stage names its blocks later in its sentence
+                b, base = _blocks_later_in_sentence(text, m.end())
+            elif b is None:
                 # "STAGE 1" alone on its line, then "  Blocks: 12 blocks" below it
                 below = text[line_end : line_end + 160]
                 nxt = STAGE.search(below)

@@ -180,6 +180,18 @@ PRESENT_ABSENT = [
      "Procedures: cryotherapy to all seventeen actinic keratoses listed, one freeze thaw cycle each. Then shave removal of the "
      "cheek lesion, flush with the skin, entire lesion removed, aluminum chloride, sent to pathology.",
      "cpt", {"11311", "17004"}, {"11310"}),
+    # a delayed repair of a Mohs defect: the Mohs was another day's
+    ("delayed-repair-of-a-mohs-defect",
+     "PROCEDURE NOTE  DOS 10/07/2025\nDelayed repair of Mohs defect, nasal tip (BCC cleared 10/06 in 3 stages). No further Mohs stages today.\n"
+     "Defect today 1.9 x 1.7 cm. FTSG from R preauricular skin, defatted, bolster.\nRecipient area 3.2 sq cm.",
+     "cpt", {"15260"}, {"17311", "17312"}),
+    # a Mohs log's label column ("A  L temple ...") keeps three tumours apart
+    ("mohs-log-label-column",
+     "MOHS LOG  DOS 10/02/2025\nTumors today: 3.\n\nA  L temple  nodular BCC  pre-op 0.8 cm\n   Stage I   3   + block 2\n   Stage II  2   clear\n"
+     "   Intermediate layered closure 3.2 cm.\n\nB  R dorsal forearm  SCC in situ  pre-op 0.9 cm\n   Stage I   2   clear\n"
+     "   Intermediate layered closure 2.4 cm.\n\nC  L upper back  superficial BCC  pre-op 2.2 cm\n   Stage I   6   + blocks 1, 5\n"
+     "   Stage II  1   clear\n   Intermediate layered closure 5.0 cm.",
+     "cpt", {"17311", "17312", "17313", "17314", "17315", "12052", "12032"}, set()),
     # dictated labels with a comma ("A, intermediate ... B, intermediate") split a line between lesions
     ("dictated-comma-labels",
      "Lesion A, left dorsal forearm: squamous cell carcinoma on punch biopsy 03/30/2026. Clinical size 1.5 cm. 4 mm margins.\n"

@@ -286,6 +286,10 @@ SCOPE_CASES = [
     ("would-benefit-from", "He would benefit from Mohs surgery given the H-zone site.", "Mohs surgery", "hypothetical"),
     ("future-procedure", "Discussed future excision of the scar if it widens.", "excision", "hypothetical"),
     ("copy-paste-banner", "HPI (copy/paste from 02/11 note): LN2 to 4 AKs of the scalp.\n\nToday: itchy SK on the back.", "LN2", "copied_forward"),
+    ("booked-past-an-arrow", "A/P: SCC R dorsal hand.\n - Pt elects Mohs -> booked 10/29/25. Pre-op instructions given.", "Mohs", "hypothetical"),
+    ("another-clinicians-biopsy", "Dr. Halloran's shave biopsy of August 28 shows an infiltrative basal cell carcinoma.", "shave biopsy", "historical"),
+    ("a-list-of-options", "PLAN: Options: excision with flap; Mohs surgery (not required for a superficial BCC of the trunk; pt prefers "
+     "a single visit); topical imiquimod; ED&C. Pt chooses excision today.", "Mohs surgery", "hypothetical"),
     ("not-done-today-lead", "Not done today: right nasal tip nodular BCC, scheduled separately.", "nodular BCC", "negated"),
 ]
 

@@ -59,6 +59,10 @@ MOHS = [
     ("Mohs micrographic surgery:\n| Stage | Tissue blocks | Frozen-section result |\n|---|---|---|\n| Stage I | 6 | residual BCC |\n"
      "| Stage II | 3 | residual BCC |\n| Stage III | 1 | clear |", {1: 6, 2: 3, 3: 1}),
     ("MOHS NOTE\nStage I: 3 blocks - residual tumor\nStage II: 2 blocks - clear\nStage III: ___ blocks - ___\nStage IV: ___ blocks - ___", {1: 3, 2: 2}),
+    # dictated: the stage's sentence names its blocks well after the stage
+    ("Mohs surgery. The first stage was taken as a broad saucer and, because of its size, divided into seven blocks, each inked. "
+     "A second stage was taken over the deep surface down to the paratenon, which was preserved; this broad layer was processed as "
+     "six blocks. The third stage, two blocks, was clear.", {1: 7, 2: 6, 3: 2}),
 ]
 
 
