@@ -47,6 +47,28 @@ def _biopsy_lesions(frame: Frame, only_frame: bool, frames_count: int = 1, text:
     return int(count.value) if count and 1 < count.value <= 10 else 1
 
 
+def _label_kind(frame: Frame) -> str | None:
+    return None if not frame.label else "number" if frame.label.isdigit() else "letter"
+
+
+def _told_twice(frame: Frame, technique: str, frames: list[tuple[int, Frame]]) -> bool:
+    """ "2. Papule, left cheek, r/o BCC. Shave biopsy today." above "B. Shave biopsy, left malar
+    cheek": a numbered assessment item whose biopsy a lettered procedure line describes at the
+    same site and side is that lesion again, not another."""
+    if _label_kind(frame) != "number":
+        return False
+    site, side = facts.site_fact(frame), facts.side_fact(frame, None)
+    if site is None:
+        return False
+    for _, other in frames:
+        if other is frame or _label_kind(other) != "letter" or technique not in {p.canonical for p in other.procedures}:
+            continue
+        other_site, other_side = facts.site_fact(other), facts.side_fact(other, None)
+        if other_site is not None and other_site.value == site.value and (other_side.value if other_side else None) == (side.value if side else None):
+            return True
+    return False
+
+
 @handler("biopsy")
 def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
     """One primary by technique hierarchy; further lesions take their own technique's add-on."""
@@ -67,6 +89,8 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
             ctx.query("biopsy_technique", "Biopsy technique (tangential, punch or incisional) not documented",
                       [frame.procedures[0]])  # fmt: skip
             technique = "biopsy_tangential"
+        if _told_twice(frame, technique, biopsy_frames):
+            continue
         for _ in range(_biopsy_lesions(frame, len(biopsy_frames) == 1, len(biopsy_frames), ctx.text)):
             lesions.append((technique, i, frame))
     if not lesions:

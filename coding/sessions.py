@@ -16,6 +16,7 @@ from dermcoder.nlp.start_filter import start_filtered, word_gated
 
 AK_NOUNS = ("ak", "actinic", "keratos", "lesion", "spot", "site", "hak", "papule")
 BENIGN_NOUNS = ("wart", "verruc", "lesion", "molluscum", "mollusca", "sk", "seborrheic", "milia", "papule", "keratos", "condylom", "spot", "growth")
+EXAM_SECTIONS = ("findings", "history", "present_illness")
 WARTS = {"common_wart", "plantar_wart", "anogenital_wart"}
 TAG_NOUNS = ("tag", "acrochord", "lesion", "papule", "growth")
 BENIGN_DESTRUCTION = {"common_wart", "plantar_wart", "anogenital_wart", "molluscum", "sk", "isk", "milia"}
@@ -48,6 +49,13 @@ def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: t
     for _, f in frames:
         counts += [m for m in f.counts if m.active]
         sites += f.sites
+    # "Number of lesions: 12" ... attestation: "Total lesions treated today: 16": the last total
+    # written for the treatment (not for the exam) is the corrected one
+    totals = [m for m in counts if m.role == "total" and m.section not in EXAM_SECTIONS]
+    if totals and not own_sentence_only:
+        found = facts.count_fact([totals[-1]], nouns, sites)
+        if found is not None:
+            return found
     # the procedure's own sentence, read past semicolons: "LN2: L forehead x3; R cheek x2; ..." is one list
     spans = [_period_sentence(ctx.text, p.start, p.end) for _, f in frames for p in f.procedures if p.active]
     with_procedure = [m for m in counts if any(a <= m.start < b for a, b in spans)]

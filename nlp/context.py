@@ -202,6 +202,11 @@ def _taken_back(text: str) -> list[_TakeBack]:
             for a, b in _biopsies_withdrawn(text)]  # fmt: skip
     out += [_TakeBack(a, b, frozenset(TARGET_LABELS), _every, "negated", "[template default, replaced later in the note]")
             for a, b in _defaults_withdrawn(text)]  # fmt: skip
+    for m in _NONE_PERFORMED.finditer(text):
+        # "No phenol was applied and no matrixectomy was performed": the template line above named it
+        word = m.group("what").split()[-1].lower()
+        out.append(_TakeBack(0, m.start(), frozenset({"PROCEDURE"}), lambda w, word=word: word in w.lower(), "negated",
+                             f"[no {word} performed, later in the note]"))  # fmt: skip
     for m in _REPAIR_CORRECTION.finditer(text):
         new = _repair_class_word(m.group("new"))
         out.append(_TakeBack(0, m.start(), frozenset({"REPAIR"}), lambda w, new=new: (c := _repair_class_word(w)) is not None and c != new,
@@ -221,6 +226,12 @@ def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
     `ends_so_far` the running maximum of the b's."""
     k = bisect.bisect_right(starts, pos)
     return k > 0 and ends_so_far[k - 1] > pos
+
+
+# "No phenol was applied and no matrixectomy was performed" (a provider's correction below
+# a template procedure line): that procedure, written above, was not done
+NONE_PERFORMED = re.compile(r"\bno (?P<what>[a-z][a-z&-]{2,30}(?: [a-z&-]{2,30})?) (?:was|were) (?:performed|done|applied|taken|carried out)\b", re.IGNORECASE)
+_NONE_PERFORMED = word_gated(NONE_PERFORMED)
 
 
 # "Procedure (template): Intralesional injection. ..." then "   Provider note: NOT PERFORMED -

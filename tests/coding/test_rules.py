@@ -192,6 +192,20 @@ PRESENT_ABSENT = [
      "   Intermediate layered closure 2.4 cm.\n\nC  L upper back  superficial BCC  pre-op 2.2 cm\n   Stage I   6   + blocks 1, 5\n"
      "   Stage II  1   clear\n   Intermediate layered closure 5.0 cm.",
      "cpt", {"17311", "17312", "17313", "17314", "17315", "12052", "12032"}, set()),
+    # the attestation's corrected total wins over the scribe's count
+    ("a-corrected-total-in-the-attestation",
+     "PROCEDURE(S) PERFORMED:\nProcedure: Destruction of premalignant lesions by cryotherapy (liquid nitrogen)\n"
+     "Lesions treated: vertex 4, frontal scalp 2, forehead 4, right cheek 2\nNumber of lesions: 12\nFreeze-thaw cycles: 2 per lesion\n\n"
+     "PROVIDER ATTESTATION WITH CORRECTION: I also froze four actinic keratoses on the left dorsal forearm, which were not "
+     "captured in the procedure block. Total lesions treated today: 16.",
+     "cpt", {"17004"}, {"17000", "17003"}),
+    # a numbered assessment item and the lettered procedure line for the same biopsy are one lesion
+    ("assessment-item-and-procedure-line-one-biopsy",
+     "ASSESSMENT AND PLAN:\n1. Annular plaques, right shin: granuloma annulare vs tinea. Punch biopsy today.\n"
+     "2. Papule, left cheek, rule out basal cell carcinoma. Shave biopsy today.\n\nPROCEDURE(S) PERFORMED:\n"
+     "A. Punch biopsy, right anterior shin, active border: full-thickness sample, closed with two 4-0 nylon sutures.\n"
+     "B. Shave biopsy, left malar cheek: taken to the mid dermis; hemostasis with aluminum chloride.",
+     "cpt", {"11104", "11103"}, {"11105"}),
     # dictated labels with a comma ("A, intermediate ... B, intermediate") split a line between lesions
     ("dictated-comma-labels",
      "Lesion A, left dorsal forearm: squamous cell carcinoma on punch biopsy 03/30/2026. Clinical size 1.5 cm. 4 mm margins.\n"
@@ -398,3 +412,16 @@ def test_a_malignant_destruction_takes_the_site_its_numbered_assessment_item_nam
                        "A: 1. Superficial BCC, R shoulder, bx-proven.\n   2. AKs, L hand.\n"
                        "P: 1. ED&C done today x3 cycles after lido w/ epi.\n   2. LN2 today to two AKs, L hand.", "q21")
     assert {c.code for c in s.cpt} >= {"17260", "17000"} and "lesion_size" in {q.fact for q in s.queries}
+
+
+def test_a_lesion_on_the_exam_and_again_in_the_procedure_is_one_lesion(engine):
+    """Each shaved lesion is written on the exam and again on its procedure line: one line each,
+    and the cosmetic request the note left alone ("nothing was done today") takes nothing out."""
+    s = engine.suggest(
+        "EXAM:\nRight dorsal foot: 12 x 8 mm verrucous, stuck-on tan papule with hemorrhagic crust.\n"
+        "Left nasal sidewall: 6 mm soft, dome-shaped papule under the glasses pad.\n\nASSESSMENT:\n"
+        "1. Irritated seborrheic keratosis, right dorsal foot, symptomatic.\n2. Intradermal nevus, left nasal sidewall, symptomatic.\n"
+        "3. Solar lentigines, hands: cosmetic concern only. A self-pay laser consultation was offered; nothing was done today.\n\n"
+        "PROCEDURE(S) PERFORMED:\nProcedure: Shave removal of two lesions\nA. Right dorsal foot, lesion 12 x 8 mm\n"
+        "B. Left nasal sidewall, lesion 6 mm\nEach lesion was removed in its entirety by horizontal shave.", "q33")
+    assert sorted((c.code, c.units) for c in s.cpt) == [("11307", 1), ("11311", 1)]

@@ -290,6 +290,9 @@ SCOPE_CASES = [
     ("another-clinicians-biopsy", "Dr. Halloran's shave biopsy of August 28 shows an infiltrative basal cell carcinoma.", "shave biopsy", "historical"),
     ("a-list-of-options", "PLAN: Options: excision with flap; Mohs surgery (not required for a superficial BCC of the trunk; pt prefers "
      "a single visit); topical imiquimod; ED&C. Pt chooses excision today.", "Mohs surgery", "hypothetical"),
+    ("none-performed-takes-back-the-template-line",
+     "Procedure: Partial nail avulsion, lateral border, left great toe, with phenol matrixectomy (3 applications of 88% phenol).\n"
+     "ATTESTATION WITH CORRECTION: No phenol was applied and no matrixectomy was performed.", "phenol matrixectomy", "negated"),
     ("not-done-today-lead", "Not done today: right nasal tip nodular BCC, scheduled separately.", "nodular BCC", "negated"),
 ]
 
