@@ -22,7 +22,9 @@ SURVEILLANCE = re.compile(r"surveillance|no (?:evidence|e/o|sign) of recurrence|
 # surveillance named for another day is not today's reason for the visit
 NOT_TODAY = re.compile(r"\b(?:next|scheduled|due|will|last|ago|no exam|not examined|not addressed|deferred)\b", re.IGNORECASE)
 # (a relative's history is not the patient's: "Family history of melanoma (mother)")
-OWN_HISTORY = r"(?<!family )(?<!fam )(?:history of|hx of|h/o|s/p)"
+# (not "no personal history of skin cancer", "denies any history of melanoma")
+OWN_HISTORY = (r"(?<!family )(?<!fam )(?<!no )(?<!no personal )(?<!no prior )(?<!no previous )(?<!denies )(?<!denies any )"
+               r"(?<!without )(?<!without a )(?:history of|hx of|h/o|s/p)")
 HISTORY_DX = [
     (re.compile(rf"{OWN_HISTORY}[^.\n]{{0,40}}melanoma in[- ]situ", re.IGNORECASE), "Z86.006"),
     (re.compile(rf"{OWN_HISTORY}[^.\n]{{0,40}}melanoma", re.IGNORECASE), "Z85.820"),

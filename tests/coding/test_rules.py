@@ -206,6 +206,15 @@ PRESENT_ABSENT = [
      "A. Punch biopsy, right anterior shin, active border: full-thickness sample, closed with two 4-0 nylon sutures.\n"
      "B. Shave biopsy, left malar cheek: taken to the mid dermis; hemostasis with aluminum chloride.",
      "cpt", {"11104", "11103"}, {"11105"}),
+    # a decision-making level written after a long "for the rosacea, documented separately ..." phrase
+    ("mdm-level-after-a-long-phrase",
+     "Established patient. Rosacea flaring: start doxycycline 40 mg daily. Changing mole L shoulder: shave biopsy performed today, "
+     "AlCl3, to path.\nE/M: Established patient. Medical decision making for the rosacea, documented separately from the biopsy "
+     "decision: moderate (chronic illness with exacerbation; prescription drug management).",
+     "cpt", {"99214", "11102"}, set()),
+    ("no-personal-history-of-skin-cancer",
+     "Est pt, annual skin check. Patient has no personal history of skin cancer.\nExam: no suspicious lesions.\nE/M: est, MDM low.",
+     "icd10", set(), {"Z85.828", "Z85.820", "Z08"}),
     # dictated labels with a comma ("A, intermediate ... B, intermediate") split a line between lesions
     ("dictated-comma-labels",
      "Lesion A, left dorsal forearm: squamous cell carcinoma on punch biopsy 03/30/2026. Clinical size 1.5 cm. 4 mm margins.\n"
