@@ -253,12 +253,20 @@ OPTIONS_LEAD = re.compile(r"\b(?:treatment )?options?(?:[ \t]+(?:discussed|revie
 OPTIONS_END = re.compile(r"\.(?=\s)|\n")
 
 
+# "Partial nail avulsion alone versus avulsion with chemical matrixectomy ... were reviewed
+# with the patient": procedures weighed against each other, before the verb that reviews them
+WEIGHED = re.compile(r"(?i)(?:^|(?<=[.:\n]))[^.:\n]*?\b(?:versus|vs\.?)\b[^.\n]*?\b(?:were|was) (?:reviewed|discussed|explained|presented|considered)\b")
+
+
 def _option_lists(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each list of options, from its lead to the end of its sentence."""
+    """(start, end) of each list of options, from its lead to the end of its sentence, and of
+    each sentence that weighs procedures against each other, up to its reviewing verb."""
     out = []
-    for m in OPTIONS_LEAD.finditer(text):
+    for m in OPTIONS_LEAD.finditer(text) if "ption" in text or "PTION" in text else ():
         end = OPTIONS_END.search(text, m.end())
         out.append((m.end(), end.start() if end else len(text)))
+    if "versus" in text or "vs" in text or "VS" in text or "Versus" in text:
+        out += [(m.start(), m.end()) for m in WEIGHED.finditer(text)]
     return out
 
 
@@ -739,7 +747,7 @@ class ContextTagger(ResourceBacked):
         fast = direct_span_data(doc, spans, names) and all(Span.get_extension(n)[0] is None for n in names)
         procedure_starts = [char_range(doc, sp, fast)[0] for sp in spans if sp.label_ == "PROCEDURE"]
         untreated_lines = {m.start() for m in UNTREATED_LINE.finditer(text)}
-        option_lists = _option_lists(text) if "option" in text or "Option" in text or "OPTION" in text else []
+        option_lists = _option_lists(text)
         taken_back = _taken_back(text)
         sentences: dict[int, str] = {}
 

@@ -293,6 +293,8 @@ SCOPE_CASES = [
     ("none-performed-takes-back-the-template-line",
      "Procedure: Partial nail avulsion, lateral border, left great toe, with phenol matrixectomy (3 applications of 88% phenol).\n"
      "ATTESTATION WITH CORRECTION: No phenol was applied and no matrixectomy was performed.", "phenol matrixectomy", "negated"),
+    ("procedures-weighed-against-each-other", "DISCUSSION: Partial nail avulsion alone versus avulsion with chemical matrixectomy "
+     "were reviewed with the patient and his mother.", "chemical matrixectomy", "hypothetical"),
     ("not-done-today-lead", "Not done today: right nasal tip nodular BCC, scheduled separately.", "nodular BCC", "negated"),
 ]
 
