@@ -26,15 +26,11 @@ def _deep(ctx: CodingContext, frame: Frame) -> bool:
     return False
 
 
-# "repair of the Mohs defect", "the Mohs wound": the word names what an earlier Mohs left
-MOHS_AS_ADJECTIVE = re.compile(r"[ \t]+(?:defect|wound|site|scar)s?\b", re.IGNORECASE)
-
-
 @handler("mohs")
 def mohs(ctx: CodingContext, rule: RuleRecord) -> None:
     """17311/17313 per tumour, 17312/17314 per further stage, 17315 per block beyond 5 in a stage."""
     for i, frame in frames_with(ctx, "mohs"):
-        done = [p for p in frame.procedures if p.canonical == "mohs" and p.active and not MOHS_AS_ADJECTIVE.match(ctx.text, p.end)]
+        done = [p for p in frame.procedures if p.canonical == "mohs" and p.active and p.role != "service"]
         if not done and not frame.mohs_stages and not frame.mohs_blocks:
             continue  # "Delayed repair of Mohs defect ... No further Mohs stages today": no Mohs today
         if OTHER_READER.search(ctx.text) and not re.search(r"surgeon\W+(?:and|/)\W*(?:reading|interpreting|pathologist)|same physician|reads? (?:all|the) (?:frozen )?(?:sections|slides)", ctx.text, re.IGNORECASE):

@@ -77,10 +77,13 @@ TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", 
 # "rec'd shave bx r/o BCC; pt declined today": the refusal is the next clause, past the ';'
 # that ends ConText's sentence; "I offered liquid nitrogen, but she declined", "we had
 # discussed Mohs surgery at his prior visit, which he declined" (past "but" and "which")
-DECLINED_AFTER = re.compile(r"[^.;\n]{0,40}(?:;|,[ \t]*(?=but\b|which\b))[ \t]*(?:but[ \t]+|which[ \t]+)?(?:(?:the[ \t]+|his[ \t]+|her[ \t]+)?(?:pt|patient|she|he|they|parents?|mother|father|mom|dad|family|guardian)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses|does not (?:wish|want)|did not (?:wish|want)|turned (?:it )?down|prefers to (?:observe|wait)|prefers observation)\b", re.IGNORECASE)
+DECLINED_AFTER = re.compile(r"[^.;\n]{0,40}(?:;|,[ \t]*(?=but\b|which\b)|[ \t]+[-–—][ \t]*(?=which\b))[ \t]*(?:but[ \t]+|which[ \t]+)?(?:(?:the[ \t]+|his[ \t]+|her[ \t]+)?(?:pt|patient|she|he|they|parents?|mother|father|mom|dad|family|guardian)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses|does not (?:wish|want)|did not (?:wish|want)|turned (?:it )?down|prefers to (?:observe|wait)|prefers observation)\b", re.IGNORECASE)
 # "Pt elects Mohs -> booked 10/29/25": the procedure is booked for a later day (past the
 # arrow and dash that end a ConText scope)
 BOOKED_AFTER = re.compile(r"[ \t]*(?:->|→|-|–|:)?[ \t]*(?:booked|scheduled|planned)(?:[ \t]+(?:for|on))?[ \t]+\d{1,2}/\d{1,2}\b", re.IGNORECASE)
+# "... pt declined chemical matrixectomy": the refused procedure is the one named right after
+# the verb (not one a clause later: "which he declined because of the wait - and excision")
+REFUSED_OBJECT = re.compile(r"[ \t]*(?:(?:the|a|an|any|further|repeat|a repeat)[ \t]+)?(?:[a-z]+[ \t]+){0,2}", re.IGNORECASE)
 # "if ear lesion persists -> shave biopsy": the procedure after the arrow of a condition
 CONDITIONAL_ARROW = re.compile(r"(?i)\b(?:if|when|should)\b[^.;\n]{0,60}?(?:->|→)[^.;\n>→]{0,30}$")
 # "not previously biopsied", "never biopsied": the mention is what never happened
@@ -765,7 +768,8 @@ class ContextTagger(ResourceBacked):
             refusal = DECLINED_AFTER.match(text, u.char_end) if span.label_ == "PROCEDURE" and "declined" not in cats else None
             # "...: partial nail avulsion only; pt declined chemical matrixectomy": the refusal
             # names its own procedure
-            if refusal is not None and not any(refusal.end() <= p < refusal.end() + 40 for p in procedure_starts):
+            if refusal is not None and not any(refusal.end() <= p < refusal.end() + 40 and REFUSED_OBJECT.fullmatch(text, refusal.end(), p)
+                                               for p in procedure_starts):  # fmt: skip
                 cats.append("declined")
                 texts.append("declined (next clause)")
             if span.label_ in ("PROCEDURE", "REPAIR") and not cats and any(a <= u.char_start < b for a, b in option_lists):

@@ -23,6 +23,13 @@ TOOL_SIZE = re.compile(r"\d(?:\.\d)?[- ]?mm[ \t]+(?=punch)", re.IGNORECASE)  # "
 PRIOR_CORE = re.compile(r"(?:(?:deep )?shave |punch |tangential |incisional )?(?:biops(?:y|ies|ied)|bx)", re.IGNORECASE)
 
 
+# "repair of the Mohs defect", "the Mohs unit's first opening", "Mohs referral": the word names
+# an earlier Mohs or the service, not a stage taken today (role "service": the frame is not
+# named by it and no Mohs code follows from it; the span is still a PROCEDURE entity)
+MOHS_NOUN_USE = re.compile(r"[ \t]+(?:defect|wound|site|scar|unit|clinic|cent(?:er|re)|service|wait(?:ing)?[ \t]+list|referral|consult(?:ation)?)(?:s|'s|’s)?\b",
+                           re.IGNORECASE)
+
+
 @Language.factory("derm_findings", assigns=["doc.spans"], default_config={})
 def make_findings(nlp, name):  # untyped: spaCy validates factory signatures
     """Factory for the findings recognizer."""
@@ -70,7 +77,8 @@ class FindingsRecognizer(ResourceBacked):
             tool = TOOL_SIZE.match(text, start, end)
             if tool:
                 start = tool.end()
-            add_span(doc, start, end, "PROCEDURE", canonical=canonical, role=self._role(text, start, end))
+            role = "service" if canonical == "mohs" and MOHS_NOUN_USE.match(text, end) else self._role(text, start, end)
+            add_span(doc, start, end, "PROCEDURE", canonical=canonical, role=role)
         repairs = list(self.lex.repairs.finditer(text))
         for start, end, canonical in repairs:
             add_span(doc, start, end, "REPAIR", canonical=canonical)

@@ -111,7 +111,9 @@ class Frame:
     def procedure(self) -> str | None:
         if not self.procedures:
             return None
-        first = self.procedures[0].canonical
+        # "At his last visit I recommended Mohs surgery ... he asked for excision here": the
+        # procedure done today names the frame, not one only recommended or declined before it
+        first = next((p.canonical for p in self.procedures if p.active and p.role != "service"), self.procedures[0].canonical)
         if first == "biopsy":
             # "same-day dx bx" then "1. Tangential bx": the technique named later is the biopsy's
             specific = next((p.canonical for p in self.procedures if p.canonical and p.canonical.startswith("biopsy_")), None)
@@ -423,7 +425,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
             for m in items:
                 carried[m.block].append(m)
             continue
-        procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS
+        procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS and m.role != "service"
                  and not _on_anesthesia_line(text, m, line_starts) and not NAMED_APART.search(text, max(0, m.start - 60), m.start)]  # fmt: skip
         if any(_family(p.canonical) in PARED_FOR for p in procs):
             procs = [p for p in procs if p.canonical != "paring"]  # "After paring, each was treated with LN2"

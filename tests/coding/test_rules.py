@@ -215,6 +215,15 @@ PRESENT_ABSENT = [
     ("no-personal-history-of-skin-cancer",
      "Est pt, annual skin check. Patient has no personal history of skin cancer.\nExam: no suspicious lesions.\nE/M: est, MDM low.",
      "icd10", set(), {"Z85.828", "Z85.820", "Z08"}),
+    # "the Mohs unit's first opening" names the service, not a Mohs done today: the excision is
+    ("the-mohs-unit-is-no-mohs",
+     "Date of service: 03/06/2026.\n\nIndication: well-differentiated squamous cell carcinoma of the left parietal scalp, proven on "
+     "shave biopsy 02/18/2026. At his last visit I recommended Mohs surgery; the Mohs unit's first opening is in seven weeks and, "
+     "having had a fast-growing SCC on the neck in 2023, he declined to wait and asked for excision here.\n\n"
+     "Procedure: the tumor measured 1.8 x 1.5 cm. A margin of 6 mm was marked around the clinical edge. The lesion was excised "
+     "through the galea. Both sides were undermined for 3.5 cm along the full length of each wound edge, more than the width of "
+     "the defect: complex repair, final length 7.2 cm.\n\nPlan: staples out in 10 days. Mohs declined.",
+     "cpt", {"11623", "13121"}, {"17311"}),
     # dictated labels with a comma ("A, intermediate ... B, intermediate") split a line between lesions
     ("dictated-comma-labels",
      "Lesion A, left dorsal forearm: squamous cell carcinoma on punch biopsy 03/30/2026. Clinical size 1.5 cm. 4 mm margins.\n"

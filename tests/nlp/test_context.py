@@ -295,6 +295,8 @@ SCOPE_CASES = [
      "ATTESTATION WITH CORRECTION: No phenol was applied and no matrixectomy was performed.", "phenol matrixectomy", "negated"),
     ("procedures-weighed-against-each-other", "DISCUSSION: Partial nail avulsion alone versus avulsion with chemical matrixectomy "
      "were reviewed with the patient and his mother.", "chemical matrixectomy", "hypothetical"),
+    ("which-he-declined-between-dashes", "At the consultation we reviewed Mohs surgery - which he declined because of the wait - "
+     "and excision with flap reconstruction, which he chose.", "Mohs surgery", "declined"),
     ("not-done-today-lead", "Not done today: right nasal tip nodular BCC, scheduled separately.", "nodular BCC", "negated"),
 ]
 
