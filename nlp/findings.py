@@ -30,6 +30,14 @@ MOHS_NOUN_USE = re.compile(r"[ \t]+(?:defect|wound|site|scar|unit|clinic|cent(?:
                            re.IGNORECASE)
 
 
+# "ILC = intermediate layered closure", "ILC (intermediate layered closure)", or the long form
+# first: "intermediate layered closure (ILC)"
+ABBREVIATION_DEFINED = re.compile(
+    r"\b(?P<abbr>[A-Z][A-Z&/]{1,5})[ \t]*(?:=[ \t]*|\()(?P<long>[a-z][a-z &/-]{3,60}?)(?=[ \t]*[).,;\n])"
+    r"|(?P<long2>[A-Za-z][A-Za-z &/-]{3,60}?)[ \t]*\((?P<abbr2>[A-Z][A-Z&/]{1,5})\)"
+)
+
+
 @Language.factory("derm_findings", assigns=["doc.spans"], default_config={})
 def make_findings(nlp, name):  # untyped: spaCy validates factory signatures
     """Factory for the findings recognizer."""
@@ -85,7 +93,34 @@ class FindingsRecognizer(ResourceBacked):
         taken = [(s, e) for s, e, _ in hist + procs + repairs]
         for start, end, label, canonical in find_typos(text, self.typos, taken):
             add_span(doc, start, end, label, canonical=canonical)
+            taken.append((start, end))
+        for start, end, label, canonical in self._defined_abbreviations(text, taken):
+            if label == "HISTOLOGY":
+                add_span(doc, start, end, label, canonical=canonical, value=self.lex.histology_info[canonical].cls)
+            else:
+                add_span(doc, start, end, label, canonical=canonical)
         return doc
+
+    def _defined_abbreviations(self, text: str, taken: list[tuple[int, int]]):
+        """The author's own abbreviations, defined once in the note ("ILC = intermediate layered
+        closure", "ILC (intermediate layered closure)", "electrodesiccation and curettage (EDC)"):
+        every later use carries the long form's concept. Yields (start, end, label, canonical)."""
+        if "=" not in text and "(" not in text:
+            return
+        lexicons = (("REPAIR", self.lex.repairs), ("PROCEDURE", self.lex.procedures), ("HISTOLOGY", self.lex.histology))
+        for d in ABBREVIATION_DEFINED.finditer(text):
+            abbr, long = d.group("abbr") or d.group("abbr2"), (d.group("long") or d.group("long2")).strip()
+            for label, lexicon in lexicons:
+                found = list(lexicon.finditer(long))
+                # the long form starts right after "ILC =" ("... closure in my notes"), or ends
+                # right before "(ILC)" ("we did a complex layered closure (CLC)")
+                if found and (found[0][0] == 0 if d.group("abbr") else found[-1][1] == len(long)):
+                    found = found if d.group("abbr") else found[-1:]
+                    for use in re.finditer(rf"(?<![\w-]){re.escape(abbr)}(?![\w-])", text):
+                        if not any(a < use.end() and use.start() < b for a, b in taken):
+                            taken.append((use.start(), use.end()))
+                            yield use.start(), use.end(), label, found[0][2]
+                    break
 
     def _role(self, text: str, start: int, end: int) -> str | None:
         """"supporting" for words that back a frame without naming its procedure (lexicon data)."""

@@ -150,3 +150,14 @@ def test_findings_common_spellings(nlp, text, canonical):
 ], ids=["mollusk-um", "curette-age", "moes", "key-loids", "sliver-of-nail-plate", "in-sision", "intra-lesion-all", "nail-bx", "the-biopsy-suggested", "outside-biopsy-report"])
 def test_findings_speech_recognition_and_log_wording(nlp, text, label, canonical):
     assert canonical in [m.canonical for m in mentions(nlp, text) if m.label == label]
+
+
+@pytest.mark.parametrize("text, label, canonical", [
+    ("ILC = intermediate layered closure in my notes.\n#1 excised to fat, ILC 4-0 Vicryl, 6.4 cm.", "REPAIR", "intermediate"),
+    ("Complex layered closure (CLC) 5.2 cm. CLC of the second site 2.0 cm.", "REPAIR", "complex"),
+    ("Shave removal (SHR) of the nevus; SHR of the other one too.", "PROCEDURE", "shave_removal"),
+], ids=["abbr-equals-long-form", "long-form-then-abbr", "procedure-long-form-then-abbr"])
+def test_an_abbreviation_the_note_defines_carries_its_long_form(nlp, text, label, canonical):
+    """The author's own shorthand, defined once, names the same concept where it is used alone."""
+    uses = [m for m in mentions(nlp, text) if m.label == label and m.canonical == canonical and m.text.isupper()]
+    assert uses, [(m.label, m.text, m.canonical) for m in mentions(nlp, text)]
