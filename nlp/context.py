@@ -545,9 +545,11 @@ def run_context(context: ConText, doc: Doc, graph_class: type[ConTextGraph] = Lo
     context_graph = graph_class(prune_on_modifier_overlap=context.prune_on_target_overlap)
     context_graph.targets = doc.spans[context.span_group_name]
     matcher = context._ConText__matcher  # medspaCy keeps its matcher private; pinned version
+    strings, n_tokens = doc.vocab.strings, len(doc)
     for match_id, start, end in matcher(doc):
-        rule = matcher.rule_map[context.nlp.vocab[match_id].text]
-        modifier = ConTextModifier(rule, start, end, doc, max_scope=context.max_scope)
+        rule = matcher.rule_map[strings[match_id]]
+        scope = window_scope(rule, start, end, n_tokens) if context.max_scope else (None, None)
+        modifier = ConTextModifier(rule, start, end, doc, scope_start=scope[0], scope_end=scope[1], max_scope=context.max_scope)
         if rule.literal == ")":
             modifier.opened_at = _opening_bracket(doc, start)
         context_graph.modifiers.append(modifier)
@@ -559,6 +561,24 @@ def run_context(context: ConText, doc: Doc, graph_class: type[ConTextGraph] = Lo
         context.set_context_attributes(context_graph.edges)
     doc._.context_graph = context_graph
     return doc
+
+
+def window_scope(rule: ConTextRule, start: int, end: int, n_tokens: int) -> tuple[int, int]:
+    """The scope medspaCy 1.3.1's `ConTextModifier.__set_scope` gives a modifier on tokens
+    [start, end) when ConText has a max_scope (ours: 20; `ConText.add` then gives every rule
+    one), computed from the indices: the stock code builds a Span, a `span._` accessor and
+    the `_.window` Span for each of the ~12 modifiers of a note. Same arithmetic: the window
+    is `doc[max(start - n, 0) : min(end + n, len(doc))]`, and the direction picks its side
+    (the stock clamp to max_scope never bites inside that window). tests/nlp/test_context.py
+    checks it against the stock scope on the corpus."""
+    n = rule.max_scope
+    window_start, window_end = max(start - n, 0), min(end + n, n_tokens)
+    direction = rule.direction.lower()
+    if direction == "forward":
+        return end, window_end
+    if direction == "backward":
+        return window_start, start
+    return window_start, window_end
 
 
 def _stored(name: str):
