@@ -42,7 +42,9 @@ def test_filtered_patterns_match_exactly_as_the_plain_ones(name, plain, filtered
     [(r"\d+ lesions", 0, "\u0663 lesions"),  # a non-ASCII digit
      (r"kelvin", re.IGNORECASE, "\u212aelvin"),  # case folding to a non-ASCII letter
      (r"(?<!no )\bcosmetic|self-pay", re.IGNORECASE, "SELF-PAY, no cosmetic, cosmetic"),
-     (r"(a)|(b)", 0, "xbxa")],  # group numbers unchanged
+     (r"(a)|(b)", 0, "xbxa"),  # group numbers unchanged
+     (r"(?im)^a", 0, "a\nba\nA"),  # leading global flags stay in front of the look-ahead
+     (r"(?i)(?:-{2,}[ \t]*)?(?:final )?path(?:ology)?\b[^\n:]{0,60}?:", 0, "-- FINAL PATHOLOGY: x\nſurgical path: y")],
 )  # fmt: skip
 def test_start_filter_keeps_every_match(pattern, flags, text):
     plain = re.compile(pattern, flags)
@@ -52,7 +54,7 @@ def test_start_filter_keeps_every_match(pattern, flags, text):
     assert list(plain.finditer(text))
 
 
-@pytest.mark.parametrize("pattern", [r"x?", r"[^a]b", r"(?im)^a", r".b"])
+@pytest.mark.parametrize("pattern", [r"x?", r"[^a]b", r"(?im)^.", r".b"])
 def test_start_filter_leaves_uncertain_patterns_alone(pattern):
     plain = re.compile(pattern)
     assert start_filtered(plain) is plain
