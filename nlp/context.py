@@ -30,7 +30,7 @@ from dermcoder.nlp._medspacy import share_note_text, spell_out_token_rules
 from dermcoder.nlp.lexicons import resources_dir
 from dermcoder.nlp.pattern_macros import read_resource
 from dermcoder.nlp.resource_io import ResourceBacked
-from dermcoder.nlp.start_filter import word_gated
+from dermcoder.nlp.start_filter import start_filtered, word_gated
 
 CATEGORY_NAMES = {
     "NEGATED_EXISTENCE": "negated",
@@ -304,6 +304,7 @@ def _stale_regions(text: str) -> list[tuple[int, int]]:
 DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?![\d/])")
 # the visit's own date: "DOS: 03/20/2025", "Visit 11/04/2025", "(today 03/20/2025)", "Date of service 3/20/25"
 VISIT_DATE = re.compile(r"(?i)\b(?:DOS|date of service|date of procedure|visit(?: date)?|today|procedure date)\b[ \t:(-]*(\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}))(?![\d/])")
+_VISIT_DATE = start_filtered(VISIT_DATE)  # scanned over every note: start_filtered finds the same matches, faster
 
 
 def _date_key(text: str) -> tuple[int, int, int] | None:
@@ -323,7 +324,7 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
     sentence that says "today" other than right before its own old date.
     """
     text = note_text(doc)
-    visits = {_date_key(m.group(1)) for m in VISIT_DATE.finditer(text)} - {None}
+    visits = {_date_key(m.group(1)) for m in _VISIT_DATE.finditer(text)} - {None}
     if not visits:
         return {}
     visit = max(visits)  # an older "today 09/12/2024" is itself copied forward

@@ -27,6 +27,13 @@ def _filtered() -> list[tuple[str, re.Pattern, re.Pattern]]:
     pairs = [(f"counts[{i}]", rx, start_filtered(rx)) for i, (rx, _g, _r) in enumerate(counts._SCANS)]
     pairs += [(name, getattr(sessions, name), getattr(sessions, "_" + name))
               for name in ("EM_SEPARATE", "EM_ONLY", "NOT_SEPARATE", "MDM")]  # fmt: skip
+    from dermcoder.coding import diagnoses
+    from dermcoder.nlp import context, frames, measurements, sites
+
+    pairs += [("MEASURE", measurements.MEASURE, measurements._MEASURE_SCAN),
+              ("SURVEILLANCE", diagnoses.SURVEILLANCE, diagnoses._SURVEILLANCE),
+              ("LATERALITY_WORDS", sites.LATERALITY_WORDS, sites._LATERALITY_WORDS), ("LR_SHORT", sites.LR_SHORT, sites._LR_SHORT),
+              ("VISIT_DATE", context.VISIT_DATE, context._VISIT_DATE), ("LAB_NUMBERS", frames.LAB_NUMBERS, frames._LAB_NUMBERS)]  # fmt: skip
     return pairs + [("COSMETIC", cosmetic.COSMETIC, cosmetic._COSMETIC)]
 
 
@@ -126,3 +133,11 @@ def test_gate_keeps_every_match(pattern, flags, text):
     assert gated.findall(text) == plain.findall(text)
     assert (gated.match(text) is None) == (plain.match(text) is None)
     assert gated.pattern == plain.pattern and gated.flags == plain.flags
+
+
+def test_the_start_filters_of_the_whole_note_scans_are_in_place():
+    """Each scan listed in _filtered does run behind a look-ahead (else it would gain nothing)."""
+    for name, plain, filtered in _filtered():
+        if name.startswith("counts["):
+            continue  # some count patterns have no certain first characters
+        assert filtered is not plain and filtered.pattern.startswith(("(?=", "(?i)(?=")), name
