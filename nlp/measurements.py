@@ -53,7 +53,10 @@ ROLE_AFTER = [
     ("defect", r"^\s*(?:\w+\s+){0,2}(?:defect|wound)"),
     ("lesion", r"^\s*(?:\w+\s+){0,3}(?:lesion|nodule|papule|plaque|macule|cyst|bcc|scc|nevus|tumou?r|growth|pink|brown|pearly|scaly|erythematous)"),
 ]
-_BEFORE = [(role, re.compile(rf"(?:{pat})(?=[^.;\n]{{0,60}}$)", re.IGNORECASE)) for role, pat in ROLE_BEFORE]
+_BEFORE_PLAIN = [(role, re.compile(rf"(?:{pat})(?=[^.;\n]{{0,60}}$)", re.IGNORECASE)) for role, pat in ROLE_BEFORE]
+# Scanned over the 70 characters before every measurement, every role: behind their start
+# filter (same matches) they cost ~0.10 instead of ~0.17 ms per note.
+_BEFORE = [(role, start_filtered(rx)) for role, rx in _BEFORE_PLAIN]
 _AFTER = [(role, re.compile(pat, re.IGNORECASE)) for role, pat in ROLE_AFTER]
 _MEASURE_SCAN = start_filtered(MEASURE)  # scanned over every note: start_filtered finds the same matches, faster
 

@@ -141,3 +141,19 @@ def test_the_start_filters_of_the_whole_note_scans_are_in_place():
         if name.startswith("counts["):
             continue  # some count patterns have no certain first characters
         assert filtered is not plain and filtered.pattern.startswith(("(?=", "(?i)(?=")), name
+
+
+def test_measurement_roles_are_the_same_behind_the_start_filters(monkeypatch):
+    """measurement_role reads its role cues through start-filtered patterns: the role of every
+    measurement of the corpus (and of its upper-case copy) is the one the plain patterns give."""
+    from dermcoder.nlp import measurements as m
+
+    assert all(f is not p and f.pattern.startswith("(?=") for (_r, p), (_s, f) in zip(m._BEFORE_PLAIN, m._BEFORE))
+    calls = []
+    for text in _texts():
+        for hit in m._MEASURE_SCAN.finditer(text):
+            calls.append((text, hit.start(), hit.end(), m.parse_measure(hit)[2]))
+    assert len(calls) > 2000
+    filtered = [m.measurement_role(*c) for c in calls]
+    monkeypatch.setattr(m, "_BEFORE", m._BEFORE_PLAIN)
+    assert filtered == [m.measurement_role(*c) for c in calls]
