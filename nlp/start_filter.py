@@ -176,6 +176,25 @@ class WordGated:
         return f"WordGated({self.plain!r}, {self.words!r})"
 
 
+class RegexGated(WordGated):
+    """`pattern` behind a cheaper pattern (`gate`) that finds something in every text the
+    pattern finds something in (built from a part every match must contain): search, match,
+    finditer and findall answer at once (nothing) when the gate finds nothing anywhere in the
+    text; otherwise the pattern runs as before."""
+
+    __slots__ = ("gate",)
+
+    def __init__(self, plain: re.Pattern | WordGated, gate: re.Pattern) -> None:
+        super().__init__(plain, ())
+        self.gate = gate
+
+    def absent(self, text: str) -> bool:
+        return self.gate.search(text) is None
+
+    def __repr__(self) -> str:
+        return f"RegexGated({self.plain!r}, {self.gate!r})"
+
+
 def word_gated(pattern: re.Pattern) -> re.Pattern | WordGated:
     """`pattern` behind a required-word gate, or `pattern` itself when it has no certain words."""
     words = required_words(pattern.pattern, pattern.flags)

@@ -157,3 +157,20 @@ def test_measurement_roles_are_the_same_behind_the_start_filters(monkeypatch):
     filtered = [m.measurement_role(*c) for c in calls]
     monkeypatch.setattr(m, "_BEFORE", m._BEFORE_PLAIN)
     assert filtered == [m.measurement_role(*c) for c in calls]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Actinic keratoses, five: forehead two, scalp three", "dorsal hands, bilateral (2 R, 1 L)", "warts; 3 right, 2 left)",
+     "AKS, 12, scalp", "lesions,\t4 :", "no counts here at all", "(2 r; 1 l)", "Lesions, 2.5 cm"],
+)  # fmt: skip
+def test_regex_gated_count_scans_find_what_the_plain_patterns_find(text):
+    from dermcoder.nlp import counts
+    from dermcoder.nlp.start_filter import RegexGated
+
+    gated = {rx: scan for rx, (scan, _g, _r) in zip((counts.AFTER_NOUN_COMMA, counts.SIDE_SPLIT), (counts._SCANS[5], counts._SCANS[8]))}
+    for plain, scan in gated.items():
+        assert isinstance(scan, RegexGated)
+        assert [(m.span(), m.groups()) for m in scan.finditer(text)] == [(m.span(), m.groups()) for m in plain.finditer(text)]
+        # the gate finds something wherever the pattern does (it is a part of every match)
+        assert scan.gate.search(text) is not None or plain.search(text) is None
