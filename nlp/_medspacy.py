@@ -21,7 +21,7 @@ from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
 from dermcoder.nlp._extensions import note_text
-from dermcoder.nlp.start_filter import lowered_ascii, required_words
+from dermcoder.nlp.start_filter import lowered_ascii, required_words, start_filtered
 
 
 def required_literal(pattern: re.Pattern) -> str | None:
@@ -55,7 +55,10 @@ class SharedTextRegexMatcher(RegexMatcher):
     Case-insensitive literals are only checked that way on an ASCII note, where lowercasing
     is exactly what IGNORECASE compares. A pattern without such a run may still need one of a
     few words ("(?:revised|updated|changed|amended) from", nlp/start_filter.py): on an ASCII
-    note it is skipped when the lowercased note has none of them.
+    note it is skipped when the lowercased note has none of them. A pattern that does run is
+    scanned behind a look-ahead on its possible first characters (`start_filtered`: same
+    matches; the pathology-header rule of the Sectionizer, run on most notes, went from ~0.10
+    to ~0.04 ms).
     """
 
     def __call__(self, doc: Doc) -> list[tuple[int, int, int]]:
@@ -69,8 +72,9 @@ class SharedTextRegexMatcher(RegexMatcher):
                     literal = required_literal(pattern)
                     ignore_case = bool(pattern.flags & re.IGNORECASE)
                     words = None if literal else required_words(pattern.pattern, pattern.flags)
-                    literals[pattern] = (literal.lower() if literal and ignore_case else literal, ignore_case, words)
-                literal, ignore_case, words = literals[pattern]
+                    literals[pattern] = (literal.lower() if literal and ignore_case else literal, ignore_case, words,
+                                         start_filtered(pattern))  # fmt: skip
+                literal, ignore_case, words, scan = literals[pattern]
                 if literal is not None:
                     if not ignore_case and literal not in text:
                         continue
@@ -79,7 +83,7 @@ class SharedTextRegexMatcher(RegexMatcher):
                 elif words is not None and lowered is not None and not any(w in lowered for w in words):
                     continue
                 on_match = self._callbacks[match_id]
-                for re_match in pattern.finditer(text):
+                for re_match in scan.finditer(text):
                     span = doc.char_span(re_match.start(), re_match.end())
                     if span is None:
                         start = get_token_for_char(doc, re_match.start(), resolve=self.resolve_start)

@@ -30,7 +30,7 @@ from dermcoder.nlp._medspacy import share_note_text, spell_out_token_rules
 from dermcoder.nlp.lexicons import resources_dir
 from dermcoder.nlp.pattern_macros import read_resource
 from dermcoder.nlp.resource_io import ResourceBacked
-from dermcoder.nlp.start_filter import word_gated
+from dermcoder.nlp.start_filter import start_filtered, word_gated
 
 CATEGORY_NAMES = {
     "NEGATED_EXISTENCE": "negated",
@@ -347,6 +347,7 @@ DATE = re.compile(r"(?<![\d/])(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?![\d/])")
 # a birth date is no date of care: "date of birth 01/19/1953" beside "Mohs surgery" dates nothing
 BIRTH_DATE = re.compile(r"(?i)\b(?:DOB|D\.O\.B\.?|date of birth|birth ?date|born)\b[ \t:(-]*$")
 VISIT_DATE = re.compile(r"(?i)\b(?:DOS|date of service|date of procedure|visit(?: date)?|today|procedure date)\b[ \t:(-]*(\d{1,2}/\d{1,2}/(?:\d{4}|\d{2}))(?![\d/])")
+_VISIT_DATE = start_filtered(VISIT_DATE)  # scanned over every note: start_filtered finds the same matches, faster
 
 
 # "LN2 01/2026 w/ quick recurrence": a month of an earlier year or month
@@ -376,7 +377,7 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
     sentence that says "today" other than right before its own old date.
     """
     text = note_text(doc)
-    visits = {_date_key(m.group(1)) for m in VISIT_DATE.finditer(text)} - {None}
+    visits = {_date_key(m.group(1)) for m in _VISIT_DATE.finditer(text)} - {None}
     if not visits:
         return {}
     visit = max(visits)  # an older "today 09/12/2024" is itself copied forward
@@ -600,9 +601,11 @@ def run_context(context: ConText, doc: Doc, graph_class: type[ConTextGraph] = Lo
     context_graph = graph_class(prune_on_modifier_overlap=context.prune_on_target_overlap)
     context_graph.targets = doc.spans[context.span_group_name]
     matcher = context._ConText__matcher  # medspaCy keeps its matcher private; pinned version
+    strings, n_tokens = doc.vocab.strings, len(doc)
     for match_id, start, end in matcher(doc):
-        rule = matcher.rule_map[context.nlp.vocab[match_id].text]
-        modifier = ConTextModifier(rule, start, end, doc, max_scope=context.max_scope)
+        rule = matcher.rule_map[strings[match_id]]
+        scope = window_scope(rule, start, end, n_tokens) if context.max_scope else (None, None)
+        modifier = ConTextModifier(rule, start, end, doc, scope_start=scope[0], scope_end=scope[1], max_scope=context.max_scope)
         if rule.literal == ")":
             modifier.opened_at = _opening_bracket(doc, start)
         context_graph.modifiers.append(modifier)
@@ -614,6 +617,24 @@ def run_context(context: ConText, doc: Doc, graph_class: type[ConTextGraph] = Lo
         context.set_context_attributes(context_graph.edges)
     doc._.context_graph = context_graph
     return doc
+
+
+def window_scope(rule: ConTextRule, start: int, end: int, n_tokens: int) -> tuple[int, int]:
+    """The scope medspaCy 1.3.1's `ConTextModifier.__set_scope` gives a modifier on tokens
+    [start, end) when ConText has a max_scope (ours: 20; `ConText.add` then gives every rule
+    one), computed from the indices: the stock code builds a Span, a `span._` accessor and
+    the `_.window` Span for each of the ~12 modifiers of a note. Same arithmetic: the window
+    is `doc[max(start - n, 0) : min(end + n, len(doc))]`, and the direction picks its side
+    (the stock clamp to max_scope never bites inside that window). tests/nlp/test_context.py
+    checks it against the stock scope on the corpus."""
+    n = rule.max_scope
+    window_start, window_end = max(start - n, 0), min(end + n, n_tokens)
+    direction = rule.direction.lower()
+    if direction == "forward":
+        return end, window_end
+    if direction == "backward":
+        return window_start, start
+    return window_start, window_end
 
 
 def _stored(name: str):

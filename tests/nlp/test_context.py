@@ -126,6 +126,32 @@ def test_context_local_graph_gives_stock_medspacy_edges(nlp):
     assert total > 1000  # the corpus does exercise ConText
 
 
+def test_context_window_scope_is_medspacys_own_scope(nlp):
+    """run_context gives each modifier the scope medspaCy's ConTextModifier computes itself
+    (its `_.window` Span), for every cue matched in the corpus notes and near a note's ends."""
+    import json
+    from pathlib import Path
+
+    from medspacy.context import ConTextModifier
+
+    from dermcoder.nlp.context import window_scope
+
+    corpus = Path(__file__).resolve().parents[2] / "corpus" / "sample" / "notes.jsonl"
+    notes = [json.loads(line)["text"] for line in corpus.read_text(encoding="utf-8").splitlines() if line.strip()]
+    context = nlp.get_pipe("derm_context").context
+    assert context.max_scope  # the case window_scope stands in for
+    matcher = context._ConText__matcher
+    directions = set()
+    for text in notes + ["No melanoma", "Hx of BCC"]:
+        doc = _before_context(nlp, text)
+        for match_id, start, end in matcher(doc):
+            rule = matcher.rule_map[nlp.vocab.strings[match_id]]
+            stock = ConTextModifier(rule, start, end, doc, max_scope=context.max_scope)
+            assert window_scope(rule, start, end, len(doc)) == stock.scope_span, (text[:60], rule.literal)
+            directions.add(rule.direction.lower())
+    assert {"forward", "backward", "bidirectional", "terminate"} <= directions
+
+
 def test_context_sentence_starts_unchanged_by_array_write(nlp):
     """derm_sentences writes all starts at once; the rule is the per-token one it replaced."""
     from dermcoder.nlp.sentences import ENDERS

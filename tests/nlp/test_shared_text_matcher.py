@@ -34,6 +34,25 @@ def test_shared_text_matcher_equals_medspacys_on_the_corpus(nlp):
             assert shared(doc) == stock(doc), text[:80]
 
 
+def test_shared_text_matcher_scans_each_rule_behind_its_start_filter_with_the_same_matches(nlp):
+    """Every regex rule of both matchers, as SharedTextRegexMatcher scans it (start_filtered),
+    finds exactly the spans of the rule itself, on every corpus note and its upper/lower case."""
+    from dermcoder.nlp.start_filter import start_filtered
+
+    lines = (REPO / "corpus" / "sample" / "notes.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = [json.loads(line)["text"] for line in lines if line.strip()]
+    texts += [t.upper() for t in texts[:200]] + [t.lower() for t in texts[200:400]]
+    texts += ["\u017furgical pathology: BCC", "--- PATH ADDENDUM ---", "Today - procedure: shave"]
+    patterns = [p for owner, attr in ((nlp.get_pipe("derm_context").context, "_ConText__matcher"),
+                                      (nlp.get_pipe("derm_sections").sectionizer, "_Sectionizer__matcher"))
+                for ps in getattr(owner, attr)._MedspacyMatcher__regex_matcher._patterns.values() for p in ps]  # fmt: skip
+    filtered = [(p, start_filtered(p)) for p in patterns]
+    assert sum(f is not p for p, f in filtered) >= len(patterns) // 2  # most rules do get a filter
+    for plain, scan in filtered:
+        for text in texts:
+            assert [m.span() for m in scan.finditer(text)] == [m.span() for m in plain.finditer(text)], (plain.pattern[:60], text[:60])
+
+
 def test_spelled_out_patterns_take_each_value_of_a_set():
     assert spelled_out([{"LOWER": {"IN": ["not", "no"]}}, {"ORTH": ":"}]) == [[{"LOWER": "not"}, {"ORTH": ":"}],
                                                                                [{"LOWER": "no"}, {"ORTH": ":"}]]

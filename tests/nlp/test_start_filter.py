@@ -27,6 +27,13 @@ def _filtered() -> list[tuple[str, re.Pattern, re.Pattern]]:
     pairs = [(f"counts[{i}]", rx, start_filtered(rx)) for i, (rx, _g, _r) in enumerate(counts._SCANS)]
     pairs += [(name, getattr(sessions, name), getattr(sessions, "_" + name))
               for name in ("EM_SEPARATE", "EM_ONLY", "NOT_SEPARATE", "MDM")]  # fmt: skip
+    from dermcoder.coding import diagnoses
+    from dermcoder.nlp import context, frames, measurements, sites
+
+    pairs += [("MEASURE", measurements.MEASURE, measurements._MEASURE_SCAN),
+              ("SURVEILLANCE", diagnoses.SURVEILLANCE, diagnoses._SURVEILLANCE),
+              ("LATERALITY_WORDS", sites.LATERALITY_WORDS, sites._LATERALITY_WORDS), ("LR_SHORT", sites.LR_SHORT, sites._LR_SHORT),
+              ("VISIT_DATE", context.VISIT_DATE, context._VISIT_DATE), ("LAB_NUMBERS", frames.LAB_NUMBERS, frames._LAB_NUMBERS)]  # fmt: skip
     return pairs + [("COSMETIC", cosmetic.COSMETIC, cosmetic._COSMETIC)]
 
 
@@ -42,7 +49,9 @@ def test_filtered_patterns_match_exactly_as_the_plain_ones(name, plain, filtered
     [(r"\d+ lesions", 0, "\u0663 lesions"),  # a non-ASCII digit
      (r"kelvin", re.IGNORECASE, "\u212aelvin"),  # case folding to a non-ASCII letter
      (r"(?<!no )\bcosmetic|self-pay", re.IGNORECASE, "SELF-PAY, no cosmetic, cosmetic"),
-     (r"(a)|(b)", 0, "xbxa")],  # group numbers unchanged
+     (r"(a)|(b)", 0, "xbxa"),  # group numbers unchanged
+     (r"(?im)^a", 0, "a\nba\nA"),  # leading global flags stay in front of the look-ahead
+     (r"(?i)(?:-{2,}[ \t]*)?(?:final )?path(?:ology)?\b[^\n:]{0,60}?:", 0, "-- FINAL PATHOLOGY: x\nſurgical path: y")],
 )  # fmt: skip
 def test_start_filter_keeps_every_match(pattern, flags, text):
     plain = re.compile(pattern, flags)
@@ -52,7 +61,7 @@ def test_start_filter_keeps_every_match(pattern, flags, text):
     assert list(plain.finditer(text))
 
 
-@pytest.mark.parametrize("pattern", [r"x?", r"[^a]b", r"(?im)^a", r".b"])
+@pytest.mark.parametrize("pattern", [r"x?", r"[^a]b", r"(?im)^.", r".b"])
 def test_start_filter_leaves_uncertain_patterns_alone(pattern):
     plain = re.compile(pattern)
     assert start_filtered(plain) is plain
@@ -124,3 +133,44 @@ def test_gate_keeps_every_match(pattern, flags, text):
     assert gated.findall(text) == plain.findall(text)
     assert (gated.match(text) is None) == (plain.match(text) is None)
     assert gated.pattern == plain.pattern and gated.flags == plain.flags
+
+
+def test_the_start_filters_of_the_whole_note_scans_are_in_place():
+    """Each scan listed in _filtered does run behind a look-ahead (else it would gain nothing)."""
+    for name, plain, filtered in _filtered():
+        if name.startswith("counts["):
+            continue  # some count patterns have no certain first characters
+        assert filtered is not plain and filtered.pattern.startswith(("(?=", "(?i)(?=")), name
+
+
+def test_measurement_roles_are_the_same_behind_the_start_filters(monkeypatch):
+    """measurement_role reads its role cues through start-filtered patterns: the role of every
+    measurement of the corpus (and of its upper-case copy) is the one the plain patterns give."""
+    from dermcoder.nlp import measurements as m
+
+    assert all(f is not p and f.pattern.startswith("(?=") for (_r, p), (_s, f) in zip(m._BEFORE_PLAIN, m._BEFORE))
+    calls = []
+    for text in _texts():
+        for hit in m._MEASURE_SCAN.finditer(text):
+            calls.append((text, hit.start(), hit.end(), m.parse_measure(hit)[2]))
+    assert len(calls) > 2000
+    filtered = [m.measurement_role(*c) for c in calls]
+    monkeypatch.setattr(m, "_BEFORE", m._BEFORE_PLAIN)
+    assert filtered == [m.measurement_role(*c) for c in calls]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Actinic keratoses, five: forehead two, scalp three", "dorsal hands, bilateral (2 R, 1 L)", "warts; 3 right, 2 left)",
+     "AKS, 12, scalp", "lesions,\t4 :", "no counts here at all", "(2 r; 1 l)", "Lesions, 2.5 cm"],
+)  # fmt: skip
+def test_regex_gated_count_scans_find_what_the_plain_patterns_find(text):
+    from dermcoder.nlp import counts
+    from dermcoder.nlp.start_filter import RegexGated
+
+    gated = {rx: scan for rx, (scan, _g, _r) in zip((counts.AFTER_NOUN_COMMA, counts.SIDE_SPLIT), (counts._SCANS[5], counts._SCANS[8]))}
+    for plain, scan in gated.items():
+        assert isinstance(scan, RegexGated)
+        assert [(m.span(), m.groups()) for m in scan.finditer(text)] == [(m.span(), m.groups()) for m in plain.finditer(text)]
+        # the gate finds something wherever the pattern does (it is a part of every match)
+        assert scan.gate.search(text) is not None or plain.search(text) is None

@@ -1,8 +1,13 @@
-"""record_suggestion's Core INSERT stores exactly the row the ORM stored before."""
+"""record_suggestion's INSERT (compiled once, run on a pooled DBAPI connection on SQLite) stores
+exactly the row the ORM stored before, and a failed one leaves the store usable."""
 
 from __future__ import annotations
 
 import sqlite3
+import uuid
+
+import pytest
+from sqlalchemy.exc import IntegrityError
 
 from dermcoder.service.store import FeedbackStore, SuggestionRow
 
@@ -34,3 +39,20 @@ def test_core_insert_equals_the_orm_row(tmp_path):
         assert created.tzinfo is not None  # read back timezone-aware, as before
         core.close()
         orm.close()
+
+
+def test_failed_insert_leaves_no_open_transaction(tmp_path, monkeypatch):
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'dup.db'}")
+    assert store._sqlite_insert is not None  # the compiled path is the one under test
+    fixed = uuid.UUID(int=7)
+    monkeypatch.setattr(uuid, "uuid4", lambda: fixed)
+    store.record_suggestion(_suggestion("a"), TEXT, "api")
+    with pytest.raises((sqlite3.IntegrityError, IntegrityError)):
+        store.record_suggestion(_suggestion("b"), TEXT, "api")  # same primary key
+    monkeypatch.undo()
+    # the connection went back to the pool without a half-open transaction: writes go on
+    audit_id = store.record_suggestion(_suggestion("c"), TEXT, "api")
+    with store._session() as session:
+        assert session.get(SuggestionRow, audit_id) is not None
+    assert sorted(r[2] for r in _rows(tmp_path / "dup.db")) == ["a", "c"]  # note_id of each stored row
+    store.close()
