@@ -552,6 +552,7 @@ MDM_WORDS = {"mod": "moderate", "sf": "straightforward"}  # "MDM mod."
 MDM_BOX = re.compile(r"\[[ \t]*[x✓✔]?[ \t]*\][ \t]*(straightforward|low|moderate|high)\b", re.IGNORECASE)
 MDM_TICKED = re.compile(r"\[[ \t]*[x✓✔][ \t]*\][ \t]*(straightforward|low|moderate|high)\b", re.IGNORECASE)
 TIME = re.compile(r"(?:total time|spent|time)[^\d\n]{0,120}(\d{2,3})\s*(?:min|minutes)\b", re.IGNORECASE)
+TOTAL_TIME = re.compile(r"\btotal time\b[^\d\n]{0,120}\d{2,3}\s*(?:min|minutes)\b", re.IGNORECASE)
 NOT_NEW = re.compile(r"\b(?:not|isn'?t|wasn'?t)\s+(?:a\s+)?new\s+(?:patient|pt)\b", re.IGNORECASE)
 
 
@@ -563,7 +564,8 @@ def _patient_type(text: str) -> str | None:
 
 
 NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the |our )?(?:practice|clinic|department|dept|group|office)|\bNP\b", re.IGNORECASE)
-ESTABLISHED = re.compile(r"\bestablished\b|\best\.? pt\b|\best\.? patient\b|\breturning patient\b|\bf/u\b|\bfollow[- ]up\b", re.IGNORECASE)
+ESTABLISHED = re.compile(r"\bestablished\b|\best\.? pt\b|\best\.? patient\b|\breturning patient\b|\bf/u\b|\bfollow[- ]up\b"
+                         r"|,[ \t]*est\.?(?=[ \t]*(?:\n|$))", re.IGNORECASE)  # "Pt: H. A-S (fictional), 77 F, est"
 LEVELS = {"new": {"straightforward": "99202", "low": "99203", "moderate": "99204", "high": "99205"},
           "established": {"straightforward": "99212", "low": "99213", "moderate": "99214", "high": "99215"}}  # fmt: skip
 TIME_LEVELS = {"new": [(60, "99205"), (45, "99204"), (30, "99203"), (15, "99202")],
@@ -600,7 +602,8 @@ def em(ctx: CodingContext, rule: RuleRecord) -> None:
         return
     if procedures and not separate:
         return
-    if not procedures and not (separate or _EM_ONLY.search(ctx.text)):
+    # a visit with no procedure: its own words ("follow-up", "consult"), or the total time it documents
+    if not procedures and not (separate or _EM_ONLY.search(ctx.text) or TOTAL_TIME.search(ctx.text)):
         return
     patient = _patient_type(ctx.text)
     mdm, level = _decision_level(ctx.text)

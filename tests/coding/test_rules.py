@@ -224,6 +224,19 @@ PRESENT_ABSENT = [
      "through the galea. Both sides were undermined for 3.5 cm along the full length of each wound edge, more than the width of "
      "the defect: complex repair, final length 7.2 cm.\n\nPlan: staples out in 10 days. Mohs declined.",
      "cpt", {"11623", "13121"}, {"17311"}),
+    # a visit with no procedure and no "follow-up"/"consult" word, coded by the total time it documents
+    ("em-by-total-time-alone",
+     "Pt: I. M-F (fictional), 85 F, established    DOS 10/08/2025\nItchy coin-shaped plaques on both shins: nummular dermatitis. "
+     "Triamcinolone 0.1% ointment bid with wet wraps, Rx sent. Total time on the date of service 34 minutes including review of "
+     "her PCP's notes, exam, counseling and documentation.\n\nAssessment:\n1. Nummular dermatitis, bilateral lower legs, flaring.",
+     "cpt", {"99214"}, set()),
+    # "77 F, est" at a line end is an established patient; xerosis the visit manages is coded
+    ("est-at-a-line-end-and-xerosis",
+     "Pt: H. A-S (fictional), 77 F, est\n\nPrurigo nodularis of the arms and legs, here for ILK #3. New: dry itchy skin all over, "
+     "fine crackle pattern on the shins = xerosis cutis; thick cream bid, ammonium lactate 12% lotion (Rx). MDM low for the xerosis, "
+     "separate from the injections.\n\nPROCEDURE LOG\nILK, Kenalog-10 (10 mg/mL, clinic stock), 0.1 mL per nodule:\n- R forearm 3\n"
+     "- L forearm 2\n- R thigh 2\n- L shin 2\nTotal 0.9 mL = 9 mg into 9 nodules.",
+     "cpt", {"99213", "11901"}, set()),
     # dictated labels with a comma ("A, intermediate ... B, intermediate") split a line between lesions
     ("dictated-comma-labels",
      "Lesion A, left dorsal forearm: squamous cell carcinoma on punch biopsy 03/30/2026. Clinical size 1.5 cm. 4 mm margins.\n"
@@ -414,6 +427,9 @@ DIAGNOSES = [
     ("hand-eczema-is-unspecified-dermatitis",
      "Established. Hand eczema worse since woodworking, fissures on the fingertips.\n"
      "A/P: chronic hand eczema - clobetasol ointment, cotton liners under gloves. MDM moderate.", {"L30.9"}),
+    ("xerosis-the-visit-manages",
+     "Est pt. Dry itchy skin all over since the furnace came on, crackle pattern on the shins.\n"
+     "Assessment: xerosis cutis - ammonium lactate 12% lotion (Rx), thick cream bid. MDM low.", {"L85.3"}),
     ("acanthosis-nigricans-addressed",
      "Teen, established. Velvety hyperpigmented plaques of the neck and axillae.\n"
      "A/P: acanthosis nigricans - fasting glucose and HbA1c ordered, PCP informed. MDM low.", {"L83"}),
