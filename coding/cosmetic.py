@@ -16,7 +16,8 @@ from dermcoder.nlp.start_filter import start_filtered, word_gated
 COSMETIC = re.compile(r"(?<!not )(?<!non-)(?<!non )(?<!no )\bcosmetic\b|self[- ]pay|for appearance(?! only)|not medically necessary", re.IGNORECASE)
 # "SKs - cosmetic, declined self-pay today": the cosmetic request was not carried out, so
 # it says nothing about the work that was done.
-NOT_DONE = re.compile(r"\b(?:not done|nothing (?:was )?done|declined|deferred|not (?:treated|tx(?:'?d)?)|no (?:tx|treatment)|not removed)(?![\w'])", re.IGNORECASE)
+NOT_DONE = re.compile(r"\b(?:not done|nothing (?:was )?done|declined|deferred|decided against|none (?:was|were) (?:treated|removed)|"
+                      r"not (?:treated|tx(?:'?d)?)|no (?:tx|treatment)|not removed)(?![\w'])", re.IGNORECASE)
 # "none was removed for appearance", "nothing here is for appearance": the statement is denied
 DENIED_BEFORE = re.compile(r"\b(?:none|not|no|never|nothing)\b[^.;,\n]{0,30}$", re.IGNORECASE)
 NOT_COSMETIC = re.compile(r"not (?:for )?(?:a )?cosmetic|non-?cosmetic|not (?:for )?appearance|medically necessary", re.IGNORECASE)

@@ -450,7 +450,8 @@ def phototherapy(ctx: CodingContext, rule: RuleRecord) -> None:
 
 STAFF = re.compile(r"\b(?:by|per)\s+(?:the\s+)?(?:nurse|RN|LPN|MA|CMA|medical assistant|staff|tech(?:nician)?)\b|(?:nurse|RN|MA|CMA|medical assistant|staff)\s+(?:applied|illuminat|administered|performed)"
                    # "Applied by: C. Okafor, CMA (staff)"
-                   r"|\bapplied\s+by:?[^\n]{0,40}?\b(?:nurse|RN|LPN|MA|CMA|medical assistant|staff|tech(?:nician)?)\b", re.IGNORECASE)
+                   # (not "Applied by: Dr. O. personally (RN assisted with positioning only)")
+                   r"|\bapplied\s+by:?[^\n(;]{0,40}?\b(?:nurse|RN|LPN|MA|CMA|medical assistant|staff|tech(?:nician)?)\b", re.IGNORECASE)
 DEBRIDE = re.compile(r"curett|debrid|abrad|abrasion|microderm", re.IGNORECASE)
 
 

@@ -237,6 +237,20 @@ PRESENT_ABSENT = [
      "separate from the injections.\n\nPROCEDURE LOG\nILK, Kenalog-10 (10 mg/mL, clinic stock), 0.1 mL per nodule:\n- R forearm 3\n"
      "- L forearm 2\n- R thigh 2\n- L shin 2\nTotal 0.9 mL = 9 mg into 9 nodules.",
      "cpt", {"99213", "11901"}, set()),
+    # "RN assisted" in brackets after the physician who applied the drug does not make it staff-applied
+    ("pdt-applied-by-the-physician-rn-assisting",
+     "Indication: multiple actinic keratoses of the face; field therapy.\nPre-treatment curettage/debridement: none (lesions thin).\n"
+     "Photosensitizer: ALA HCl 20% topical solution (Levulan Kerastick) x 1 stick, clinic supply.\n"
+     "Applied by: Dr. Okonjo-Barrett personally (RN assisted with positioning only).\nIncubation: 60 min.\n"
+     "Illumination: blue light 10 J/cm2, 16 min 40 s - set up, started and monitored by Dr. Okonjo-Barrett.",
+     "cpt", {"96573", "J7308"}, {"96567", "96574"}),
+    # a cosmetic request the patient "decided against" ("None were treated") takes no treated lesion out
+    ("cosmetic-request-decided-against",
+     "Today I counted and treated eight actinic keratoses on the scalp and six on the forehead, all with liquid nitrogen. Then four "
+     "common warts on the left index finger, pared and frozen with liquid nitrogen, two cycles.\n\nShe also asked about the "
+     "seborrheic keratoses on her back; removal would be cosmetic and self-pay, and after hearing the cost she decided against it. "
+     "None were treated.",
+     "cpt", {"17000", "17003", "17110"}, set()),
     # dictated labels with a comma ("A, intermediate ... B, intermediate") split a line between lesions
     ("dictated-comma-labels",
      "Lesion A, left dorsal forearm: squamous cell carcinoma on punch biopsy 03/30/2026. Clinical size 1.5 cm. 4 mm margins.\n"
