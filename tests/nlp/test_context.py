@@ -323,6 +323,8 @@ SCOPE_CASES = [
      "were reviewed with the patient and his mother.", "chemical matrixectomy", "hypothetical"),
     ("which-he-declined-between-dashes", "At the consultation we reviewed Mohs surgery - which he declined because of the wait - "
      "and excision with flap reconstruction, which he chose.", "Mohs surgery", "declined"),
+    ("needs-mohs", "Two proven: the left helix tumor I am removing today and a squamous cell carcinoma of the right nasal tip "
+     "that needs Mohs surgery.", "Mohs surgery", "hypothetical"),
     ("not-done-today-lead", "Not done today: right nasal tip nodular BCC, scheduled separately.", "nodular BCC", "negated"),
 ]
 
