@@ -57,14 +57,18 @@ def _told_twice(frame: Frame, technique: str, frames: list[tuple[int, Frame]]) -
     same site and side is that lesion again, not another."""
     if _label_kind(frame) != "number":
         return False
-    site, side = facts.site_fact(frame), facts.side_fact(frame, None)
-    if site is None:
+    # every site word of the item (a refusal in its sentence may mark "left flank" declined)
+    sites = {s.canonical for s in frame.sites}
+    sides = {s.canonical for s in frame.laterality}
+    if not sites:
         return False
     for _, other in frames:
         if other is frame or _label_kind(other) != "letter" or technique not in {p.canonical for p in other.procedures}:
             continue
+        # "1) ... blisters on the thighs ... Punch biopsy from a plaque on the left flank" and
+        # "A. Punch bx L flank": the item names the lettered line's site (and side) among its own
         other_site, other_side = facts.site_fact(other), facts.side_fact(other, None)
-        if other_site is not None and other_site.value == site.value and (other_side.value if other_side else None) == (side.value if side else None):
+        if other_site is not None and other_site.value in sites and (other_side is None or not sides or other_side.value in sides):
             return True
     return False
 

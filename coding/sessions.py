@@ -566,7 +566,7 @@ def _patient_type(text: str) -> str | None:
 
 NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the |our )?(?:practice|clinic|department|dept|group|office)|\bNP\b", re.IGNORECASE)
 ESTABLISHED = re.compile(r"\bestablished\b|\best\.? pt\b|\best\.? patient\b|\breturning patient\b|\bf/u\b|\bfollow[- ]up\b"
-                         r"|,[ \t]*est\.?(?=[ \t]*(?:\n|$))", re.IGNORECASE)  # "Pt: H. A-S (fictional), 77 F, est"
+                         r"|,[ \t]*est\.?(?=[ \t]*(?:\n|$|\(|,|;))", re.IGNORECASE)  # "Pt: H. A-S (fictional), 77 F, est (daughter drove)"
 LEVELS = {"new": {"straightforward": "99202", "low": "99203", "moderate": "99204", "high": "99205"},
           "established": {"straightforward": "99212", "low": "99213", "moderate": "99214", "high": "99215"}}  # fmt: skip
 TIME_LEVELS = {"new": [(60, "99205"), (45, "99204"), (30, "99203"), (15, "99202")],

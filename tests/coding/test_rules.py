@@ -251,6 +251,14 @@ PRESENT_ABSENT = [
      "seborrheic keratoses on her back; removal would be cosmetic and self-pay, and after hearing the cost she decided against it. "
      "None were treated.",
      "cpt", {"17000", "17003", "17110"}, set()),
+    # numbered problems and a lettered procedure log name the same two biopsies; "est (daughter drove)"
+    ("problems-and-a-procedure-log",
+     "Pt: B. Q-A (fictional), 88 M, est (daughter drove)\n\n1) Itchy rash x 6 wk: tense blisters on the thighs. R/o bullous "
+     "pemphigoid. Punch biopsy from the edge of a plaque on the left flank for H&E. A second punch for DIF offered, he declined.\n"
+     "2) Crusted nodule R helix x 3 mo, 6 mm. R/o SCC vs chondrodermatitis. Shave biopsy.\n3) Greasy scale in the eyebrows = "
+     "seborrheic dermatitis; restart ketoconazole 2% cream bid (Rx). MDM low for #3, separate from the biopsies.\n\n"
+     "PROCEDURE LOG\nA. Punch bx L flank, 1 suture.\nB. Shave bx R helix, AlCl.",
+     "cpt", {"11104", "11103", "99213"}, {"11105"}),
     # dictated labels with a comma ("A, intermediate ... B, intermediate") split a line between lesions
     ("dictated-comma-labels",
      "Lesion A, left dorsal forearm: squamous cell carcinoma on punch biopsy 03/30/2026. Clinical size 1.5 cm. 4 mm margins.\n"
