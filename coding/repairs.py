@@ -95,9 +95,14 @@ def _ladder_neighbours(ctx, family, code, group):
 def reconstructions(ctx: CodingContext, kinds: tuple[str, ...], what: str, where: str):
     """(frame index, reconstruction mention, site fact, anatomic group, area fact) for each flap or
     graft of these kinds whose area and site the note documents; queries the missing fact otherwise."""
+    measured = {i for i, f in enumerate(ctx.frames) if f.areas and (r := facts.reconstruction(f)) is not None and r.canonical in kinds}
     for i, frame in enumerate(ctx.frames):
         rec = facts.reconstruction(frame)
         if rec is None or rec.canonical not in kinds:
+            continue
+        if not frame.areas and measured - {i}:
+            # "we talked about a local flap" beside "BCC-1 is a 9 x 7 mm papule", while another
+            # frame gives the flap's own areas: this frame's sizes are no flap defect
             continue
         site = facts.site_fact(frame)
         scheme = {"flap": "att", "ftsg": "ftsg", "stsg": "stsg"}[rec.canonical]
