@@ -45,6 +45,14 @@ def is_cosmetic(text: str) -> bool:
     return bool(_statements(text)) and stated(NOT_COSMETIC, text) is None
 
 
+AESTHETIC_BLOCK = re.compile(r"(?im)^[ \t]*(?:aesthetic|cosmetic)[^:\n]{0,40}:")
+# a cosmetic service of another encounter: "a separate self-pay visit", "not part of this claim",
+# "Had lip filler @ Atrium 2 wk ago (self-pay)"
+OTHER_ENCOUNTER = re.compile(r"\bseparate(?:ly)?\b[^.\n]{0,40}\b(?:encounter|visit|appointment)\b|\b(?:encounter|visit|appointment)\b[^.\n]{0,40}\bseparate\b"
+                             r"|\bcosmetic self-pay encounter\b|\bnot (?:part of|on|included in) (?:this|the) claim\b"
+                             r"|\b\d+\s*(?:d|days?|wks?|weeks?|mos?|months?|y|yrs?|years?)\s+ago\b|\blast (?:week|month|year|visit)\b", re.IGNORECASE)
+
+
 def medical_frames(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[tuple[int, Frame]]:
     """The frames that are not cosmetic. "C) 5 flat SKs frozen for cosmetic reasons, self-pay"
     takes out that lesion only; a cosmetic statement outside every frame covers them all."""
@@ -55,8 +63,18 @@ def medical_frames(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[
     # removals is the cryotherapy's); one on no procedure's line covers the whole note.
     text = ctx.text
     lines_of = {i: {_line_start(text, p.start) for p in f.procedures if p.active} for i, f in enumerate(ctx.frames)}
-    stated = {_line_start(text, m.start()) for m in _statements(text)}
-    elsewhere = stated - set().union(*lines_of.values())
+    # "Earlier this morning she had sclerotherapy in the Atrium; that was a cosmetic self-pay
+    # encounter, separate, and not billed": a statement about another encounter covers nothing here
+    statements = [m for m in _statements(text) if not OTHER_ENCOUNTER.search(text, _line_start(text, m.start()), _line_end(text, m.end()))]
+    stated = {_line_start(text, m.start()) for m in statements}
+    procedure_lines = set().union(*lines_of.values())
+    elsewhere = stated - procedure_lines
+    if stated & procedure_lines or AESTHETIC_BLOCK.search(text):
+        # "Aesthetic services, self-pay: ... also treated with cryotherapy" names its own
+        # procedure; "Impression: ... face and neck, cosmetic" below restates it. A note that
+        # keeps its cosmetic work in a block of its own ("Aesthetic services (self-pay): snip of
+        # DPN x 12") says so there, so a cosmetic wish elsewhere does not cover the whole note
+        elsewhere = set()
     cosmetic_blocks: set[str] = set()
     if elsewhere:
         # "Provider comment (Lesion #3): cosmetic request" or "3. SK - lesion #3 removed,
@@ -78,3 +96,21 @@ def _line_start(text: str, pos: int) -> int:
 def _line_end(text: str, pos: int) -> int:
     end = text.find("\n", pos)
     return len(text) if end < 0 else end
+
+
+def cosmetic_sites(ctx: CodingContext) -> set[str]:
+    """Sites named on the lines that call a service cosmetic ("Aesthetic services (self-pay):
+    snip/hyfrecation of DPN cheeks x 12"): one of several lesions of a frame found there is the
+    cosmetic one."""
+    text = ctx.text
+    said = set()
+    for m in _statements(text):
+        # the statement's own sentence: '"mole" on mons pubis rubs ... Also dark bumps on cheeks -
+        # wants them off, knows it's cosmetic.' names the cheeks only
+        start = max(_line_start(text, m.start()), text.rfind(". ", 0, m.start()) + 2)
+        stop = text.find(". ", m.end())
+        end = _line_end(text, m.end()) if stop < 0 else min(stop, _line_end(text, m.end()))
+        if not OTHER_ENCOUNTER.search(text, start, end):
+            said.add((start, end))
+    return {m.canonical for m in ctx.mentions if m.label == "SITE" and any(a <= m.start < b for a, b in said)}
+

@@ -7,7 +7,7 @@ import dataclasses
 import re
 
 from dermcoder.coding import facts
-from dermcoder.coding.cosmetic import medical_frames
+from dermcoder.coding.cosmetic import cosmetic_sites, is_cosmetic, medical_frames
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame
 
@@ -218,6 +218,9 @@ def shave(ctx: CodingContext, rule: RuleRecord) -> None:
     for i, frame in _not_cosmetic(ctx, rule, frames_with(ctx, "shave_removal")):
         frame = _with_label_facts(ctx, frame, only_biopsies=True)
         lesions = facts.lesion_instances(frame)
+        if len(lesions) > 1 and is_cosmetic(ctx.text):
+            cosmetic = cosmetic_sites(ctx)
+            lesions = [x for x in lesions if x.site is None or x.site.canonical not in cosmetic] or lesions
         # "each was removed by shave": one diagnosis, coded at each lesion's own site
         hist = facts.histology(frame)[0] if len({x.site.canonical for x in lesions if x.site}) > 1 else None
         for lesion in lesions:
