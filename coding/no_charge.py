@@ -16,7 +16,9 @@ from dermcoder.nlp.start_filter import word_gated
 NO_CHARGE = re.compile(
     r"\[x\]\s*no charge\b"
     r"|(?<!\[ \] )\bno charge(?: (?:for )?today| for (?:this|today'?s) (?:visit|encounter)| to (?:the )?(?:patient|insurance) for this visit|\s*$)"
-    r"|\bpost-?op(?:erative)? visit (?:with)?in (?:the |a )?(?:\d+[- ]day )?global(?: period)?\b",
+    r"|\bpost-?op(?:erative)? visit (?:with)?in (?:the |a )?(?:\d+[- ]day )?global(?: period)?\b"
+    # "Billing: post-procedure visit within the 10-day global of 04/21 I&D - no charge."
+    r"|\bpost-?(?:procedure|op(?:erative)?) visit (?:with)?in the (?:\d+|ten|ninety|zero)[- ]day global\b",
     re.IGNORECASE | re.MULTILINE,
 )
 _NO_CHARGE = word_gated(NO_CHARGE)  # searched in every note: the same match, faster

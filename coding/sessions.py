@@ -11,6 +11,7 @@ from dermcoder.coding.checkboxes import stated
 from dermcoder.coding.cosmetic import medical_frames
 from dermcoder.coding.lesions import DESTRUCTIONS, frames_with
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
+from dermcoder.nlp.context import copied_forward_regions
 from dermcoder.nlp.frames import Frame, Mention, billing_spans
 from dermcoder.nlp.start_filter import start_filtered, word_gated
 
@@ -217,7 +218,7 @@ def skin_tags(ctx: CodingContext, rule: RuleRecord) -> None:
                           frames=[i for i, _ in frames], diagnoses=list(dx)))  # fmt: skip
 
 
-COMPLICATED = re.compile(r"loculat|packing|packed|pack(?:ed)? with|drain (?:placed|left)|penrose|wick|complicated|multiple abscess|extensive|counter[- ]?incision|septations", re.IGNORECASE)
+COMPLICATED = re.compile(r"loculat|packing|packed|pack(?:ed)? with|drain (?:placed|left)|penrose|wick|(?<!un)complicated|multiple abscess|extensive|counter[- ]?incision|septations", re.IGNORECASE)
 
 
 SEVERAL_DRAINED = re.compile(r"\b(?:I&D|I\s?and\s?D|incis(?:ed|ion)\s+and\s+drain(?:ed|age))\b[^.\n]{0,15}\b(?:both|all|each)\b", re.IGNORECASE)
@@ -566,7 +567,7 @@ def _patient_type(text: str) -> str | None:
 
 NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the |our )?(?:practice|clinic|department|dept|group|office)|\bNP\b", re.IGNORECASE)
 ESTABLISHED = re.compile(r"\bestablished\b|\best\.? pt\b|\best\.? patient\b|\breturning patient\b|\bf/u\b|\bfollow[- ]up\b"
-                         r"|,[ \t]*est\.?(?=[ \t]*(?:\n|$|\(|,|;))", re.IGNORECASE)  # "Pt: H. A-S (fictional), 77 F, est (daughter drove)"
+                         r"|(?:,|\b\d{1,3}[ \t]?[MF])[ \t]*est\.?(?=[ \t]*(?:\n|$|\(|,|;))", re.IGNORECASE)  # "77 F, est (daughter drove)", "36F est."
 LEVELS = {"new": {"straightforward": "99202", "low": "99203", "moderate": "99204", "high": "99205"},
           "established": {"straightforward": "99212", "low": "99213", "moderate": "99214", "high": "99215"}}  # fmt: skip
 TIME_LEVELS = {"new": [(60, "99205"), (45, "99204"), (30, "99203"), (15, "99202")],
@@ -592,23 +593,32 @@ def _decision_level(text: str) -> tuple[re.Match | None, str | None]:
     return m, m.group(1) or m.group(2)
 
 
+def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with these spans blanked out (same length: evidence offsets stay right)."""
+    for a, b in spans:
+        text = text[:a] + " " * (b - a) + text[b:]
+    return text
+
+
 @handler("em")
 def em(ctx: CodingContext, rule: RuleRecord) -> None:
     """An office E/M only for work beyond the procedure decision, with its modifier."""
     procedures = [c for c in ctx.candidates if not c.code.startswith("J")]
+    # the visit's own words: not a billing summary's "99214-25", nor an MDM copied from another visit
+    text = _blanked(ctx.text, billing_spans(ctx.text) + copied_forward_regions(ctx.text))
     # A stated level of decision making in a procedure note documents a visit of its own.
-    separate = _EM_SEPARATE.search(ctx.text) or _MDM.search(ctx.text)
-    if _NOT_SEPARATE.search(ctx.text):
+    separate = _EM_SEPARATE.search(text) or _MDM.search(text)
+    if _NOT_SEPARATE.search(text):
         ctx.warn("em_not_separate", f"{rule.id}: the note says the E/M is not separate from the procedure")
         return
     if procedures and not separate:
         return
     # a visit with no procedure: its own words ("follow-up", "consult"), or the total time it documents
-    if not procedures and not (separate or _EM_ONLY.search(ctx.text) or TOTAL_TIME.search(ctx.text)):
+    if not procedures and not (separate or _EM_ONLY.search(text) or TOTAL_TIME.search(text)):
         return
-    patient = _patient_type(ctx.text)
-    mdm, level = _decision_level(ctx.text)
-    minutes = TIME.search(ctx.text)
+    patient = _patient_type(text)
+    mdm, level = _decision_level(text)
+    minutes = TIME.search(text)
     code = None
     if patient and mdm:
         code = LEVELS[patient][MDM_WORDS.get(level.lower(), level.lower())]
@@ -619,10 +629,10 @@ def em(ctx: CodingContext, rule: RuleRecord) -> None:
         if separate or not procedures:
             ctx.query("other", "E/M: patient type and decision-making level or total time not documented")
         return
-    evidence = [Mention("EM", m.start(), m.end(), m.group(0)) for m in (mdm or minutes, NEW.search(ctx.text) or ESTABLISHED.search(ctx.text), separate) if m]
+    evidence = [Mention("EM", m.start(), m.end(), m.group(0)) for m in (mdm or minutes, NEW.search(text) or ESTABLISHED.search(text), separate) if m]
     modifiers = []
     if procedures:
-        modifiers = ["57"] if any(c.code in MAJOR for c in procedures) and re.search(r"decision", ctx.text, re.IGNORECASE) else ["25"]
+        modifiers = ["57"] if any(c.code in MAJOR for c in procedures) and re.search(r"decision", text, re.IGNORECASE) else ["25"]
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {patient} patient, {'MDM ' + level if mdm else minutes.group(1) + ' min'}"
                       f"{'; separately identifiable from the procedure' if procedures else ''} -> {code}",
                       modifiers=modifiers, confidence=0.7, evidence=evidence))  # fmt: skip

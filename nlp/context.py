@@ -320,6 +320,12 @@ BRACKETED_COPY = re.compile(r"(?is)\[(?:copied|pasted|carried[ \t]+forward)\b[^\
 _STALE_HEADER = word_gated(STALE_HEADER)  # scanned over every note: the same matches, faster
 
 
+def copied_forward_regions(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the text copied forward from earlier notes or templates (what the
+    copied_forward category marks), for rules that read the note's words directly."""
+    return _stale_regions(text)
+
+
 def _stale_regions(text: str) -> list[tuple[int, int]]:
     regions = [(m.start(), m.end()) for m in BRACKETED_COPY.finditer(text)]
     for m in _STALE_HEADER.finditer(text):

@@ -356,7 +356,7 @@ def block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
 
 NON_LESION_PROCS = {"em", "prior_biopsy"}
 # "Billing: ...", or "BILLING SUMMARY (auto-generated ...)" with one code per line under it
-BILLING_LINE = re.compile(r"(?im)^[ \t]*(?:billing|billed|charges?|superbill)\b(?:[^:\n]{0,30}:[^\n]*|[ \t]+summary\b[^\n]*)"
+BILLING_LINE = re.compile(r"(?im)^[ \t]*(?:billing|billed|charges?|superbill)\b(?:[^:\n]{0,80}:[^\n]*|[ \t]+summary\b[^\n]*)"
                           r"(?:\n[ \t]*(?:\d{5}|[A-Z]\d{4})\b[^\n]*)*")
 _BILLING_LINE = word_gated(BILLING_LINE)  # scanned over every note: the same matches, faster
 
