@@ -299,7 +299,14 @@ def nails(ctx: CodingContext, rule: RuleRecord) -> None:
         count = _session_count(ctx, frames, NAIL_WORDS, own_sentence_only=True)
         # "R: partial avulsion ... L: partial avulsion ...": one nail per sentence that does it
         said = {p.sentence for _, f in frames for p in f.procedures if p.canonical == proc and p.active}
-        n = int(count.value) if count and count.value <= 10 else max(len(frames), len(said) if proc == "nail_avulsion" else 0)
+        # ... counted by the sentences that name a side ("Narrow lateral strip freed, split and
+        # avulsed" goes on about the nail of the sentence before), or by the sides named
+        # ("On the right, ... phenol matrixectomy. On the left, the same thing ...")
+        sided = {m.sentence: m.canonical for m in ctx.mentions if m.label == "LATERALITY" and m.canonical in ("left", "right") and m.sentence in said}
+        if len(said) > 1 and sided:
+            said = set(sided)
+        per_side = len(set(sided.values())) if proc == "matrixectomy" else 0
+        n = int(count.value) if count and count.value <= 10 else max(len(frames), len(said) if proc == "nail_avulsion" else per_side)
         evidence = [f.procedures[0] for _, f in frames] + (count.evidence if count else [])
         idx = [i for i, _ in frames]
         if proc == "nail_avulsion":
