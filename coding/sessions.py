@@ -298,13 +298,16 @@ def nails(ctx: CodingContext, rule: RuleRecord) -> None:
         # two sentences on counts the debridement, not this avulsion)
         count = _session_count(ctx, frames, NAIL_WORDS, own_sentence_only=True)
         # "R: partial avulsion ... L: partial avulsion ...": one nail per sentence that does it
-        said = {p.sentence for _, f in frames for p in f.procedures if p.canonical == proc and p.active}
-        # ... counted by the sentences that name a side ("Narrow lateral strip freed, split and
-        # avulsed" goes on about the nail of the sentence before), or by the sides named
-        # ("On the right, ... phenol matrixectomy. On the left, the same thing ...")
+        done = [p for _, f in frames for p in f.procedures if p.canonical == proc and p.active]
+        said = {p.sentence for p in done}
+        # ... but under a labeled procedure ("#2 Partial nail avulsion, left great toe" then
+        # "Narrow lateral strip freed, split and avulsed") a sentence naming no side goes on about
+        # the nail its label's sentence named; the sides named also count the nails ("On the
+        # right, ... phenol matrixectomy. On the left, the same thing ...")
         sided = {m.sentence: m.canonical for m in ctx.mentions if m.label == "LATERALITY" and m.canonical in ("left", "right") and m.sentence in said}
         if len(said) > 1 and sided:
-            said = set(sided)
+            sided_blocks = {p.block for p in done if p.sentence in sided and p.block is not None}
+            said = {p.sentence for p in done if p.sentence in sided or p.block is None or p.block not in sided_blocks}
         per_side = len(set(sided.values())) if proc == "matrixectomy" else 0
         n = int(count.value) if count and count.value <= 10 else max(len(frames), len(said) if proc == "nail_avulsion" else per_side)
         evidence = [f.procedures[0] for _, f in frames] + (count.evidence if count else [])
