@@ -47,6 +47,12 @@ def _biopsy_lesions(frame: Frame, only_frame: bool, frames_count: int = 1, text:
     return int(count.value) if count and 1 < count.value <= 10 else 1
 
 
+def _site_side(frame: Frame) -> tuple[str | None, str | None]:
+    site = facts.site_fact(frame)
+    side = facts.side_fact(frame, site.evidence[0] if site else None)
+    return (site.value if site else None, side.value if side else None)
+
+
 def _label_kind(frame: Frame) -> str | None:
     return None if not frame.label else "number" if frame.label.isdigit() else "letter"
 
@@ -79,9 +85,15 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
     lesions: list[tuple[str, int, Frame]] = []
     biopsy_frames = frames_with(ctx, *BIOPSY_RANK)
     specific = [f for _, f in biopsy_frames if f.procedure != "biopsy"]
+    # "1. Lesion of right upper back, r/o BCC - biopsy today." above "Procedure: Shave biopsy,
+    # right upper back": a biopsy named without its technique at the site and side of one
+    # described with it is that biopsy again
+    described = {_site_side(f) for f in specific} - {(None, None)}
     for i, frame in biopsy_frames:
         if frame.procedure == "biopsy" and specific and not [s for s in frame.sites if s.active]:
             continue  # "only one biopsy done" restates a biopsy described with its technique elsewhere
+        if frame.procedure == "biopsy" and _site_side(frame) in described:
+            continue
         # the technique(s) named where the biopsy is described: "Each punch site 1 suture" later on
         # names the punch biopsies of other lesions
         named = [p for p in frame.procedures if p.canonical in BIOPSY_RANK]
