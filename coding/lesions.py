@@ -9,7 +9,7 @@ import re
 from dermcoder.coding import facts
 from dermcoder.coding.cosmetic import cosmetic_sites, is_cosmetic, medical_frames
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
-from dermcoder.nlp.frames import Frame
+from dermcoder.nlp.frames import Frame, Mention
 
 BIOPSY_RANK = {"biopsy_incisional": 3, "biopsy_punch": 2, "biopsy_tangential": 1, "biopsy": 0}
 BIOPSY_CODES = {"biopsy_incisional": ("11106", "11107"), "biopsy_punch": ("11104", "11105"), "biopsy_tangential": ("11102", "11103")}
@@ -45,6 +45,16 @@ def _biopsy_lesions(frame: Frame, only_frame: bool, frames_count: int = 1, text:
     if count and frames_count > 1 and count.value <= frames_count:
         return 1  # "I did three biopsies today. First, ... Second, ... Third, ...": the session's total
     return int(count.value) if count and 1 < count.value <= 10 else 1
+
+
+BIOPSY_HEADING = re.compile(r"[ \t]*(?:[A-H\d]{1,2}[).:][ \t]*)?(?:skin[ \t]+)?biopsies[ \t]*:?[ \t]*", re.IGNORECASE)
+
+
+def _heading(text: str, m: Mention) -> bool:
+    """The word stands alone on its line as a heading ("A) Biopsies")."""
+    start = text.rfind("\n", 0, m.start) + 1
+    end = text.find("\n", m.end)
+    return BIOPSY_HEADING.fullmatch(text, start, len(text) if end < 0 else end) is not None
 
 
 def _site_side(frame: Frame) -> tuple[str | None, str | None]:
@@ -94,6 +104,9 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
             continue  # "only one biopsy done" restates a biopsy described with its technique elsewhere
         if frame.procedure == "biopsy" and _site_side(frame) in described:
             continue
+        generic = [p for p in frame.procedures if p.canonical == "biopsy" and p.active]
+        if frame.procedure == "biopsy" and specific and generic and all(_heading(ctx.text, p) for p in generic):
+            continue  # "A) Biopsies" over a table of the biopsies, each with its technique
         # the technique(s) named where the biopsy is described: "Each punch site 1 suture" later on
         # names the punch biopsies of other lesions
         named = [p for p in frame.procedures if p.canonical in BIOPSY_RANK]

@@ -299,6 +299,10 @@ PRESENT_ABSENT = [
     ("generic-biopsy-and-its-described-technique",
      "Chief complaint: spot on the back that bleeds when she towels off; also wants two \"age spots\" taken off her face.\n\nExam (focused): right upper back: 8 mm pink pearly papule with arborizing vessels and a central crust. Left cheek and right temple: stuck-on tan waxy papules, 5 mm and 6 mm, consistent with seborrheic keratoses; not inflamed, not bleeding, no itch.\n\nAssessment:\n1. Lesion of right upper back, r/o basal cell carcinoma - biopsy today.\n2. Seborrheic keratoses, face, asymptomatic - removal requested for appearance only (cosmetic).\n\nProcedure (medical): Shave biopsy, right upper back. Consent, time-out. 1% lidocaine with epinephrine 1 mL. Tangential sample to mid dermis with a flexible blade; aluminum chloride hemostasis. Specimen A to dermatopathology.\n\nAesthetic services (self-pay):\n- Shave removal x 2, left cheek and right temple seborrheic keratoses. Cosmetic consent and self-pay waiver signed; paid at checkout per the aesthetic fee schedule; not submitted to insurance. Specimens not sent.",
      "cpt", {"11102"}, {"11103", "11310", "11311"}),
+    # "A) Biopsies" heads a table of the biopsies; it is no biopsy of its own
+    ("a-biopsies-heading-over-its-table",
+     "Known tumor: SCC R nasal ala, shave biopsy 02/24/2026 - Mohs booked 03/26/2026 with Dr. Fenwick-Adair (fictional); pre-op instructions reviewed by the coordinator. Not treated today.\n\nPROCEDURES TODAY\nA) Biopsies\nSpec | Site | Lesion | Size | Technique\n1 | L temple | shiny pink patch, r/o BCC | 8 mm | shave biopsy\n2 | L dorsal foot | scaly pink plaque, r/o SCCis vs psoriasis | 1.2 cm | shave biopsy\n\nB) Cryotherapy, LN2, 2 cycles, AKs\nSite | n\nForehead | 5\nScalp | 6\nR cheek | 2\nL cheek | 3\nBiopsied sites not frozen.\n\nNo E/M level documented today (procedure visit).",
+     "cpt", {"11102", "11103", "17004"}, set()),
     # dictated labels with a comma ("A, intermediate ... B, intermediate") split a line between lesions
     ("dictated-comma-labels",
      "Lesion A, left dorsal forearm: squamous cell carcinoma on punch biopsy 03/30/2026. Clinical size 1.5 cm. 4 mm margins.\n"
@@ -538,3 +542,9 @@ def test_a_lesion_named_in_the_aesthetic_block_is_not_coded(engine):
 def test_a_matrixectomy_on_each_side_is_two_units(engine):
     text = [c for c in PRESENT_ABSENT if c[0] == "matrixectomy-on-each-side"][0][1]
     assert sorted((c.code, c.units) for c in engine.suggest(text, "q36").cpt) == [("11750", 2)]
+
+
+def test_a_biopsies_heading_adds_no_biopsy(engine):
+    text = [c for c in PRESENT_ABSENT if c[0] == "a-biopsies-heading-over-its-table"][0][1]
+    lines = sorted((c.code, c.units) for c in engine.suggest(text, "q34").cpt)
+    assert ("11103", 1) in lines and ("11103", 2) not in lines, lines
