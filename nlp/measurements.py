@@ -81,6 +81,9 @@ LENGTH_EQUALS = re.compile(r"(?:repair|closure)\s+length\s+(?:equals|=|matches|i
 BRACKETED = re.compile(r"\([^()\n]*\)")
 
 
+GLOSSED = re.compile(r"\b[A-Z]{2,6}[ \t]*$")  # an abbreviation right before the bracket that spells it out
+
+
 def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     """Read the role of a measurement from the words around it (same clause)."""
     if is_area:
@@ -104,7 +107,9 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
             return role
     # a closed bracket before the number speaks of something else: "atypical nevus (bx: mod
     # atypia, + margin), 8mm residual pigment" - the 8 mm is no margin
-    before = BRACKETED.sub(" ", text[max(0, start - 70) : start])
+    # (not a gloss of the author's abbreviation: "ILC (intermediate layered closure) 4-0 Vicryl, 3.0 cm")
+    window = text[max(0, start - 70) : start]
+    before = BRACKETED.sub(lambda b: b.group(0) if GLOSSED.search(window, 0, b.start()) else " ", window)
     if _BEFORE[0][1].search(before):
         return "excised_diameter"  # "excised diameter 1.6 cm": stated, wins over the word "diameter"
     if LENGTH_EQUALS.search(before):

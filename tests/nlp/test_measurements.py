@@ -81,8 +81,10 @@ def test_spoken_and_spelled_measurements(nlp, text, value):
     ("Today: re-excision for positive margin.\n  Scar: 2.0 cm linear, well healed.", "lesion"),
     ("the final sutured length measured at the end of the case was 5.6 cm", "repair_length"),
     ("The curetted defect at the end measured 1.2 cm.", "defect"),
+    ("fusiform excision to fat, limited undermining, ILC (intermediate layered closure) 4-0 Vicryl + 4-0 nylon, 3.0 cm.", "repair_length"),
 ], ids=["dermoscopy-globules", "irregular-border", "peripheral-margins", "border-of-normal-skin", "closest-cue-is-the-last",
-        "final-length", "closure-along-the-wound", "repair-length-equals-ellipse", "ellipse-long", "scar-field", "length-measured", "defect-at-the-end-measured"])  # fmt: skip
+        "final-length", "closure-along-the-wound", "repair-length-equals-ellipse", "ellipse-long", "scar-field", "length-measured", "defect-at-the-end-measured",
+        "abbreviation-glossed-in-brackets"])  # fmt: skip
 def test_lesion_descriptions_after_a_size_are_no_margin(nlp, text, role):
     from dermcoder.nlp.frames import mentions_from_doc
 
