@@ -371,10 +371,11 @@ def _triamcinolone_mg(text: str) -> float | None:
     text = re.sub(r"milliliters?|millilitres?", "mL", text, flags=re.IGNORECASE)
     text = re.sub(r"mg\s+per\s+mL", "mg/mL", text, flags=re.IGNORECASE)
     # a stated total wins; else the doses written per site ("0.3 mL (12 mg) ... 0.5 mL (20 mg)") add up
-    total = re.search(r"(?:total(?: dose)?(?: of)?|totaling|totalling)\s*[:=]?\s*(\d+(?:\.\d+)?)\s*mg\b|(\d+(?:\.\d+)?)\s*mg\s*(?:total|in total)",
-                      text, re.IGNORECASE)  # fmt: skip
-    if total:
-        return float(next(g for g in total.groups() if g))
+    # (the last one: "chest: 0.75 mL total = 30 mg" ... "Total triamcinolone 33 mg into four keloids")
+    totals = list(re.finditer(r"(?:total(?: dose)?(?: of)?(?: (?:triamcinolone|kenalog|TAC|ILK|steroid))?|totaling|totalling)\s*[:=]?\s*(\d+(?:\.\d+)?)\s*mg\b"
+                              r"|(\d+(?:\.\d+)?)[ \t]*mg[ \t]*(?:total|in total)", text, re.IGNORECASE))  # fmt: skip
+    if totals:
+        return float(next(g for g in totals[-1].groups() if g))
     per_site = re.findall(r"m[lL]\s*\(\s*(\d+(?:\.\d+)?)\s*mg\s*\)", text)
     if per_site:
         return sum(float(v) for v in per_site)

@@ -68,7 +68,9 @@ def test_complex_needs_a_criterion_when_undermining_is_limited(text, unsupported
     ("Kenalog 10 mg/mL, 1.5 mL total.", 15),
     ("ILK 10 mg/mL, 0.8 mL = 8 mg", 8),
     ("Proc: ILK (TAC, clinic stock):\n - keloids 3: TAC 40 mg/mL, 0.5 mL total.\n - cysts 5: TAC 2.5 mg/mL (diluted), 0.1 mL ea.", 21.25),
-], ids=["stated-total-wins", "per-site-doses-add", "volume-total", "equals", "two-strengths-volume-each"])  # fmt: skip
+    ("- chest nodules: Kenalog-40 (40 mg/mL), 0.25 mL each, 0.75 mL total = 30 mg\n- R earlobe: Kenalog-10 (10 mg/mL), 0.3 mL = 3 mg\n"
+     "Total triamcinolone 33 mg into four keloids.", 33),
+], ids=["stated-total-wins", "per-site-doses-add", "volume-total", "equals", "two-strengths-volume-each", "the-last-total-wins"])  # fmt: skip
 def test_triamcinolone_dose(text, mg):
     from dermcoder.coding.sessions import _triamcinolone_mg
 
