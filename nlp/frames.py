@@ -38,7 +38,7 @@ LABEL_MARKER = re.compile(
     # "A: 1. Superficial BCC, L upper back" / "P: 1. ED&C done today": numbered after a SOAP heading
     # (not "A: 1. Neoplasm R cheek. 2. Neoplasm L forearm. 3. AKs." - a whole list on one line)
     r"(?:(?:A|P|A/P|A&P|assessment|plan|impression|dx)[ \t]*:[ \t]*(?=\(?\d{1,2}[).][ \t])(?![^\n]*[.;][ \t]+\(?\d{1,2}[).][ \t]))?"
-    r"(?:(?:lesions?|sites?|specimens?|spec|part|tissue|tumou?r|procedure|proc|biopsy|bx|repair|defect|closure|reconstruction|recon)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%)|/)"
+    r"(?:(?:lesions?|sites?|specimens?|spec|part|tissue|tumou?r|procedure|proc|biopsy|bx|repair|defect|closure|reconstruction|recon|wound|laceration)[ \t]*#?[ \t]*(?P<a>[A-H]|\d{1,2})\b(?![ \t]*(?:mm|cm|x\b|\.\d|%)|/)"
     r"|\(?(?P<b>[A-H])(?:[).:]|[ \t]+[-–—])(?=[ \t])|#[ \t]?(?P<c>\d{1,2})\b|\(?(?P<d>\d{1,2})[).](?=[ \t])"
     # a table row whose first cell is a lesion label: "| 2 | L lateral neck | 0.8 cm | shave |"
     r"|\|[ \t]*(?:#[ \t]*)?(?P<e>[A-H]|\d{1,2})[ \t]*\|"

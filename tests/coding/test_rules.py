@@ -550,3 +550,9 @@ def test_a_biopsies_heading_adds_no_biopsy(engine):
     text = [c for c in PRESENT_ABSENT if c[0] == "a-biopsies-heading-over-its-table"][0][1]
     lines = sorted((c.code, c.units) for c in engine.suggest(text, "q34").cpt)
     assert ("11103", 1) in lines and ("11103", 2) not in lines, lines
+
+
+def test_wound_labels_keep_two_lacerations_apart_and_their_simple_repairs_sum(engine):
+    """"Wound 1: ... 1.8 cm" and "Wound 2: ... 2.2 cm" in the same simple-repair group: one 12002 (4.0 cm)."""
+    s = engine.suggest("Mechanism: cut left hand on a broken mixing bowl while washing up, ~1 h ago. Tdap 09/2021 - up to date.\nExam:\n  Wound 1: left index finger, volar middle phalanx, 18 mm linear laceration, dermis-deep. Nail not involved. Flexor function and two-point discrimination intact.\n  Wound 2: left palm, thenar crease, 2.2 cm linear laceration, dermis-deep, no tendon exposure.\n  No foreign body seen; no glass found on exploration.\nProcedure: digital block (wound 1) and local infiltration (wound 2), 1% lidocaine plain 5 mL total. Irrigated with 200 mL NS.\n  Wound 1: simple repair, 5-0 nylon simple interrupted x4, length 1.8 cm.\n  Wound 2: simple repair, 5-0 nylon simple interrupted x5, length 2.2 cm.\n  No deep sutures. Bacitracin, nonadherent dressing.\nAssessment: lacerations, left index finger and left palm, repaired.\nPlan: keep dry 24-48 h. Sutures out in 10-12 days. Infection precautions given.\nTime out: 14:15", "q36")
+    assert sorted((c.code, c.units) for c in s.cpt) == [("12002", 1)]
