@@ -36,6 +36,9 @@ ABBREVIATION_DEFINED = re.compile(
     r"\b(?P<abbr>[A-Z][A-Z&/]{1,5})[ \t]*(?:=[ \t]*|\()(?P<long>[a-z][a-z &/-]{3,60}?)(?=[ \t]*[).,;\n])"
     r"|(?P<long2>[A-Za-z][A-Za-z &/-]{3,60}?)[ \t]*\((?P<abbr2>[A-Z][A-Z&/]{1,5})\)"
 )
+# what every definition contains, found in one cheap pass: the abbreviation before "=" or "(",
+# or inside brackets
+ABBREVIATION_HINT = re.compile(r"[A-Z][A-Z&/]{1,5}[ \t]*[=(]|\([A-Z][A-Z&/]{1,5}\)")
 
 
 @Language.factory("derm_findings", assigns=["doc.spans"], default_config={})
@@ -105,8 +108,8 @@ class FindingsRecognizer(ResourceBacked):
         """The author's own abbreviations, defined once in the note ("ILC = intermediate layered
         closure", "ILC (intermediate layered closure)", "electrodesiccation and curettage (EDC)"):
         every later use carries the long form's concept. Yields (start, end, label, canonical)."""
-        if "=" not in text and "(" not in text:
-            return
+        if ABBREVIATION_HINT.search(text) is None:
+            return  # no "ILC =", "ILC (" or "(CLC)" anywhere: no definition to find (the full scan is slow)
         lexicons = (("REPAIR", self.lex.repairs), ("PROCEDURE", self.lex.procedures), ("HISTOLOGY", self.lex.histology))
         for d in ABBREVIATION_DEFINED.finditer(text):
             abbr, long = d.group("abbr") or d.group("abbr2"), (d.group("long") or d.group("long2")).strip()

@@ -174,3 +174,12 @@ def test_regex_gated_count_scans_find_what_the_plain_patterns_find(text):
         assert [(m.span(), m.groups()) for m in scan.finditer(text)] == [(m.span(), m.groups()) for m in plain.finditer(text)]
         # the gate finds something wherever the pattern does (it is a part of every match)
         assert scan.gate.search(text) is not None or plain.search(text) is None
+
+
+def test_the_abbreviation_hint_lets_every_definition_through():
+    """The cheap hint in front of the abbreviation-definition scan never hides a definition."""
+    from dermcoder.nlp.findings import ABBREVIATION_DEFINED, ABBREVIATION_HINT
+
+    for text in _texts() + ["ILC = intermediate layered closure", "complex layered closure (CLC) 5 cm", "EDC (electrodesiccation and curettage)"]:
+        if ABBREVIATION_HINT.search(text) is None:
+            assert list(ABBREVIATION_DEFINED.finditer(text)) == [], text[:80]
