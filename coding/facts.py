@@ -389,8 +389,10 @@ def lesion_instances(frame: Frame, prefer_defect: bool = False) -> list[Lesion]:
         out.append(Lesion(s, Fact(max(_dims(sz)), [sz], sz.text), margin))
     # "Right dorsal foot: 12 x 8 mm ..." on exam and "A. Right dorsal foot, lesion 12 x 8 mm" in
     # the procedure: the same lesion written twice
-    seen: set[tuple] = set()
-    out = [x for x in out if not ((key := (x.site.canonical if x.site else None, x.size.value if x.size else None)) in seen or seen.add(key))]
+    unique: dict[tuple, Lesion] = {}
+    for x in out:
+        unique.setdefault((x.site.canonical if x.site else None, x.size.value if x.size else None), x)
+    out = list(unique.values())
     if len({(l.site.canonical if l.site else None) for l in out}) <= 1 and len(out) <= 1:
         return single
     return out or single

@@ -63,6 +63,17 @@ def _site_side(frame: Frame) -> tuple[str | None, str | None]:
     return (site.value if site else None, side.value if side else None)
 
 
+def _restates_a_described_biopsy(text: str, frame: Frame, described: set[tuple[str | None, str | None]]) -> bool:
+    """A biopsy named without its technique, in a note that describes biopsies with theirs,
+    is one of those again when it names no site of its own ("only one biopsy done"), when it
+    names the site and side of a described one ("1. ... right upper back - biopsy today" above
+    "Procedure: Shave biopsy, right upper back"), or when it is a heading over them ("A) Biopsies")."""
+    if not [s for s in frame.sites if s.active] or _site_side(frame) in described:
+        return True
+    generic = [p for p in frame.procedures if p.canonical == "biopsy" and p.active]
+    return bool(generic) and all(_heading(text, p) for p in generic)
+
+
 def _label_kind(frame: Frame) -> str | None:
     return None if not frame.label else "number" if frame.label.isdigit() else "letter"
 
@@ -95,18 +106,10 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
     lesions: list[tuple[str, int, Frame]] = []
     biopsy_frames = frames_with(ctx, *BIOPSY_RANK)
     specific = [f for _, f in biopsy_frames if f.procedure != "biopsy"]
-    # "1. Lesion of right upper back, r/o BCC - biopsy today." above "Procedure: Shave biopsy,
-    # right upper back": a biopsy named without its technique at the site and side of one
-    # described with it is that biopsy again
     described = {_site_side(f) for f in specific} - {(None, None)}
     for i, frame in biopsy_frames:
-        if frame.procedure == "biopsy" and specific and not [s for s in frame.sites if s.active]:
-            continue  # "only one biopsy done" restates a biopsy described with its technique elsewhere
-        if frame.procedure == "biopsy" and _site_side(frame) in described:
+        if frame.procedure == "biopsy" and specific and _restates_a_described_biopsy(ctx.text, frame, described):
             continue
-        generic = [p for p in frame.procedures if p.canonical == "biopsy" and p.active]
-        if frame.procedure == "biopsy" and specific and generic and all(_heading(ctx.text, p) for p in generic):
-            continue  # "A) Biopsies" over a table of the biopsies, each with its technique
         # the technique(s) named where the biopsy is described: "Each punch site 1 suture" later on
         # names the punch biopsies of other lesions
         named = [p for p in frame.procedures if p.canonical in BIOPSY_RANK]

@@ -231,6 +231,13 @@ def _counts_drained(count: Mention) -> bool:
     return count.canonical is None or any(n in count.canonical for n in DRAINED_NOUNS)
 
 
+def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with these spans blanked out (same length: evidence offsets stay right)."""
+    for a, b in spans:
+        text = text[:a] + " " * (b - a) + text[b:]
+    return text
+
+
 @handler("incision_drainage")
 def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
     """10060 simple/single; 10061 complicated or multiple."""
@@ -238,9 +245,7 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
     if not frames:
         return
     # (not the billing summary's "10061 ... complicated or multiple": a claim, not the procedure)
-    text = ctx.text
-    for a, b in billing_spans(text):
-        text = text[:a] + " " * (b - a) + text[b:]
+    text = _blanked(ctx.text, billing_spans(ctx.text))
     region = " ".join(text[f.start : f.end + 300] for _, f in frames)
     complicated = None
     blank_template = False
@@ -604,19 +609,18 @@ def _decision_level(text: str) -> tuple[re.Match | None, str | None]:
     return m, m.group(1) or m.group(2)
 
 
-def _blanked(text: str, spans: list[tuple[int, int]]) -> str:
-    """The text with these spans blanked out (same length: evidence offsets stay right)."""
-    for a, b in spans:
-        text = text[:a] + " " * (b - a) + text[b:]
-    return text
-
-
 @handler("em")
 def em(ctx: CodingContext, rule: RuleRecord) -> None:
     """An office E/M only for work beyond the procedure decision, with its modifier."""
     procedures = [c for c in ctx.candidates if not c.code.startswith("J")]
+    # Blanking below only takes matches away: a note whose own text has no cue for a visit
+    # needs no blanking (most notes; the copied-forward scan is the costly part)
+    raw = ctx.text
+    if not _NOT_SEPARATE.search(raw) and not (_EM_SEPARATE.search(raw) or _MDM.search(raw)) and (
+            procedures or not (_EM_ONLY.search(raw) or TOTAL_TIME.search(raw))):  # fmt: skip
+        return
     # the visit's own words: not a billing summary's "99214-25", nor an MDM copied from another visit
-    text = _blanked(ctx.text, billing_spans(ctx.text) + copied_forward_regions(ctx.text))
+    text = _blanked(raw, billing_spans(raw) + copied_forward_regions(raw))
     # A stated level of decision making in a procedure note documents a visit of its own.
     separate = _EM_SEPARATE.search(text) or _MDM.search(text)
     if _NOT_SEPARATE.search(text):
