@@ -384,17 +384,28 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
     """
     text = note_text(doc)
     visits = {_date_key(m.group(1)) for m in _VISIT_DATE.finditer(text)} - {None}
-    if not visits:
-        return {}
+    months_only = not visits
+    if months_only:
+        # "JCM PA-C | 04/28/26 | PDT" names no visit, but its latest full date bounds it: a
+        # month and year before that ("LN2 01/2026 w/ quick recurrence") is an earlier
+        # treatment, while an older full date may be the visit's own
+        visits = {key for m in DATE.finditer(text) if (key := _date_key(m.group(0))) is not None
+                  and not BIRTH_DATE.search(text, max(0, m.start() - 20), m.start())}  # fmt: skip
+        if not visits:
+            return {}
     visit = max(visits)  # an older "today 09/12/2024" is itself copied forward
     out: dict[int, str] = {}
     for k, (first, last) in sent_text.items():
         start = doc[first].idx
         end = doc[last - 1].idx + len(doc[last - 1].text)
         sentence = text[start:end]
-        found = sorted([*DATE.finditer(sentence), *MONTH_DATE.finditer(sentence)], key=lambda d: d.start())
+        found = sorted([*([] if months_only else DATE.finditer(sentence)), *MONTH_DATE.finditer(sentence)],
+                       key=lambda d: d.start())  # fmt: skip
         old = [m for m in found if (key := _date_key(m.group(0))) is not None and key < visit
-               and not BIRTH_DATE.search(sentence, max(0, m.start() - 20), m.start())]
+               and not BIRTH_DATE.search(sentence, max(0, m.start() - 20), m.start())
+               # with no named visit, "biopsy-proven 12/2024" / "(bx 01/2025)" dates the
+               # biopsy of the lesion treated today, not the treatment
+               and not (months_only and BIOPSY_NAMED.search(sentence, max(0, m.start() - 25), m.start()))]
         if not old:
             continue
         todays = [m.start() for m in re.finditer(r"(?i)\btoday\b", sentence)]

@@ -302,6 +302,11 @@ SCOPE_CASES = [
     ("consultation-scheduled", "Patient called; Mohs consultation scheduled.", "Mohs", "hypothetical"),
     ("month-year-before-the-visit", "DOS: 04/28/2026\nDx: AKs face. LN2 01/2026 w/ quick recurrence.", "LN2", "historical"),
     ("month-year-of-the-visit", "DOS: 04/28/2026\nLN2 04/2026 to 3 AKs, tol well.", "LN2", "current"),
+    # no named visit: the note's latest full date bounds it, for a month and year only
+    ("month-year-before-an-unnamed-visit", "JCM PA-C | 04/28/26 | PDT\nDx: AKs face. LN2 01/2026 w/ quick recurrence.", "LN2", "historical"),
+    ("month-year-of-a-biopsy-unnamed-visit", "Procedures 02/19/2025.\n1. Excision of biopsy-proven BCC, right upper back (bx 01/2025).", "Excision",
+     "current"),
+    ("too-many-for", "Numerous AKs of the face, too many for lesion-directed cryotherapy; PDT today.", "cryotherapy", "negated"),
     ("parents-declined-next-clause", "[x] Pulsed dye laser for residual redness - discussed; parents declined for now", "Pulsed dye laser", "declined"),
     ("not-tolerated-is-cancelled", "Assessment: molluscum contagiosum, right flank; in-office destruction not tolerated.", "destruction", "cancelled"),
     ("originally-sized", "Indication: congenital nevus of the back, originally 5.8 x 3.4 cm, itchy.", "5.8 x 3.4 cm", "historical"),
