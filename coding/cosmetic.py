@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from dermcoder.coding.checkboxes import in_unticked_box, stated
+from dermcoder.coding.checkboxes import in_unticked_box
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.nlp.frames import Frame, block_of, find_blocks
 from dermcoder.nlp.start_filter import start_filtered, word_gated
@@ -41,8 +41,20 @@ def _statements(text: str) -> list[re.Match]:
 
 
 def is_cosmetic(text: str) -> bool:
-    """The note documents a cosmetic-only service (and does not deny it)."""
-    return bool(_statements(text)) and stated(NOT_COSMETIC, text) is None
+    """The note documents a cosmetic service (and does not deny it).
+
+    "A. shoulder - shave biopsy, medically necessary. B. AESTHETIC SERVICES (SELF-PAY): chin
+    nevus ...": a statement of medical necessity in another lesion's block denies nothing here.
+    """
+    statements = _statements(text)
+    if not statements:
+        return False
+    denials = [m for m in NOT_COSMETIC.finditer(text) if not in_unticked_box(text, m.start())]
+    if not denials:
+        return True
+    blocks = find_blocks(text)
+    denied_blocks = {block_of(m.start(), blocks) for m in denials}
+    return None not in denied_blocks and any(block_of(m.start(), blocks) not in denied_blocks | {None} for m in statements)
 
 
 AESTHETIC_BLOCK = re.compile(r"(?im)^[ \t]*(?:aesthetic|cosmetic)[^:\n]{0,40}:")

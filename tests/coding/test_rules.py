@@ -426,6 +426,11 @@ CLAIMS = [
      "Lesion #2: Location: left malar cheek. Size: 5 mm. Clinical impression: seborrheic keratosis, asymptomatic.\n"
      "Procedure: Shave removal. Hemostasis: aluminum chloride.\n"
      "Provider comment (Lesion #2): cosmetic request. Self-pay waiver signed.", {("11311", 1)}),
+    # "medically necessary" in lesion A's block denies nothing about lesion B's self-pay block
+    ("medical-necessity-of-another-labeled-lesion",
+     "Procedures:\nA. Right posterior shoulder - shave biopsy (deep saucerization) for diagnosis, medically necessary. "
+     "To dermatopathology.\nB. AESTHETIC SERVICES (SELF-PAY): chin intradermal nevus 5 mm - shave removal flush with the skin. "
+     "Cosmetic; self-pay waiver signed.", {("11102", 1)}),
     ("i-and-d-default-withdrawn-and-billing-summary",
      "PROCEDURE: Incision and drainage of abscess, right axilla, 1.5 cm.\n"
      "Complexity: [x] Simple/single   [ ] Complicated/multiple\nPacking: 1/4 inch iodoform gauze placed\n"
