@@ -101,9 +101,11 @@ def test_procedure_entities_and_supporting_words(nlp, text, entities, supporting
     ("Shingles vaccine series completed last year.", "HISTOLOGY", "herpes_zoster"),
     ("A Burow's triangle was removed at the base and the flap rotated.", "PROCEDURE", "skin_tag_removal"),
     ("Complexity: [x] Simple/single   [ ] Complicated/multiple", "REPAIR", "simple"),
+    ("3.0 cm stellate laceration with ragged edges and a small flap of devitalized skin.", "REPAIR", "flap"),
 ], ids=["non-melanoma", "ductal-cis", "basal-cell-layer", "hair-growth", "lplk", "vitamin-c-d", "will-peel",
         "avulsion-fracture", "lidocaine-injected", "hyfrecation-hemostasis", "mm-unit", "lentigo-maligna", "morpheaform",
-        "simple-i-and-d", "simple-wart", "bx-photos", "shingles-vaccine", "burows-triangle", "i-and-d-simple-single"])  # fmt: skip
+        "simple-i-and-d", "simple-wart", "bx-photos", "shingles-vaccine", "burows-triangle", "i-and-d-simple-single",
+        "flap-of-devitalized-skin"])  # fmt: skip
 def test_findings_ordinary_words_are_no_finding(nlp, text, label, canonical):
     assert canonical not in [m.canonical for m in mentions(nlp, text) if m.label == label]
 
