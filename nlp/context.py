@@ -362,6 +362,48 @@ MONTH_DATE = re.compile(r"(?<![\d/])(\d{1,2})/(20\d\d)(?![\d/])")
 WHOLE_MONTH = 32
 
 
+# dictated dates: "Date of service April 20, 2026", "the biopsy I did on February 26"
+MONTHS = {name: k for k, names in enumerate((
+    ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",), ("june", "jun"), ("july", "jul"),
+    ("august", "aug"), ("september", "sept", "sep"), ("october", "oct"), ("november", "nov"), ("december", "dec")), start=1)
+    for name in names}  # fmt: skip
+NAMED_DATE = re.compile(r"\b(" + "|".join(sorted((n.capitalize() for n in MONTHS), key=len, reverse=True))
+                        + r")\.?[ \t]+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?[ \t]+(20\d\d)\b)?")  # fmt: skip
+VISIT_NAMED_DATE = re.compile(r"(?i:\b(?:DOS|date of service|date of procedure|visit(?: date)?|procedure date|dictation)\b)[ \t:,(-]*"
+                              + NAMED_DATE.pattern)  # fmt: skip
+# "I repaired her lacerations on 04/03": a month and day of the visit's year
+SHORT_DATE = re.compile(r"(?i:\bon)[ \t]+(\d{1,2})/(\d{1,2})(?![\d/])")
+
+
+def _named_visit_keys(text: str) -> set[tuple[int, int, int]]:
+    """The visit dates named in words ("Date of service April 20, 2026")."""
+    if not _MONTH_WORD.search(text):
+        return set()
+    keys = set()
+    for m in VISIT_NAMED_DATE.finditer(text):
+        if m.group(3) and 1 <= int(m.group(2)) <= 31:
+            keys.add((int(m.group(3)), MONTHS[m.group(1).lower()], int(m.group(2))))
+    return keys
+
+
+_MONTH_WORD = re.compile(r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)")
+
+
+def _yearless_dates(sentence: str, visit: tuple[int, int, int]) -> list[tuple[re.Match, tuple[int, int, int]]]:
+    """Dates in words or "on MM/DD" in a sentence, each with its key (a date without a year is
+    in the visit's year, or the year before when that would put it after the visit)."""
+    out = []
+    for m in NAMED_DATE.finditer(sentence):
+        month, day, year = MONTHS[m.group(1).lower()], int(m.group(2)), m.group(3)
+        out.append((m, (int(year) if year else visit[0], month, day)))
+    for m in SHORT_DATE.finditer(sentence):
+        month, day = int(m.group(1)), int(m.group(2))
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            out.append((m, (visit[0], month, day)))
+    return [(m, key if m.re is NAMED_DATE and m.group(3) or key <= visit else (key[0] - 1, *key[1:])) for m, key in out
+            if 1 <= key[2] <= 31]  # fmt: skip
+
+
 def _date_key(text: str) -> tuple[int, int, int] | None:
     month_only = MONTH_DATE.fullmatch(text.strip())
     if month_only:
@@ -383,7 +425,7 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
     sentence that says "today" other than right before its own old date.
     """
     text = note_text(doc)
-    visits = {_date_key(m.group(1)) for m in _VISIT_DATE.finditer(text)} - {None}
+    visits = {_date_key(m.group(1)) for m in _VISIT_DATE.finditer(text)} - {None} | _named_visit_keys(text)
     months_only = not visits
     if months_only:
         # "JCM PA-C | 04/28/26 | PDT" names no visit, but its latest full date bounds it: a
@@ -394,14 +436,17 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
         if not visits:
             return {}
     visit = max(visits)  # an older "today 09/12/2024" is itself copied forward
+    month_word = bool(_MONTH_WORD.search(text))
     out: dict[int, str] = {}
     for k, (first, last) in sent_text.items():
         start = doc[first].idx
         end = doc[last - 1].idx + len(doc[last - 1].text)
         sentence = text[start:end]
-        found = sorted([*([] if months_only else DATE.finditer(sentence)), *MONTH_DATE.finditer(sentence)],
-                       key=lambda d: d.start())  # fmt: skip
-        old = [m for m in found if (key := _date_key(m.group(0))) is not None and key < visit
+        found = [(m, _date_key(m.group(0))) for m in (*([] if months_only else DATE.finditer(sentence)), *MONTH_DATE.finditer(sentence))]
+        if not months_only and (month_word or "/" in sentence):
+            found += _yearless_dates(sentence, visit)
+        found.sort(key=lambda d: d[0].start())
+        old = [m for m, key in found if key is not None and key < visit
                and not BIRTH_DATE.search(sentence, max(0, m.start() - 20), m.start())
                # with no named visit, "biopsy-proven 12/2024" / "(bx 01/2025)" dates the
                # biopsy of the lesion treated today, not the treatment

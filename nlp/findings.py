@@ -29,6 +29,10 @@ PRIOR_CORE = re.compile(r"(?:(?:deep )?shave |punch |tangential |incisional )?(?
 MOHS_NOUN_USE = re.compile(r"[ \t]+(?:defect|wound|site|scar|unit|clinic|cent(?:er|re)|service|wait(?:ing)?[ \t]+list|referral|consult(?:ation)?)(?:s|'s|’s)?\b",
                            re.IGNORECASE)
 
+# "Referral placed to Dr. X at Meridian Mohs Surgery (fictional)": a practice's name, the
+# capitalized words of a place right before "Mohs Surgery"
+MOHS_PRACTICE_NAME = re.compile(r"\b(?:at|to|from|with|of)[ \t]+(?:[A-Z][\w'&-]*[ \t]+){1,4}$")
+
 
 # "ILC = intermediate layered closure", "ILC (intermediate layered closure)", or the long form
 # first: "intermediate layered closure (ILC)"
@@ -88,7 +92,9 @@ class FindingsRecognizer(ResourceBacked):
             tool = TOOL_SIZE.match(text, start, end)
             if tool:
                 start = tool.end()
-            role = "service" if canonical == "mohs" and MOHS_NOUN_USE.match(text, end) else self._role(text, start, end)
+            service = canonical == "mohs" and (MOHS_NOUN_USE.match(text, end) or (
+                text[start:end] in ("Mohs Surgery", "Mohs Micrographic Surgery") and MOHS_PRACTICE_NAME.search(text, max(0, start - 60), start)))
+            role = "service" if service else self._role(text, start, end)
             add_span(doc, start, end, "PROCEDURE", canonical=canonical, role=role)
         repairs = list(self.lex.repairs.finditer(text))
         for start, end, canonical in repairs:

@@ -306,6 +306,13 @@ SCOPE_CASES = [
     ("month-year-before-an-unnamed-visit", "JCM PA-C | 04/28/26 | PDT\nDx: AKs face. LN2 01/2026 w/ quick recurrence.", "LN2", "historical"),
     ("month-year-of-a-biopsy-unnamed-visit", "Procedures 02/19/2025.\n1. Excision of biopsy-proven BCC, right upper back (bx 01/2025).", "Excision",
      "current"),
+    # dates in words, and a month and day of the visit's year
+    ("named-date-before-a-named-visit", "Date of service April 20, 2026. I repaired her lacerations on 04/03: intermediate layered repair, 3.2 cm.",
+     "intermediate layered repair", "historical"),
+    ("month-day-in-words-before-the-dictated-visit", "Dr. V, dictation, March 12, 2026.\nHere to go over the pathology from the shave biopsy I did on February 26.",
+     "shave biopsy", "historical"),
+    ("named-date-of-the-visit-itself", "Date of service April 20, 2026. Shave biopsy of the left arm on April 20.", "Shave biopsy", "current"),
+    ("a-fraction-is-no-date", "DOS 04/20/2026. Partial avulsion on 1/4 of the nail plate today.", "Partial avulsion", "current"),
     ("too-many-for", "Numerous AKs of the face, too many for lesion-directed cryotherapy; PDT today.", "cryotherapy", "negated"),
     ("parents-declined-next-clause", "[x] Pulsed dye laser for residual redness - discussed; parents declined for now", "Pulsed dye laser", "declined"),
     ("not-tolerated-is-cancelled", "Assessment: molluscum contagiosum, right flank; in-office destruction not tolerated.", "destruction", "cancelled"),

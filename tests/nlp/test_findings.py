@@ -163,3 +163,10 @@ def test_an_abbreviation_the_note_defines_carries_its_long_form(nlp, text, label
     """The author's own shorthand, defined once, names the same concept where it is used alone."""
     uses = [m for m in mentions(nlp, text) if m.label == label and m.canonical == canonical and m.text.isupper()]
     assert uses, [(m.label, m.text, m.canonical) for m in mentions(nlp, text)]
+
+
+def test_a_mohs_practice_name_is_the_service_not_a_stage(nlp):
+    text = "Referral placed today to Dr. Blackwood at Meridian Mohs Surgery (fictional), who will do the Mohs."
+    roles = {m.text: m.role for m in mentions(nlp, text) if m.label == "PROCEDURE"}
+    assert roles["Mohs Surgery"] == "service"
+    assert roles["Mohs"] != "service"
