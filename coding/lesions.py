@@ -327,13 +327,26 @@ def excised_diameter(ctx: CodingContext, frame: Frame) -> tuple[facts.Fact | Non
     margin = facts.narrowest_margin(frame)
     if size is None:
         ctx.query("lesion_size", "Excision: lesion diameter (or excised diameter) not documented", frame.procedures[:1])
-        return None, ""
+        if margin is None or _unplaced_lesion_size(ctx):
+            return None, ""
+        # "marked 4 mm margins" around an unmeasured lesion: the excised diameter is more than
+        # twice the margin, so the lowest band the facts support is the one just above it (not
+        # when the note measures a lesion no frame took: that may be this one's size)
+        value = round(2 * margin.value + 0.01, 2)
+        return facts.Fact(value, margin.evidence), f"lesion not measured; 2 x {margin.value:g} cm margin = {2 * margin.value:g} cm, so more than that excised (lowest band)"
     if margin is None:
         ctx.query("margin", "Excision: margin not documented; coded by lesion size alone", size.evidence)
         return facts.Fact(size.value, size.evidence), f"lesion {size.value:g} cm, margin not documented"
     value = round(size.value + 2 * margin.value, 2)
     arithmetic = f"{size.value:g} cm lesion + 2 x {margin.value:g} cm margin = {value:g} cm excised"
     return facts.Fact(value, size.evidence + margin.evidence), arithmetic
+
+
+def _unplaced_lesion_size(ctx: CodingContext) -> bool:
+    """A lesion measurement in the note that no frame holds."""
+    placed = {(m.start, m.end) for f in ctx.frames for m in f.sizes}
+    return any(m.label == "SIZE" and m.role in ("lesion", "size") and m.active and (m.start, m.end) not in placed
+               for m in ctx.mentions)  # fmt: skip
 
 
 def _frame_side(frame: Frame, site: facts.Fact | None) -> str | None:

@@ -372,7 +372,14 @@ NAMED_DATE = re.compile(r"\b(" + "|".join(sorted((n.capitalize() for n in MONTHS
 VISIT_NAMED_DATE = re.compile(r"(?i:\b(?:DOS|date of service|date of procedure|visit(?: date)?|procedure date|dictation)\b)[ \t:,(-]*"
                               + NAMED_DATE.pattern)  # fmt: skip
 # "I repaired her lacerations on 04/03": a month and day of the visit's year
-SHORT_DATE = re.compile(r"(?i:\bon)[ \t]+(\d{1,2})/(\d{1,2})(?![\d/])")
+# ("on 1/4 of the plate" is a fraction)
+SHORT_DATE = re.compile(r"(?i:\bon)[ \t]+(?!(?:1/[234]|2/3|3/4)\b)(\d{1,2})/(\d{1,2})(?![\d/])(?![ \t]*(?:of\b|inch|in\b|cm\b|mm\b|\"))")
+
+
+# "Ambrose for excision of the nodular BCC ... that I biopsied at the outreach on 10/07": a
+# sentence that opens with the visit's purpose is today's, whatever earlier date it cites
+VISIT_PURPOSE = re.compile(r"(?i)[^.:;\n]{0,40}?\b(?:here |presents |returns |comes in |in )?(?:today )?for (?:an? |the |his |her |planned |scheduled |staged )*"
+                           r"(?:wide |re-?)?(?:excision|mohs|shave|removal|ed&c|destruction|cryo\w*|repair|i&d|incision|injection|pdt)\b")
 
 
 def _named_visit_keys(text: str) -> set[tuple[int, int, int]]:
@@ -417,12 +424,14 @@ def _date_key(text: str) -> tuple[int, int, int] | None:
     return (year, month, day) if 1 <= month <= 12 and 1 <= day <= 31 else None
 
 
-def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, tuple[int, int]]) -> dict[int, str]:
+def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, tuple[int, int]]) -> dict[int, tuple[str, int, int]]:
     """Sentences that date what they say before the visit ("LN2 x 4 lesions today 09/12/2024"
     in a note whose visit is 03/20/2025): copied-forward history, never today's work.
 
     Only when the note names its visit date (the latest one if several), and never for a
-    sentence that says "today" other than right before its own old date.
+    sentence that says "today" other than right before its own old date. Each sentence maps to
+    (cue, first char, end char) of the text it dates: the whole sentence, or, when it opens
+    with the visit's purpose, what it tells after that up to the date.
     """
     text = note_text(doc)
     visits = {_date_key(m.group(1)) for m in _VISIT_DATE.finditer(text)} - {None} | _named_visit_keys(text)
@@ -456,7 +465,10 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
         todays = [m.start() for m in re.finditer(r"(?i)\btoday\b", sentence)]
         if any(not re.match(r"[ \t:(-]*" + re.escape(d.group(0)), sentence[t + 5 :]) for t in todays for d in old[:1]):
             continue
-        out[k] = f"[dated {old[0].group(0)}, before the visit]"
+        purpose = VISIT_PURPOSE.match(sentence)
+        # a sentence that opens with today's purpose dates only what it tells after it, up to the date
+        lo, hi = (start + purpose.end(), start + old[0].end()) if purpose else (start, end)
+        out[k] = (f"[dated {old[0].group(0)}, before the visit]", lo, hi)
     return out
 
 
@@ -884,9 +896,10 @@ class ContextTagger(ResourceBacked):
                 cats.append("copied_forward")
                 texts.append("[copied-forward text]")
             if ("historical" not in cats and span.label_ in TARGET_LABELS and sent_of[span.start] in dated
+                    and dated[sent_of[span.start]][1] <= u.char_start < dated[sent_of[span.start]][2]
                     and not (span.label_ in ("HISTOLOGY", "SITE") and BIOPSY_NAMED.search(sentence_of(span)))):  # fmt: skip
                 cats.append("historical")
-                texts.append(dated[sent_of[span.start]])
+                texts.append(dated[sent_of[span.start]][0])
             if "historical" in cats and SP_CUE.fullmatch(texts[cats.index("historical")].strip()):
                 line_start = line_starts[bisect.bisect_right(line_starts, u.char_start) - 1]
                 if ASSESSMENT_LINE.match(text, line_start) and not DATED.search(sentence_of(span)):

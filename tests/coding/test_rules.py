@@ -412,6 +412,11 @@ SURVEILLANCE_SOAP = ("SUBJECTIVE\nSix-month check. History of melanoma, left cal
 # (id, note, {(code, units)}).
 CLAIMS = [
     ("procedure-named-to-set-the-visit-apart", SURVEILLANCE_SOAP, {("17000", 1), ("99213", 1)}),
+    # an unmeasured lesion with 4 mm margins: more than 0.8 cm excised -> the lowest band above it
+    ("unmeasured-lesion-coded-by-its-margins",
+     "DOS 10/21/2025. Excision of the biopsy-proven nodular BCC, left upper arm: a pearly plaque about the size of a dime "
+     "(not measured), marked 4 mm margins, excised as an ellipse 3.8 cm long. Intermediate layered closure 3.8 cm.\n"
+     "PATH 10/24/2025: nodular basal cell carcinoma, margins clear.", {("11601", 1), ("12032", 1)}),
     ("avulsion-as-a-fraction-of-the-plate",
      "Ingrown toenail, left great toe, lateral border. Digital block. Lateral 1/4 of nail plate freed and avulsed, "
      "then phenol 88% to the lateral matrix 3 x 30 sec for permanent matrixectomy.", {("11750", 1)}),

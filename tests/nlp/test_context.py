@@ -312,7 +312,12 @@ SCOPE_CASES = [
     ("month-day-in-words-before-the-dictated-visit", "Dr. V, dictation, March 12, 2026.\nHere to go over the pathology from the shave biopsy I did on February 26.",
      "shave biopsy", "historical"),
     ("named-date-of-the-visit-itself", "Date of service April 20, 2026. Shave biopsy of the left arm on April 20.", "Shave biopsy", "current"),
-    ("a-fraction-is-no-date", "DOS 04/20/2026. Partial avulsion on 1/4 of the nail plate today.", "Partial avulsion", "current"),
+    ("a-fraction-is-no-date", "DOS 04/20/2026. Partial nail avulsion on 1/4 of the plate, right great toe.", "Partial nail avulsion", "current"),
+    # a sentence that opens with today's purpose dates only what follows it, up to the date
+    ("visit-purpose-before-a-dated-biopsy", "DOS 10/21/2025\nAmbrose for excision of the nodular BCC on his left upper arm that I biopsied at the outreach on 10/07.",
+     "excision", "current"),
+    ("dated-biopsy-after-the-visit-purpose", "DOS 10/21/2025\nAmbrose for excision of the nodular BCC on his left upper arm that I biopsied at the outreach on 10/07.",
+     "biopsied", "historical"),
     ("too-many-for", "Numerous AKs of the face, too many for lesion-directed cryotherapy; PDT today.", "cryotherapy", "negated"),
     ("parents-declined-next-clause", "[x] Pulsed dye laser for residual redness - discussed; parents declined for now", "Pulsed dye laser", "declined"),
     ("not-tolerated-is-cancelled", "Assessment: molluscum contagiosum, right flank; in-office destruction not tolerated.", "destruction", "cancelled"),
