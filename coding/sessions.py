@@ -588,6 +588,29 @@ LEVELS = {"new": {"straightforward": "99202", "low": "99203", "moderate": "99204
           "established": {"straightforward": "99212", "low": "99213", "moderate": "99214", "high": "99215"}}  # fmt: skip
 TIME_LEVELS = {"new": [(60, "99205"), (45, "99204"), (30, "99203"), (15, "99202")],
                "established": [(40, "99215"), (30, "99214"), (20, "99213"), (10, "99212")]}  # fmt: skip
+# Hospital care (CPT 2023+): the setting, whether the visit is the first of the stay, and
+# whether the payer takes consultation codes ("Medicare: consult codes not payable" -> 9922x)
+INPATIENT = re.compile(r"\binpatient\b|\bhospital day\b|\b(?:subsequent|initial) hospital care\b|\bhospitalist\b"
+                       r"|\badmit(?:ted)?\b[ \t:]*(?:on[ \t]+)?\d{1,2}/\d{1,2}", re.IGNORECASE)  # fmt: skip
+SUBSEQUENT = re.compile(r"\bprogress note\b|\bfollow-?up note\b|\bsubsequent hospital\b|\binitial consult(?:ation)?\b[^.\n]{0,20}\b(?:by me|on)\b"
+                        r"|\bfollowing since\b", re.IGNORECASE)  # fmt: skip
+CONSULT_CODES = re.compile(r"\b(?:pays|recogni[sz]es|accepts|payable|covers)\b[^.\n]{0,40}\bconsult(?:ation)? codes\b", re.IGNORECASE)
+CONSULT_CODES_NOT = re.compile(r"\bconsult(?:ation)? codes (?:are )?not (?:payable|paid|recogni[sz]ed|accepted)|\b(?:does not|doesn't|do not) "
+                               r"(?:pay|recogni[sz]e|accept)[^.\n]{0,20}\bconsult", re.IGNORECASE)  # fmt: skip
+HOSPITAL_LEVELS = {"initial": {"straightforward": "99221", "low": "99221", "moderate": "99222", "high": "99223"},
+                   "subsequent": {"straightforward": "99231", "low": "99231", "moderate": "99232", "high": "99233"},
+                   "consult": {"straightforward": "99252", "low": "99253", "moderate": "99254", "high": "99255"}}  # fmt: skip
+
+
+def _hospital_visit(text: str) -> str | None:
+    """"initial", "subsequent" or "consult" for a hospital visit; None for an office visit."""
+    if not INPATIENT.search(text):
+        return None
+    if SUBSEQUENT.search(text):
+        return "subsequent"
+    return "consult" if CONSULT_CODES.search(text) and not CONSULT_CODES_NOT.search(text) else "initial"
+
+
 MAJOR = {"14000", "14001", "14020", "14021", "14040", "14041", "14060", "14061", "14301", "15100", "15120", "15200", "15220", "15240", "15260"}
 
 
@@ -635,7 +658,11 @@ def em(ctx: CodingContext, rule: RuleRecord) -> None:
     mdm, level = _decision_level(text)
     minutes = TIME.search(text)
     code = None
-    if patient and mdm:
+    hospital = _hospital_visit(text)
+    if hospital and mdm:
+        patient = f"hospital ({hospital})"
+        code = HOSPITAL_LEVELS[hospital].get(MDM_WORDS.get(level.lower(), level.lower()))
+    elif patient and mdm:
         code = LEVELS[patient][MDM_WORDS.get(level.lower(), level.lower())]
     elif patient and minutes:
         t = int(minutes.group(1))

@@ -417,6 +417,18 @@ CLAIMS = [
      "DOS 10/21/2025. Excision of the biopsy-proven nodular BCC, left upper arm: a pearly plaque about the size of a dime "
      "(not measured), marked 4 mm margins, excised as an ellipse 3.8 cm long. Intermediate layered closure 3.8 cm.\n"
      "PATH 10/24/2025: nodular basal cell carcinoma, margins clear.", {("11601", 1), ("12032", 1)}),
+    # hospital care: initial (Medicare takes no consult codes), consult codes where the payer takes them, subsequent days
+    ("inpatient-consult-initial-hospital-care",
+     "DERMATOLOGY CONSULT | Admit 07/01/2025 (UTI)  Consult 07/03/2025 | Requesting: J. Moreau, DO (hospitalist)\n"
+     "Coverage: Medicare A/B (consult codes not payable - initial hospital care code)\n"
+     "Blisters on legs and arms, bullous pemphigoid suspected. Clobetasol started, labs ordered. MDM: moderate.", {("99222", 1)}),
+    ("inpatient-consult-codes-payer",
+     "INPATIENT CONSULTATION - DERMATOLOGY | Admit 09/14/2025  Consult 09/16/2025\n"
+     "Coverage: MA plan - plan pays inpatient consultation codes per billing office.\n"
+     "Stasis dermatitis, not cellulitis; compression and triamcinolone ointment recommended. MDM: moderate.", {("99254", 1)}),
+    ("inpatient-follow-up-day",
+     "DERMATOLOGY CONSULT - FOLLOW-UP NOTE (hospital day 6) | initial consult by me 06/10/2025\n"
+     "Morbilliform drug eruption fading; continue triamcinolone, labs reviewed. MDM moderate.", {("99232", 1)}),
     ("avulsion-as-a-fraction-of-the-plate",
      "Ingrown toenail, left great toe, lateral border. Digital block. Lateral 1/4 of nail plate freed and avulsed, "
      "then phenol 88% to the lateral matrix 3 x 30 sec for permanent matrixectomy.", {("11750", 1)}),
