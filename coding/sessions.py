@@ -377,14 +377,16 @@ def _triamcinolone_mg(text: str) -> float | None:
     text = re.sub(r"mg\s+per\s+mL", "mg/mL", text, flags=re.IGNORECASE)
     # a stated total wins; else the doses written per site ("0.3 mL (12 mg) ... 0.5 mL (20 mg)") add up
     # (the last one: "chest: 0.75 mL total = 30 mg" ... "Total triamcinolone 33 mg into four keloids")
-    totals = list(re.finditer(r"(?:total(?: dose)?(?: of)?(?: (?:triamcinolone|kenalog|TAC|ILK|steroid))?|totaling|totalling)\s*[:=]?\s*(\d+(?:\.\d+)?)\s*mg\b"
+    # ("3.0 mL total (15 mg)"; a strength "= 5 mg/mL" is no dose)
+    totals = list(re.finditer(r"(?:total(?: dose)?(?: of)?(?: (?:triamcinolone|kenalog|TAC|ILK|steroid))?|totaling|totalling)\s*[:=(]?\s*(\d+(?:\.\d+)?)\s*mg\b(?!\s*/)"
                               r"|(\d+(?:\.\d+)?)[ \t]*mg[ \t]*(?:total|in total)", text, re.IGNORECASE))  # fmt: skip
     if totals:
         return float(next(g for g in totals[-1].groups() if g))
     per_site = re.findall(r"m[lL]\s*\(\s*(\d+(?:\.\d+)?)\s*mg\s*\)", text)
     if per_site:
         return sum(float(v) for v in per_site)
-    stated_mg = re.search(r"(?:which is|=|equals?)\s*(\d+(?:\.\d+)?)\s*mg\b", text, re.IGNORECASE)
+    # "= 15 mg", "= 2.0 mL / 20 mg" (volume and dose)
+    stated_mg = re.search(r"(?:which is|=|equals?)\s*(?:\d+(?:\.\d+)?\s*m[lL]\s*[/,]\s*)?(\d+(?:\.\d+)?)\s*mg\b(?!\s*/)", text, re.IGNORECASE)
     if stated_mg:
         return float(stated_mg.group(1))
     dilutions = list(CONC.finditer(text))

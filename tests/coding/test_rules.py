@@ -70,7 +70,10 @@ def test_complex_needs_a_criterion_when_undermining_is_limited(text, unsupported
     ("Proc: ILK (TAC, clinic stock):\n - keloids 3: TAC 40 mg/mL, 0.5 mL total.\n - cysts 5: TAC 2.5 mg/mL (diluted), 0.1 mL ea.", 21.25),
     ("- chest nodules: Kenalog-40 (40 mg/mL), 0.25 mL each, 0.75 mL total = 30 mg\n- R earlobe: Kenalog-10 (10 mg/mL), 0.3 mL = 3 mg\n"
      "Total triamcinolone 33 mg into four keloids.", 33),
-], ids=["stated-total-wins", "per-site-doses-add", "volume-total", "equals", "two-strengths-volume-each", "the-last-total-wins"])  # fmt: skip
+    ("Triamcinolone (Kenalog-10, 10 mg/mL, clinic supply) 1.0 mL into each nodule = 2.0 mL / 20 mg.", 20),
+    ("ILK to 3 scalp DLE plaques: Kenalog-10 diluted 1:1 with NS = 5 mg/mL (clinic stock); 1.2 mL + 1.0 mL + 0.8 mL = 3.0 mL total (15 mg).", 15),
+], ids=["stated-total-wins", "per-site-doses-add", "volume-total", "equals", "two-strengths-volume-each", "the-last-total-wins",
+        "equals-volume-and-dose", "strength-is-no-dose-total-in-brackets"])  # fmt: skip
 def test_triamcinolone_dose(text, mg):
     from dermcoder.coding.sessions import _triamcinolone_mg
 
