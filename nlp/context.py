@@ -99,6 +99,9 @@ DATED = re.compile(r"(?i)\d{1,2}/\d{2,4}|\b(?:19|20)\d{2}\b|'\d{2}\b|\bago\b|\b(
 UNCHECKED = re.compile(r"(?:\[[ \t]?\]|☐)[ \t]*$")
 
 # ">> end carried forward <<", "--- end copy ---": where a copied block says it stops
+# "ADDENDUM: (1) The site field was pre-populated from the legacy record and is wrong: ..."
+DISOWNED_COPY = re.compile(r"(?i)\b(?:field|entry|value)[ \t]+(?:was|were|is)[ \t]+(?:pre-?populated|pre-?filled|pulled)[^.;:\n]{0,60}\b(?:is|was|are|were)[ \t]+"
+                           r"(?:wrong|incorrect|in error)\b")  # fmt: skip
 STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy(?:[- ]forward)?|prior note|previous note|template)\b.*$")
 
 
@@ -110,6 +113,9 @@ CORRECTIONS = (
     re.compile(rf"{_MEASURE},?[ \t]+(?:and[ \t]+)?not[ \t]+(?:the[ \t]+)?(?P<old>{_MEASURE})", re.IGNORECASE),
     re.compile(rf"{_MEASURE}[^.;\n()]{{0,40}}\(not[ \t]+(?P<old>{_MEASURE})\)", re.IGNORECASE),
     re.compile(rf"\b(?:corrected|changed|amended|revised)[ \t]+from[ \t]+(?P<old>{_MEASURE})[ \t]+to[ \t]+{_MEASURE}", re.IGNORECASE),
+    # "Repair length was typed 2.4 cm; actual final length 4.2 cm"
+    re.compile(rf"\b(?:was|were)[ \t]+(?:typed|entered|recorded|charted)[ \t]+(?:as[ \t]+)?(?P<old>{_MEASURE})[;,]?[ \t]+(?:the[ \t]+)?(?:actual|correct|true)\b",
+               re.IGNORECASE),
     re.compile(rf"\bthe[ \t]+(?P<old>{_MEASURE})[ \t]+(?:recorded|documented|written|noted|measured|charted)\b[^.\n]{{0,120}}?"
                r"\b(?:should[ \t]+not[ \t]+be[ \t]+used|is[ \t]+(?:incorrect|wrong|in[ \t]+error)|was[ \t]+(?:incorrect|wrong|in[ \t]+error))", re.IGNORECASE),
 )
@@ -331,6 +337,8 @@ def _stale_regions(text: str) -> list[tuple[int, int]]:
     for m in _STALE_HEADER.finditer(text):
         if STALE_END.fullmatch(m.group(0)) or PATH_COPY.search(m.group(0)) or TODAYS_COPY.search(m.group(0)):
             continue
+        if DISOWNED_COPY.search(m.group(0)):
+            continue  # the line corrects a copied field; it is today's word, not the copy
         end = m.end()
         if LABELLED_FIELD.match(m.group(0)):
             regions.append((_stale_start(text, m), end))

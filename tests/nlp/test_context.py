@@ -424,10 +424,19 @@ def test_context_status(nlp, text, target, status):
     "Intermediate repair; length 4.8 cm.\n\nADDENDUM: repair length corrected from 4.8 cm to 5.6 cm.",
     "Intermediate repair; length 4.8 cm.\n\nATTESTATION: I measured it at 5.6 cm; the 4.8 cm recorded above was taken before the extension and should not be used.",
     "Biopsy scar measured 4.8 cm; 1.0 cm margins.\n\nATTESTATION: the scar with residual pigment measured 5.6 cm before incision (not 4.8 cm).",
-], ids=["not-the-old-value", "corrected-from-to", "should-not-be-used", "bracketed-not"])
+    "Closure: layered. Repair length: 4.8 cm\n\nADDENDUM 10/10/2025: Two corrections to the note above. (1) The site field was pre-populated "
+    "from the legacy record and is wrong. (2) Repair length was typed 4.8 cm; actual final length 5.6 cm (digits transposed).",
+], ids=["not-the-old-value", "corrected-from-to", "should-not-be-used", "bracketed-not", "typed-then-actual-in-an-addendum"])
 def test_context_a_measurement_corrected_later_is_withdrawn(nlp, text):
     first = next(m for m in mentions(nlp, text) if m.text == "4.8 cm")
     assert not first.active and "corrected" in first.cue
+
+
+def test_an_addendum_disowning_a_prefilled_field_is_not_copied_text(nlp):
+    text = ("Repair length: 4.8 cm\n\nADDENDUM: (1) The site field was pre-populated from the legacy record and is wrong: "
+            "the lesion was on the left forearm. (2) Repair length was typed 4.8 cm; actual final length 5.6 cm.")
+    (m,) = [m for m in mentions(nlp, text) if m.text == "5.6 cm"]
+    assert m.active
 
 
 def test_context_a_negated_list_item_leaves_the_size_after_it(nlp):
