@@ -22,7 +22,7 @@ COMPLEX_CRITERION = re.compile(
     r"\b(?:expos\w*|visible)\s+(?:of\s+)?(?:the\s+)?(?:bone|cartilage|tendon|nerve|vessel|periosteum|perichondrium|fascia)"
     r"|\b(?:bone|cartilage|tendon|periosteum|perichondrium)\s+(?:was\s+|were\s+|is\s+)?(?:exposed|visible)"
     r"|\bdebrid\w*|\bretention sutures?|\bfree (?:edge|margin)|\b(?:helical|nostril|alar) rim|\bvermilion"
-    r"|\bextensive(?:ly)?\s+undermin\w*|\bundermin\w*[^.;\n]{0,40}?(?:at least|equal to|≥|>=|greater than|exceed\w*|beyond)\b", re.IGNORECASE)
+    r"|\bextensive(?:ly)?\s+undermin\w*|\bundermin\w*[^.;\n]{0,40}?(?:at least|equal to|≥|>=|(?<!-)>|greater than|exceed\w*|beyond)", re.IGNORECASE)
 NEGATION_BEFORE = re.compile(r"\b(?:no|not|without|nor|never)\b[^.;,\n]{0,12}$", re.IGNORECASE)
 
 
@@ -47,7 +47,7 @@ def repairs(ctx: CodingContext, rule: RuleRecord) -> None:
             continue
         if cls == "complex" and length.value <= 1.0:
             cls = "intermediate"  # CPT: no complex code for 1.0 cm or less
-        elif cls == "complex" and _complex_unsupported(ctx.text[frame.start : frame.end] or ctx.text):
+        elif cls == "complex" and _complex_unsupported(ctx.text[frame.start : frame.end] or ctx.text, _defect_width(frame)):
             cls = "intermediate"
             ctx.warn("complex_not_supported", f"{rule.id}: 'complex' closure documented with limited undermining and no complex "
                      "criterion; coded as intermediate", rep.evidence)  # fmt: skip
@@ -77,9 +77,32 @@ def repairs(ctx: CodingContext, rule: RuleRecord) -> None:
                               frames=[it[0] for it in items]))  # fmt: skip
 
 
-def _complex_unsupported(text: str) -> bool:
-    """True when the note limits the undermining and names no complex criterion (unnegated)."""
-    if not LIMITED_UNDERMINING.search(text):
+# "undermining 0.5 cm along each edge", "edges were undermined approximately 0.5 cm"
+UNDERMINING_DISTANCE = re.compile(r"\bundermin\w*[^.;\n\d]{0,30}?(\d+(?:\.\d+)?)[ \t]*(cm|mm)\b", re.IGNORECASE)
+DEFECT_WIDTH = re.compile(r"\bdefect[ \t]+width[^.;\n\d]{0,15}?(\d+(?:\.\d+)?)[ \t]*(cm|mm)\b", re.IGNORECASE)
+
+
+def _cm(value: str, unit: str) -> float:
+    return float(value) / (10 if unit.lower() == "mm" else 1)
+
+
+def _defect_width(frame) -> float | None:
+    """The widest the defect can be taken to be: the excised diameter (lesion + 2 x margin)."""
+    size, margin = facts.lesion_size(frame), facts.narrowest_margin(frame)
+    return round(size.value + 2 * margin.value, 2) if size is not None and margin is not None else None
+
+
+def _complex_unsupported(text: str, width: float | None = None) -> bool:
+    """True when the note limits the undermining and names no complex criterion (unnegated).
+
+    Undermining is extensive only when it reaches the defect's width (CPT 2020 definitions):
+    "undermining 0.5 cm along each edge" of a 2.1 cm defect is limited."""
+    limited = LIMITED_UNDERMINING.search(text) is not None
+    if not limited and (m := UNDERMINING_DISTANCE.search(text)):
+        stated = DEFECT_WIDTH.search(text)
+        width = _cm(*stated.groups()) if stated else width
+        limited = width is not None and _cm(*m.groups()) < width
+    if not limited:
         return False
     return not any(not NEGATION_BEFORE.search(text, max(0, m.start() - 20), m.start()) for m in COMPLEX_CRITERION.finditer(text))
 

@@ -55,11 +55,23 @@ def test_no_charge_visit_codes_nothing_and_says_why(engine):
     ("Complex closure, limited undermining, cartilage was exposed at the base.", False),
     ("Complex closure with extensive undermining beyond the defect width.", False),
     ("Complex layered closure.", False),
-], ids=["limited-only", "free-margin", "exposed-cartilage", "extensive", "nothing-said"])  # fmt: skip
+    ("The defect width was 1.9 cm. The edges were undermined approximately 0.5 cm along both sides. Complex closure.", True),
+    ("Undermined supraplatysmal ~4 cm both sides (> defect width). Complex closure.", False),
+], ids=["limited-only", "free-margin", "exposed-cartilage", "extensive", "nothing-said", "distance-short-of-the-defect-width",
+        "beyond-the-defect-width"])  # fmt: skip
 def test_complex_needs_a_criterion_when_undermining_is_limited(text, unsupported):
     from dermcoder.coding.repairs import _complex_unsupported
 
     assert _complex_unsupported(text) == unsupported
+
+
+def test_undermining_measured_against_the_excised_diameter():
+    """ "undermining 0.5 cm along each edge" after a 1.3 cm lesion with 0.4 cm margins (2.1 cm wide): limited."""
+    from dermcoder.coding.repairs import _complex_unsupported
+
+    text = "Repair: undermining 0.5 cm along each edge in the subcutaneous plane. No bone, nerve or vessel exposed. Complex closure."
+    assert _complex_unsupported(text, 2.1)
+    assert not _complex_unsupported(text, 0.4)
 
 
 @pytest.mark.parametrize("text, mg", [
