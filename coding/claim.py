@@ -59,6 +59,11 @@ def claim(ctx: CodingContext, rule: RuleRecord) -> None:
             if distinct and not set(col2.modifiers) & DISTINCT:
                 col2.modifiers.append("XS")
                 ctx.warn("modifier_xs", f"{rule.id}: {a} and {b} are an NCCI pair; XS on {b} for a separate lesion/site", col2.evidence[:1])
+            elif not distinct and not set(col2.modifiers) & DISTINCT:
+                # the same wound (a layered closure of a 0.5 cm punch excision): no distinct
+                # lesion or site justifies a modifier, so the Column 2 code is not reported
+                del codes[b]
+                ctx.warn("ncci_bundled", f"{rule.id}: {b} is bundled into {a} (NCCI pair, same lesion and site): removed", col2.evidence[:1])
     for code, line in list(codes.items()):
         mue = ctx.tables.mue.get(code)
         if mue is None or line.units <= mue.value:

@@ -31,6 +31,7 @@ MOHS_NOUN_USE = re.compile(r"[ \t]+(?:defect|wound|site|scar|unit|clinic|cent(?:
 
 # "Referral placed to Dr. X at Meridian Mohs Surgery (fictional)": a practice's name, the
 # capitalized words of a place right before "Mohs Surgery"
+EXCISION_BEFORE = re.compile(r"\bexcis\w*", re.IGNORECASE)
 MOHS_PRACTICE_NAME = re.compile(r"\b(?:at|to|from|with|of)[ \t]+(?:[A-Z][\w'&-]*[ \t]+){1,4}$")
 
 
@@ -95,6 +96,8 @@ class FindingsRecognizer(ResourceBacked):
             service = canonical == "mohs" and (MOHS_NOUN_USE.match(text, end) or (
                 text[start:end] in ("Mohs Surgery", "Mohs Micrographic Surgery") and MOHS_PRACTICE_NAME.search(text, max(0, start - 60), start)))
             role = "service" if service else self._role(text, start, end)
+            if tool and canonical == "biopsy_punch" and EXCISION_BEFORE.search(text, text.rfind("\n", 0, start) + 1, start):
+                role = "tool"  # "punch excision - lesion 3 mm, 5 mm punch": the excision's tool, no biopsy
             add_span(doc, start, end, "PROCEDURE", canonical=canonical, role=role)
         repairs = list(self.lex.repairs.finditer(text))
         for start, end, canonical in repairs:

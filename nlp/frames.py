@@ -113,7 +113,7 @@ class Frame:
             return None
         # "At his last visit I recommended Mohs surgery ... he asked for excision here": the
         # procedure done today names the frame, not one only recommended or declined before it
-        first = next((p.canonical for p in self.procedures if p.active and p.role != "service"), self.procedures[0].canonical)
+        first = next((p.canonical for p in self.procedures if p.active and p.role not in NAMES_NO_FRAME), self.procedures[0].canonical)
         if first == "biopsy":
             # "same-day dx bx" then "1. Tangential bx": the technique named later is the biopsy's
             specific = next((p.canonical for p in self.procedures if p.canonical and p.canonical.startswith("biopsy_")), None)
@@ -355,6 +355,9 @@ def block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
 
 
 NON_LESION_PROCS = {"em", "prior_biopsy"}
+# PROCEDURE roles that neither name nor open a frame: "Mohs defect" (the service) and "5 mm
+# punch" after "punch excision" (the excision's tool)
+NAMES_NO_FRAME = ("service", "tool")
 # "Billing: ...", or "BILLING SUMMARY (auto-generated ...)" with one code per line under it
 BILLING_LINE = re.compile(r"(?im)^[ \t]*(?:billing|billed|charges?|superbill)\b(?:[^:\n]{0,80}:[^\n]*|[ \t]+summary\b[^\n]*)"
                           r"(?:\n[ \t]*(?:\d{5}|[A-Z]\d{4})\b[^\n]*)*")
@@ -425,7 +428,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
             for m in items:
                 carried[m.block].append(m)
             continue
-        procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS and m.role != "service"
+        procs = [m for m in items if m.label == "PROCEDURE" and m.active and m.canonical not in NON_LESION_PROCS and m.role not in NAMES_NO_FRAME
                  and not _on_anesthesia_line(text, m, line_starts) and not NAMED_APART.search(text, max(0, m.start - 60), m.start)]  # fmt: skip
         if any(_family(p.canonical) in PARED_FOR for p in procs):
             procs = [p for p in procs if p.canonical != "paring"]  # "After paring, each was treated with LN2"

@@ -93,6 +93,8 @@ class SiteRecognizer(ResourceBacked):
         for start, end, canonical in _whole_sites(text, hits):
             if re.search(r"crow'?s[- ]?$", text[max(0, start - 7) : start], re.IGNORECASE):
                 continue  # "crow's-feet lines" are facial wrinkles, not the foot
+            if re.search(r"dog[- ]?$", text[max(0, start - 4) : start], re.IGNORECASE):
+                continue  # "dog-ear trimmed": a pucker at a wound's end, not the ear
             if STRUCTURE_AFTER.match(text, end) or BLOCK_BEFORE.search(text, max(0, start - 16), start):
                 continue
             if text[start:end] == "ALA":

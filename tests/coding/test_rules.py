@@ -444,6 +444,13 @@ CLAIMS = [
     ("inpatient-follow-up-day",
      "DERMATOLOGY CONSULT - FOLLOW-UP NOTE (hospital day 6) | initial consult by me 06/10/2025\n"
      "Morbilliform drug eruption fading; continue triamcinolone, labs reviewed. MDM moderate.", {("99232", 1)}),
+    # the layered closure of the punch excision's own wound: 11440/12051 is an NCCI pair, no distinct site -> 12051 not reported;
+    # the "5 mm punch" is the excision's tool and "base snipped" a step, not a biopsy or a tag removal
+    ("closure-of-the-same-wound-bundled",
+     "Lesion: raised flesh-colored papule L nasal dorsum, clin dermal nevus; rubbed by glasses.\nIntent: complete removal.\n"
+     "Proc: punch excision - lesion 3 mm, margin 1 mm, 5 mm punch, into fat, base snipped.\n"
+     "Closure: layered, 6-0 Monocryl deep x1, 6-0 Prolene x2; final length 0.9 cm (dog-ear trimmed).\n"
+     "Path: intradermal nevus, completely excised.", {("11440", 1)}),
     ("avulsion-as-a-fraction-of-the-plate",
      "Ingrown toenail, left great toe, lateral border. Digital block. Lateral 1/4 of nail plate freed and avulsed, "
      "then phenol 88% to the lateral matrix 3 x 30 sec for permanent matrixectomy.", {("11750", 1)}),

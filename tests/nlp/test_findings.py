@@ -170,3 +170,18 @@ def test_a_mohs_practice_name_is_the_service_not_a_stage(nlp):
     roles = {m.text: m.role for m in mentions(nlp, text) if m.label == "PROCEDURE"}
     assert roles["Mohs Surgery"] == "service"
     assert roles["Mohs"] != "service"
+
+
+@pytest.mark.parametrize("text, word, role", [
+    ("Proc: punch excision - lesion 3 mm, margin 1 mm, 5 mm punch, into fat.", "punch", "tool"),
+    ("Lesion 5 mm. 4 mm punch, sutured.", "punch", None),
+], ids=["tool-of-a-punch-excision", "punch-biopsy-by-its-tool"])
+def test_a_punch_tool_after_an_excision_opens_no_biopsy(nlp, text, word, role):
+    (m,) = [m for m in mentions(nlp, text) if m.label == "PROCEDURE" and m.text == word]
+    assert m.role == role
+
+
+def test_a_base_snipped_is_a_step_not_a_tag_removal(nlp):
+    text = "Punch excision into fat, base snipped. Six skin tags snipped at the neck."
+    snips = [m for m in mentions(nlp, text) if m.canonical == "skin_tag_removal"]
+    assert [m.text for m in snips] == ["snipped"] and snips[0].start > text.index("Six")

@@ -35,6 +35,11 @@ def test_sites_eyelid_upper_lower(nlp):
     assert site.value == "lower"
 
 
+def test_sites_a_dog_ear_is_not_the_ear(nlp):
+    found = [m.text for m in mentions(nlp, "Closure 0.9 cm (dog-ear trimmed), dog ear repaired. Left ear lobe.") if m.label == "SITE"]
+    assert found == ["ear lobe"]
+
+
 def test_sites_crows_feet_is_not_the_foot(nlp):
     assert not [m for m in mentions(nlp, "ellipse along the crow's-feet lines") if m.label == "SITE" and m.canonical == "foot"]
 
