@@ -56,7 +56,7 @@ SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 # under it up to the next blank line.
 # the words that announce copied text ("[template v3]" is a template's version, not a copy)
 STALE_WORDS = (r"prior (?:visit )?note|previous (?:visit )?note|copied (?:from|forward)|\(copied|\*\* ?copied|auto-?populated|"
-               r"carried forward|pasted (?:fwd|forward|in from)|\[template(?![ \t]+v(?:er(?:sion)?)?\.?[ \t]*\d)|template text|pre-?populated|"
+               r"carried forward|carry[- ]forward|pasted (?:fwd|forward|in from)|\[template(?![ \t]+v(?:er(?:sion)?)?\.?[ \t]*\d)|template text|pre-?populated|"
                r"duplicate from|template from|pre-?filled|from booking|imported from|"
                r"copied fwd|carried (?:fwd|over from)|brought forward|pulled (?:forward|in from)|copy[/-]paste|cloned from")
 STALE_HEADER = re.compile(rf"(?im)^.*(?:{STALE_WORDS}).*$")

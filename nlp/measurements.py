@@ -112,6 +112,8 @@ def measurement_role(text: str, start: int, end: int, is_area: bool) -> str:
     before = BRACKETED.sub(lambda b: b.group(0) if GLOSSED.search(window, 0, b.start()) else " ", window)
     if _BEFORE[0][1].search(before):
         return "excised_diameter"  # "excised diameter 1.6 cm": stated, wins over the word "diameter"
+    if MARGIN_EXCEPT.search(text, max(0, start - 140, text.rfind("\n", 0, start) + 1), start):
+        return "margin"  # "Margins marked 5 mm except inferiorly, where a pressure area limited us to 3 mm"
     if LENGTH_EQUALS.search(before):
         return "repair_length"  # "the intermediate repair length equals the ellipse, 12.0 cm"
     best: tuple[int, str] | None = None
@@ -186,8 +188,9 @@ CLOSURE_JUST_BEFORE = re.compile(r"\b(?:closure|repair|closed|sutured)\b[^.;\n\d
 CLOSING_VERB = re.compile(r"\b(?:closed|repaired|sutured|approximated)\s+(?:the\s+|a\s+|this\s+)?(?:resulting\s+|final\s+)?$", re.IGNORECASE)
 REPAIR_LINE = re.compile(r"^\s*(?:(?:simple|intermediate|complex|layered|linear)\s+)?(?:repair|closure|reconstruction|wound closure)\b", re.IGNORECASE)
 MARGIN_LINE = re.compile(r"^\s*(?:surgical |clinical |peripheral )?margins?\b", re.IGNORECASE)
+MARGIN_EXCEPT = re.compile(r"\bmargins?\b[^.;\n]{0,30}\b(?:except|but|other than|save)\b[^.;\n\d]{0,60}$", re.IGNORECASE)
 GENERIC = re.compile(r"^(?:measur\w*|sized?|diameter)", re.IGNORECASE)
-REPAIR_HEAD = re.compile(r"(repair|closure|closed|sutured|suture line|incision line|defect|wound|length)\s*(?:\w+\s*){0,3}$", re.IGNORECASE)
+REPAIR_HEAD = re.compile(r"(repair|closure|closed|sutured|suture line|incision line|defect|wound|length)\s*(?:\w+\s*){0,4}$", re.IGNORECASE)
 
 
 def _number(raw: str) -> float:

@@ -318,6 +318,8 @@ SCOPE_CASES = [
      "excision", "current"),
     ("dated-biopsy-after-the-visit-purpose", "DOS 10/21/2025\nAmbrose for excision of the nodular BCC on his left upper arm that I biopsied at the outreach on 10/07.",
      "biopsied", "historical"),
+    ("carry-forward-banner", "== MedaScribe carry-forward (09/24/2025) ==\nVerruca vulgaris hands. LN2 to 9 warts today, 2 FTC.\n== end ==\n\n"
+     "Tx today: LN2 2 FTC to all 16 warts.", "LN2", "copied_forward"),
     ("too-many-for", "Numerous AKs of the face, too many for lesion-directed cryotherapy; PDT today.", "cryotherapy", "negated"),
     ("parents-declined-next-clause", "[x] Pulsed dye laser for residual redness - discussed; parents declined for now", "Pulsed dye laser", "declined"),
     ("not-tolerated-is-cancelled", "Assessment: molluscum contagiosum, right flank; in-office destruction not tolerated.", "destruction", "cancelled"),

@@ -39,6 +39,9 @@ CASES = [
      [("MARGIN", "3 mm", [0.3], "margin"), ("MARGIN", "2 mm", [0.2], "margin")]),
     ("Site\tDx\tPre-curettage\tFinal defect\nR upper back\tsuperficial BCC\t0.9 cm\t1.3 cm",
      [("SIZE", "0.9 cm", [0.9], "lesion"), ("SIZE", "1.3 cm", [1.3], "defect")]),
+    ("Final defect after the last curettage measured 2.2 cm in greatest diameter.", [("SIZE", "2.2 cm", [2.2], "defect")]),
+    ("Margins marked 5 mm except inferiorly, where a healing pressure area limited us to 3 mm.",
+     [("MARGIN", "5 mm", [0.5], "margin"), ("MARGIN", "3 mm", [0.3], "margin")]),
 ]
 
 
