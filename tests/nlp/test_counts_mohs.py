@@ -29,6 +29,7 @@ COUNTS = [
     ("Lateral 1/5 of nail plate freed and avulsed, then phenol to the lateral matrix.", []),
     ("A/P:\n1. Irritated SKs x3 - LN2, two cycles each.", [3]),
     ("I counted eight on the scalp, four across the forehead and two on the right hand.", [8, 4, 2]),
+    ("LN2 to AKs - R temple two, L forehead one, nasal dorsum one (2 FTC each).", [2, 1, 1]),
 ]
 
 

@@ -21,18 +21,19 @@ CASES = [
     ("4 mm punch bx, 1 suture.\n\n== path back 4/2 ==\n1 (wedge, L leg): invasive SCC, mod diff", "invasive SCC", "pathology"),
     ("Shave biopsy only.\n\n-- Path results, entered 3 days later --\nCheek: basal cell carcinoma, nodular.", "basal cell carcinoma", "pathology"),
     ("- Closed with 4-0 chromic.\n- Path: epidermal inclusion cyst.\n\nProcedure 2: Punch biopsy, right thigh\n- New growth, r/o atypical nevus.",
-     "atypical nevus", None),
+     "atypical nevus", "procedure"),
     ("Layered closure, length 3.0 cm.\n\n>>PATH RESULT (routed to inbox, appended 9/22):\n #1 R occipital scalp: pilar cyst.", "pilar cyst", "pathology"),
     ("Punch biopsy, one suture.\n\nPATHOLOGY (Birchfield Dermpath (fictional), signed 12/01/2025)\nPart A - Skin, left shin: hypertrophic lichen planus.",
      "hypertrophic lichen planus", "pathology"),
     ("SUBJECTIVE\n6-month check.\nOBJECTIVE\nScattered waxy papules.\nASSESSMENT\n1. Seborrheic keratoses, trunk", "Seborrheic keratoses", "assessment"),
     ("SUBJECTIVE\n6-month check.\nOBJECTIVE\nScattered seborrheic keratoses, trunk.\nPLAN\nReassurance.", "seborrheic keratoses", "findings"),
+    ("Path review (bx 03/10/25):\n  A - L crown scalp: nodular BCC\n\nPROCEDURE 1: ED&C L crown scalp\n  Lesion 9 mm pearly BCC.", "BCC", "procedure"),
 ]
 
 
 @pytest.mark.parametrize("text,target,section", CASES, ids=[c[0][:40] for c in CASES])
 def test_sections_header_decides_the_category(nlp, text, target, section):
-    (m,) = [m for m in mentions(nlp, text) if m.label == "HISTOLOGY" and target in m.text]
+    (m,) = [m for m in mentions(nlp, text) if m.label == "HISTOLOGY" and target in m.text][-1:]
     assert m.section == section
 
 
