@@ -321,6 +321,8 @@ SCOPE_CASES = [
     ("carry-forward-banner", "== MedaScribe carry-forward (09/24/2025) ==\nVerruca vulgaris hands. LN2 to 9 warts today, 2 FTC.\n== end ==\n\n"
      "Tx today: LN2 2 FTC to all 16 warts.", "LN2", "copied_forward"),
     ("not-pursued", "Path review: nodular BCC, L crown scalp. Mohs discussed w/ POA - not pursued (bedbound).", "Mohs", "negated"),
+    ("we-reviewed-options", "DISCUSSION: We reviewed Mohs surgery (a three-month wait), excision and ED&C. She chose excision today.", "Mohs surgery",
+     "hypothetical"),
     ("too-many-for", "Numerous AKs of the face, too many for lesion-directed cryotherapy; PDT today.", "cryotherapy", "negated"),
     ("parents-declined-next-clause", "[x] Pulsed dye laser for residual redness - discussed; parents declined for now", "Pulsed dye laser", "declined"),
     ("not-tolerated-is-cancelled", "Assessment: molluscum contagiosum, right flank; in-office destruction not tolerated.", "destruction", "cancelled"),

@@ -165,6 +165,11 @@ def test_an_abbreviation_the_note_defines_carries_its_long_form(nlp, text, label
     assert uses, [(m.label, m.text, m.canonical) for m in mentions(nlp, text)]
 
 
+def test_a_mohs_wait_list_is_the_service(nlp):
+    (m,) = [m for m in mentions(nlp, "NOTE: Mohs wait-list ~10 wk at this facility; pt chose excision now.") if m.canonical == "mohs"]
+    assert m.role == "service"
+
+
 def test_a_mohs_practice_name_is_the_service_not_a_stage(nlp):
     text = "Referral placed today to Dr. Blackwood at Meridian Mohs Surgery (fictional), who will do the Mohs."
     roles = {m.text: m.role for m in mentions(nlp, text) if m.label == "PROCEDURE"}
