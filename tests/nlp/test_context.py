@@ -323,6 +323,7 @@ SCOPE_CASES = [
     ("not-pursued", "Path review: nodular BCC, L crown scalp. Mohs discussed w/ POA - not pursued (bedbound).", "Mohs", "negated"),
     ("we-reviewed-options", "DISCUSSION: We reviewed Mohs surgery (a three-month wait), excision and ED&C. She chose excision today.", "Mohs surgery",
      "hypothetical"),
+    ("bx-if-persists", "Risks reviewed - blister, crust, hypopigmentation, recurrence, bx if persists.", "bx", "hypothetical"),
     ("too-many-for", "Numerous AKs of the face, too many for lesion-directed cryotherapy; PDT today.", "cryotherapy", "negated"),
     ("parents-declined-next-clause", "[x] Pulsed dye laser for residual redness - discussed; parents declined for now", "Pulsed dye laser", "declined"),
     ("not-tolerated-is-cancelled", "Assessment: molluscum contagiosum, right flank; in-office destruction not tolerated.", "destruction", "cancelled"),

@@ -30,6 +30,7 @@ COUNTS = [
     ("A/P:\n1. Irritated SKs x3 - LN2, two cycles each.", [3]),
     ("I counted eight on the scalp, four across the forehead and two on the right hand.", [8, 4, 2]),
     ("LN2 to AKs - R temple two, L forehead one, nasal dorsum one (2 FTC each).", [2, 1, 1]),
+    ("Technique: LN2 cryospray, 2 FT cycles per lesion.", []),
 ]
 
 
