@@ -26,12 +26,23 @@ PRIOR_CORE = re.compile(r"(?:(?:deep )?shave |punch |tangential |incisional )?(?
 # "repair of the Mohs defect", "the Mohs unit's first opening", "Mohs referral": the word names
 # an earlier Mohs or the service, not a stage taken today (role "service": the frame is not
 # named by it and no Mohs code follows from it; the span is still a PROCEDURE entity)
-MOHS_NOUN_USE = re.compile(r"[ \t]+(?:defect|wound|site|scar|unit|clinic|cent(?:er|re)|service|wait(?:ing)?[ \t-]*list|referral|consult(?:ation)?)(?:s|'s|’s)?\b",
+MOHS_NOUN_USE = re.compile(r"[ \t]+(?:(?:&|and)[ \t]+skin[ \t]+cancer[ \t]+)?(?:defect|wound|site|scar|unit|clinic|cent(?:er|re)|service|wait(?:ing)?[ \t-]*list|referral|consult(?:ation)?)(?:s|'s|’s)?\b",
                            re.IGNORECASE)
 
 # "Referral placed to Dr. X at Meridian Mohs Surgery (fictional)": a practice's name, the
 # capitalized words of a place right before "Mohs Surgery"
 EXCISION_BEFORE = re.compile(r"\bexcis\w*", re.IGNORECASE)
+DONOR_HARVEST = re.compile(r"\bharvest\w*|\bdonor\b", re.IGNORECASE)
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    """The sentence (within its line) that holds text[start:end]."""
+    line_start = text.rfind("\n", 0, start) + 1
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    a = max(line_start, text.rfind(". ", line_start, start) + 2)
+    b = text.find(". ", end, line_end)
+    return text[a : line_end if b < 0 else b]
 MOHS_PRACTICE_NAME = re.compile(r"\b(?:at|to|from|with|of)[ \t]+(?:[A-Z][\w'&-]*[ \t]+){1,4}$")
 
 
@@ -96,6 +107,8 @@ class FindingsRecognizer(ResourceBacked):
             service = canonical == "mohs" and (MOHS_NOUN_USE.match(text, end) or (
                 text[start:end] in ("Mohs Surgery", "Mohs Micrographic Surgery") and MOHS_PRACTICE_NAME.search(text, max(0, start - 60), start)))
             role = "service" if service else self._role(text, start, end)
+            if role == "supporting" and canonical == "excision" and DONOR_HARVEST.search(_sentence_around(text, start, end)):
+                role = "donor"  # "Donor site: ... an ellipse 3.0 x 1.8 cm was harvested": the graft's donor, no excision
             if tool and canonical == "biopsy_punch" and EXCISION_BEFORE.search(text, text.rfind("\n", 0, start) + 1, start):
                 role = "tool"  # "punch excision - lesion 3 mm, 5 mm punch": the excision's tool, no biopsy
             add_span(doc, start, end, "PROCEDURE", canonical=canonical, role=role)

@@ -190,7 +190,7 @@ REPAIR_LINE = re.compile(r"^\s*(?:(?:simple|intermediate|complex|layered|linear)
 MARGIN_LINE = re.compile(r"^\s*(?:surgical |clinical |peripheral )?margins?\b", re.IGNORECASE)
 MARGIN_EXCEPT = re.compile(r"\bmargins?\b[^.;\n]{0,30}\b(?:except|but|other than|save)\b[^.;\n\d]{0,60}$", re.IGNORECASE)
 GENERIC = re.compile(r"^(?:measur\w*|sized?|diameter)", re.IGNORECASE)
-REPAIR_HEAD = re.compile(r"(repair|closure|closed|sutured|suture line|incision line|defect|wound|length)\s*(?:\w+\s*){0,4}$", re.IGNORECASE)
+REPAIR_HEAD = re.compile(r"(repair|closure|closed|sutured|suture line|incision line|defect|wound|length)[ \t]*(?:[\w-]+[ \t]*){0,4}$", re.IGNORECASE)
 
 
 def _number(raw: str) -> float:

@@ -165,6 +165,17 @@ def test_an_abbreviation_the_note_defines_carries_its_long_form(nlp, text, label
     assert uses, [(m.label, m.text, m.canonical) for m in mentions(nlp, text)]
 
 
+def test_a_mohs_center_name_is_the_service(nlp):
+    (m,) = [m for m in mentions(nlp, "NORTHGATE MOHS & SKIN CANCER CENTER\nDELAYED REPAIR NOTE") if m.canonical == "mohs"]
+    assert m.role == "service"
+
+
+def test_a_graft_donor_ellipse_is_no_excision(nlp):
+    text = "Donor site: right preauricular cheek. An ellipse 3.0 x 1.8 cm was harvested, defatted and trimmed to fit."
+    (m,) = [m for m in mentions(nlp, text) if m.text == "ellipse"]
+    assert m.role == "donor"
+
+
 def test_a_mohs_wait_list_is_the_service(nlp):
     (m,) = [m for m in mentions(nlp, "NOTE: Mohs wait-list ~10 wk at this facility; pt chose excision now.") if m.canonical == "mohs"]
     assert m.role == "service"

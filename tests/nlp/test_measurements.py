@@ -40,6 +40,8 @@ CASES = [
     ("Site\tDx\tPre-curettage\tFinal defect\nR upper back\tsuperficial BCC\t0.9 cm\t1.3 cm",
      [("SIZE", "0.9 cm", [0.9], "lesion"), ("SIZE", "1.3 cm", [1.3], "defect")]),
     ("Final defect after the last curettage measured 2.2 cm in greatest diameter.", [("SIZE", "2.2 cm", [2.2], "defect")]),
+    ("TODAY: Defect re-measured 1.9 x 1.7 cm, clean base.", [("SIZE", "1.9 x 1.7 cm", [1.9, 1.7], "defect")]),
+    ("Procedure(s): Excision of malignant lesion; complex repair\nPre-excision lesion diameter: 1.6 cm", [("SIZE", "1.6 cm", [1.6], "lesion")]),
     ("Margins marked 5 mm except inferiorly, where a healing pressure area limited us to 3 mm.",
      [("MARGIN", "5 mm", [0.5], "margin"), ("MARGIN", "3 mm", [0.3], "margin")]),
 ]
