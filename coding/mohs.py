@@ -39,8 +39,8 @@ def mohs(ctx: CodingContext, rule: RuleRecord) -> None:
         stages: dict[int, int | None] = {}
         for m in frame.mohs_stages:
             # a stage a section default calls historical is still today's, but never one
-            # copied from an earlier report
-            if (m.active or "hypothetical" not in m.context) and "copied_forward" not in m.context:
+            # copied from an earlier report, planned, or cancelled ("Stage III cancelled")
+            if m.active or set(m.context) <= {"historical", "uncertain"}:
                 stages.setdefault(int(m.value), None)
         for m in frame.mohs_blocks:
             if "copied_forward" in m.context:

@@ -451,6 +451,11 @@ CLAIMS = [
      "Proc: punch excision - lesion 3 mm, margin 1 mm, 5 mm punch, into fat, base snipped.\n"
      "Closure: layered, 6-0 Monocryl deep x1, 6-0 Prolene x2; final length 0.9 cm (dog-ear trimmed).\n"
      "Path: intradermal nevus, completely excised.", {("11440", 1)}),
+    # a stage cancelled in the note is no stage taken
+    ("mohs-stage-cancelled",
+     "MOHS OPERATIVE NOTE\nDx: recurrent morpheaform BCC, left temple.\nStage I: 5 blocks - tumor in blocks 2, 3 and 5.\n"
+     "Stage II: 4 blocks - tumor at the deep margin.\nFurther resection with head & neck surgery, date TBD. Stage III cancelled.\n"
+     "Defect 3.8 x 3.2 cm; no repair performed.", {("17311", 1), ("17312", 1)}),
     ("avulsion-as-a-fraction-of-the-plate",
      "Ingrown toenail, left great toe, lateral border. Digital block. Lateral 1/4 of nail plate freed and avulsed, "
      "then phenol 88% to the lateral matrix 3 x 30 sec for permanent matrixectomy.", {("11750", 1)}),
