@@ -390,6 +390,31 @@ VISIT_PURPOSE = re.compile(r"(?i)[^.:;\n]{0,40}?\b(?:here |presents |returns |co
                            r"(?:wide |re-?)?(?:excision|mohs|shave|removal|ed&c|destruction|cryo\w*|repair|i&d|incision|injection|pdt)\b")
 
 
+# "Mohs same day 09/03/2025" in a note of 08/12/2025: a procedure dated after the visit is
+# planned - but not a pathology report, an addendum or a signature dated later
+LATER_NOT_PLANNED = re.compile(r"(?i)\b(?:path\w*|addend\w*|signed|result\w*|report\w*|called|informed|received|returned|rec'?d|biops\w*|bx)\b")
+
+
+def _later_dates(text: str) -> list[tuple[int, str]]:
+    """(start, text) of the full dates after the note's named visit date."""
+    visits = {_date_key(m.group(1)) for m in _VISIT_DATE.finditer(text)} - {None}
+    if not visits:
+        return []
+    visit = max(visits)
+    return [(m.start(), m.group(0)) for m in DATE.finditer(text) if (key := _date_key(m.group(0))) is not None and key > visit]
+
+
+def _dated_after_the_visit(text: str, end: int, later: list[tuple[int, str]]) -> str | None:
+    """The later date a procedure mention ending at `end` is given in its own clause, if any."""
+    k = bisect.bisect_left(later, (end, ""))
+    if k == len(later) or later[k][0] - end > 30:
+        return None
+    between = text[end : later[k][0]]
+    if re.search(r"[.;\n]", between) or LATER_NOT_PLANNED.search(between):
+        return None
+    return later[k][1]
+
+
 def _named_visit_keys(text: str) -> set[tuple[int, int, int]]:
     """The visit dates named in words ("Date of service April 20, 2026")."""
     if not _MONTH_WORD.search(text):
@@ -841,6 +866,7 @@ class ContextTagger(ResourceBacked):
         stale_starts = [a for a, _ in stale]
         stale_ends = list(itertools.accumulate((b for _, b in stale), max))
         dated = _earlier_dated_sentences(doc, sent_of, sent_text)
+        later_dates = _later_dates(text)
         present_from = _present_narrative_starts(doc, sent_text)
         section_starts = [a for a, _b, _c in (doc._.derm_sections or [])]
         # a plan written after the pathology results is for another day ("Path: ... Plan: A -
@@ -881,6 +907,11 @@ class ContextTagger(ResourceBacked):
             if span.label_ == "PROCEDURE" and not cats and BOOKED_AFTER.match(text, u.char_end):
                 cats.append("hypothetical")
                 texts.append("booked for a later day")
+            if span.label_ == "PROCEDURE" and not cats and later_dates:
+                later = _dated_after_the_visit(text, u.char_end, later_dates)
+                if later:
+                    cats.append("hypothetical")
+                    texts.append(f"[dated {later}, after the visit]")
             if span.label_ in ("PROCEDURE", "REPAIR") and not cats:
                 line_start = line_starts[bisect.bisect_right(line_starts, u.char_start) - 1]
                 if CONDITIONAL_ARROW.search(text, line_start, u.char_start):

@@ -26,7 +26,7 @@ PRIOR_CORE = re.compile(r"(?:(?:deep )?shave |punch |tangential |incisional )?(?
 # "repair of the Mohs defect", "the Mohs unit's first opening", "Mohs referral": the word names
 # an earlier Mohs or the service, not a stage taken today (role "service": the frame is not
 # named by it and no Mohs code follows from it; the span is still a PROCEDURE entity)
-MOHS_NOUN_USE = re.compile(r"[ \t]+(?:(?:&|and)[ \t]+skin[ \t]+cancer[ \t]+)?(?:defect|wound|site|scar|unit|clinic|cent(?:er|re)|service|wait(?:ing)?[ \t-]*list|referral|consult(?:ation)?)(?:s|'s|’s)?\b",
+MOHS_NOUN_USE = re.compile(r"[ \t]+(?:(?:&|and)[ \t]+skin[ \t]+cancer[ \t]+)?(?:defect|wound|site|scar|unit|clinic|cent(?:er|re)|service|wait(?:ing)?[ \t-]*list|referral|consult(?:ation)?|evaluation|eval|planning|candidacy)(?:s|'s|’s)?\b",
                            re.IGNORECASE)
 
 # "Referral placed to Dr. X at Meridian Mohs Surgery (fictional)": a practice's name, the

@@ -176,6 +176,13 @@ def test_a_graft_donor_ellipse_is_no_excision(nlp):
     assert m.role == "donor"
 
 
+@pytest.mark.parametrize("text", ["Referred by Dr. Lindvall for Mohs evaluation of two cancers.", "E/M (items 1-2, Mohs planning for two cancers)."],
+                         ids=["evaluation", "planning"])
+def test_mohs_evaluation_and_planning_are_the_service(nlp, text):
+    (m,) = [m for m in mentions(nlp, text) if m.canonical == "mohs"]
+    assert m.role == "service"
+
+
 def test_a_mohs_wait_list_is_the_service(nlp):
     (m,) = [m for m in mentions(nlp, "NOTE: Mohs wait-list ~10 wk at this facility; pt chose excision now.") if m.canonical == "mohs"]
     assert m.role == "service"
