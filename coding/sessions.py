@@ -559,14 +559,16 @@ EM_SEPARATE = re.compile(
     r"|modifier[- ]25|\b-25\b|\bE/?&?M\b[^.\n]{0,40}(?:separate|25)|in addition(?: to the procedure)?,? (?:we |i )?(?:also )?(?:evaluated|addressed|managed|discussed)"
     r"|also (?:evaluated|addressed|managed)|additional(?:ly)? (?:evaluated|addressed|managed)|separate(?:ly)? (?:evaluated|addressed|managed)|decision (?:for|to proceed with) (?:surgery|flap|the flap)"
     # visit time counted apart from the procedure ("22 min (excludes procedure time)")
-    r"|(?:excludes?|excluding|exclusive of|not including|not counting|apart from|separate(?:ly)? from) (?:[a-z]+ ){0,5}?(?:procedur\w*|biops\w*|excision|extraction|cryo\w*|LN2|injections?)(?: time)?",
+    r"|(?:excludes?|excluding|exclusive of|not including|not counting|apart from|separate(?:ly)? from) (?:[a-z]+ ){0,5}?(?:procedur\w*|biops\w*|excision|extraction|cryo\w*|LN2|injections?|drainage|I&D|surgery|repair|removal|destruction)(?: time)?",
     re.IGNORECASE,
 )
 EM_ONLY = re.compile(r"surveillance|full[- ]?(?:body )?skin exam\w*|total[- ]body skin exam\w*|\bFBSE\b|\bTBSE\b|\bFSE\b|skin (?:cancer )?check|follow[- ]up|office visit|new patient visit|consult", re.IGNORECASE)
 NOT_SEPARATE = re.compile(r"no separate (?:e/?&?m|evaluation)|e/?&?m (?:is )?not (?:separately )?(?:billed|billable|reported)|not separately (?:billable|identifiable)|no e/?&?m", re.IGNORECASE)
 MDM = re.compile(r"\b(straightforward|low|moderate|high)\b(?:[- ]complexity)?\s*(?:mdm|medical decision|decision[- ]making|complexity)"
                  # ("MDM for problem 1: moderate": a problem's number is no level)
-                 r"|(?:\bmdm\b|medical decision[- ]making)(?:[^.\n\d]|(?<=problem )\d|(?<=#)\d){0,90}?\b(straightforward|low|moderate|mod|high|sf)\b", re.IGNORECASE)
+                 # ("MDM (items 1-2 only): moderate": item numbers neither)
+                 r"|(?:\bmdm\b|medical decision[- ]making)(?:[^.\n\d]|(?<=problem )\d|(?<=#)\d|(?<=items )\d|(?<=item )\d|(?<=\d-)\d|(?<=\d, )\d)"
+                 r"{0,90}?\b(straightforward|low|moderate|mod|high|sf)\b", re.IGNORECASE)
 MDM_WORDS = {"mod": "moderate", "sf": "straightforward"}  # "MDM mod."
 # "MDM: [ ] Straightforward [ ] Low [x] Moderate": on a line of checkboxes only the ticked level counts
 MDM_BOX = re.compile(r"\[[ \t]*[x✓✔]?[ \t]*\][ \t]*(straightforward|low|moderate|high)\b", re.IGNORECASE)
@@ -580,7 +582,13 @@ def _patient_type(text: str) -> str | None:
     """New or established; a correction ("this is not a new patient") settles it."""
     if NOT_NEW.search(text):
         return "established"
-    return "new" if NEW.search(text) else "established" if ESTABLISHED.search(text) else None
+    if NEW.search(text):
+        return "new"
+    # "CHD  DOS 04/15/25  EST  P. Szabo-Weir MD": a header's capitals
+    return "established" if ESTABLISHED.search(text) or ESTABLISHED_CAPS.search(text) else None
+
+
+ESTABLISHED_CAPS = re.compile(r"(?<![\w.])EST(?![\w.])")
 
 
 NEW = re.compile(r"\bnew patient\b|\bnew pt\b|\bnew to (?:the |our )?(?:practice|clinic|department|dept|group|office)|\bNP\b", re.IGNORECASE)

@@ -456,6 +456,18 @@ CLAIMS = [
      "MOHS OPERATIVE NOTE\nDx: recurrent morpheaform BCC, left temple.\nStage I: 5 blocks - tumor in blocks 2, 3 and 5.\n"
      "Stage II: 4 blocks - tumor at the deep margin.\nFurther resection with head & neck surgery, date TBD. Stage III cancelled.\n"
      "Defect 3.8 x 3.2 cm; no repair performed.", {("17311", 1), ("17312", 1)}),
+    # E/M: item numbers before the MDM level, time counted apart from a drainage, a header's "EST"
+    ("mdm-of-numbered-items",
+     "Visit Note (established)\n1. Acne vulgaris, not at goal: spironolactone increased, tretinoin continued.\n"
+     "MDM (items 1-2 only): moderate - chronic illness not at treatment goal; prescription drug management.", {("99214", 1)}),
+    ("time-apart-from-the-drainage",
+     "New patient. Inflamed cyst L buttock: incision and drainage, loculations broken with a hemostat, packed.\n"
+     "Truncal acne evaluated; doxycycline and adapalene/BPO started.\n"
+     "Time spent on the acne evaluation, counseling and prescribing, separate from the cyst and its drainage: 32 minutes.",
+     {("10061", 1), ("99203", 1)}),
+    ("est-in-capitals",
+     "CHD  DOS 04/15/25  EST  P. Szabo-Weir MD\nAKs: LN2 to 3 lesions (2 scalp, 1 hand).\n"
+     "Phototoxic eruption from HCTZ, separate problem: HC 2.5% cream, letter to PCP. MDM low.", {("17000", 1), ("17003", 2), ("99213", 1)}),
     ("avulsion-as-a-fraction-of-the-plate",
      "Ingrown toenail, left great toe, lateral border. Digital block. Lateral 1/4 of nail plate freed and avulsed, "
      "then phenol 88% to the lateral matrix 3 x 30 sec for permanent matrixectomy.", {("11750", 1)}),
