@@ -466,7 +466,7 @@ CLAIMS = [
      "Time spent on the acne evaluation, counseling and prescribing, separate from the cyst and its drainage: 32 minutes.",
      {("10061", 1), ("99203", 1)}),
     ("est-in-capitals",
-     "CHD  DOS 04/15/25  EST  P. Szabo-Weir MD\nAKs: LN2 to 3 lesions (2 scalp, 1 hand).\n"
+     "CHD  DOS 04/15/25  EST  P. Szabo-Weir MD\nAKs: LN2 to 3 lesions of the scalp.\n"
      "Phototoxic eruption from HCTZ, separate problem: HC 2.5% cream, letter to PCP. MDM low.", {("17000", 1), ("17003", 2), ("99213", 1)}),
     ("avulsion-as-a-fraction-of-the-plate",
      "Ingrown toenail, left great toe, lateral border. Digital block. Lateral 1/4 of nail plate freed and avulsed, "
