@@ -149,8 +149,9 @@ class CountRecognizer:
         return doc
 
 
-# "R hand 4 (periungual x2, dorsal x2)": the bracket right after a count breaks it down
-BREAKDOWN = re.compile(r"[ \t]*\(([^()\n]{1,80})\)")
+# "R hand 4 (periungual x2, dorsal x2)", "LN2 to 3 lesions (2 scalp, 1 hand)": the bracket
+# right after a count (and its noun) breaks it down
+BREAKDOWN = re.compile(r"[ \t]*(?:[A-Za-z'-]+[ \t]*){0,2}\(([^()\n]{1,80})\)")
 
 
 def _drop_breakdowns(doc: Doc, text: str) -> None:

@@ -31,6 +31,7 @@ COUNTS = [
     ("I counted eight on the scalp, four across the forehead and two on the right hand.", [8, 4, 2]),
     ("LN2 to AKs - R temple two, L forehead one, nasal dorsum one (2 FTC each).", [2, 1, 1]),
     ("Technique: LN2 cryospray, 2 FT cycles per lesion.", []),
+    ("AKs: LN2 to 3 lesions (2 scalp, 1 hand).", [3]),
 ]
 
 
