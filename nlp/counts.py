@@ -64,7 +64,7 @@ LABEL_BEFORE = re.compile(r"\b(?:site|lesion|specimen|spec|part|tumou?r|jar|cont
 # count written right after a site (and its side or a bracketed detail: "L ear (antihelix) x1"), or
 # across dot leaders ("Forehead ...... 4", "neck, front and sides ........ 9") or a column bar ("scalp   | 6");
 # "L forearm x6 wk" is a duration; "nasal dorsum one (2 FTC each)" is a count before its cycles
-AFTER_SITE = re.compile(rf"(?:,?\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:[^\d\n.]{{0,25}}\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–|]\s*{NUM}\b|[ \t]{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d)|\(\s*\d+\s*(?:FTCs?|freeze|cycles?)\b|[-–—]\s)))", re.IGNORECASE)
+AFTER_SITE = re.compile(rf"(?:,?\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:[^\d\n.]{{0,25}}\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–|]\s*{NUM}\b|[ \t]{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d)|\(\s*\d+\s*(?:FTCs?|freeze|cycles?)\b|[-–—]\s|->|→)))", re.IGNORECASE)
 
 
 # "twelve on face, three on scalp", "five across the forehead": a count written right before the site it was found on
@@ -151,7 +151,7 @@ class CountRecognizer:
 
 # "R hand 4 (periungual x2, dorsal x2)", "LN2 to 3 lesions (2 scalp, 1 hand)": the bracket
 # right after a count (and its noun) breaks it down
-BREAKDOWN = re.compile(r"[ \t]*(?:[A-Za-z'-]+[ \t]*){0,2}\(([^()\n]{1,80})\)")
+BREAKDOWN = re.compile(r"[ \t]*(?:[A-Za-z'-]+[ \t]*){0,3}\(([^()\n]{1,80})\)")
 
 
 def _drop_breakdowns(doc: Doc, text: str) -> None:

@@ -32,6 +32,8 @@ COUNTS = [
     ("LN2 to AKs - R temple two, L forehead one, nasal dorsum one (2 FTC each).", [2, 1, 1]),
     ("Technique: LN2 cryospray, 2 FT cycles per lesion.", []),
     ("AKs: LN2 to 3 lesions (2 scalp, 1 hand).", [3]),
+    ("2. AKs: scalp 3, forehead 2 -> LN2 x 5 lesions, 2 FTC.", [3, 2, 5]),
+    ("Face: 5 gritty erythematous papules (L forehead 2, R temple 1, nasal dorsum 1, L cheek 1) c/w AK.", [5]),
 ]
 
 
