@@ -64,7 +64,7 @@ STALE_HEADER = re.compile(rf"(?im)^.*(?:{STALE_WORDS}).*$")
 # announce text written before the visit: it runs to a blank line, a rule ("---") or the
 # line that turns to the visit itself ("Day of surgery:", "Actual visit", "Today").
 # "** Interval hx (copied from 02/11 visit) **": a banner line over the copied text
-BANNER = re.compile(r"^[ \t]*[*#=~-]{2,}.*[*#=~-]{2,}[ \t]*$")
+BANNER = re.compile(r"^[ \t]*[*#=~<>-]{2,}.*[*#=~<>-]{2,}[ \t]*$")
 # "Not treated: lentigines on dorsal hands (cosmetic); SK on scalp": a line headed by what
 # was left alone covers the whole line, past the ";" that ends a ConText scope.
 UNTREATED_LINE = re.compile(r"^[ \t]*(?:not treated|not done|untreated|no treatment|observed? only|monitor(?:ing)? only)[ \t]*:", re.IGNORECASE | re.MULTILINE)
@@ -102,7 +102,7 @@ UNCHECKED = re.compile(r"(?:\[[ \t]?\]|☐)[ \t]*$")
 # "ADDENDUM: (1) The site field was pre-populated from the legacy record and is wrong: ..."
 DISOWNED_COPY = re.compile(r"(?i)\b(?:field|entry|value)[ \t]+(?:was|were|is)[ \t]+(?:pre-?populated|pre-?filled|pulled)[^.;:\n]{0,60}\b(?:is|was|are|were)[ \t]+"
                            r"(?:wrong|incorrect|in error)\b")  # fmt: skip
-STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy(?:[- ]forward)?|prior note|previous note|template)\b.*$")
+STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy(?:[- ]forward)?|prior note|previous note|template|import(?:ed)?)\b.*$")
 
 
 # A measurement corrected later in the note (an addendum, an attestation) is withdrawn:

@@ -327,6 +327,8 @@ SCOPE_CASES = [
     ("dated-after-the-visit", "DOS: 08/12/2025\n2. SCC R dorsal hand - AUC appropriate; Mohs same day 09/03/2025.", "Mohs", "hypothetical"),
     ("path-dated-after-the-visit-is-todays", "DOS: 08/12/2025\nShave biopsy R arm today.\nPath 08/15/2025: basal cell carcinoma, nodular.", "Shave biopsy",
      "current"),
+    ("imported-banner", ">>> Imported from MedaScribe v4 - visit 08/19/2025 - READ ONLY <<<\nCC: f/u AKs\n"
+     "Procedures: LN2 to 7 AKs. Shave bx R upper back -> ISK.\n>>> end import <<<\n\nToday: LN2 to 9 AKs.", "Shave bx", "copied_forward"),
     ("too-many-for", "Numerous AKs of the face, too many for lesion-directed cryotherapy; PDT today.", "cryotherapy", "negated"),
     ("parents-declined-next-clause", "[x] Pulsed dye laser for residual redness - discussed; parents declined for now", "Pulsed dye laser", "declined"),
     ("not-tolerated-is-cancelled", "Assessment: molluscum contagiosum, right flank; in-office destruction not tolerated.", "destruction", "cancelled"),

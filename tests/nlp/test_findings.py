@@ -208,3 +208,8 @@ def test_a_base_snipped_is_a_step_not_a_tag_removal(nlp):
     text = "Punch excision into fat, base snipped. Six skin tags snipped at the neck."
     snips = [m for m in mentions(nlp, text) if m.canonical == "skin_tag_removal"]
     assert [m.text for m in snips] == ["snipped"] and snips[0].start > text.index("Six")
+
+
+def test_a_healed_biopsy_crust_is_the_earlier_biopsy(nlp):
+    text = "Left cheek shows a 1.3 x 1.0 cm pearly papule with telangiectatic vessels and a healed biopsy crust."
+    assert [m.canonical for m in mentions(nlp, text) if m.label == "PROCEDURE"] == ["prior_biopsy"]
