@@ -80,7 +80,7 @@ TARGET_LABELS = {"PROCEDURE", "HISTOLOGY", "REPAIR", "COUNT", "SIZE", "MARGIN", 
 DECLINED_AFTER = re.compile(r"[^.;\n]{0,40}(?:;|,[ \t]*(?=but\b|which\b)|[ \t]+[-–—][ \t]*(?=which\b))[ \t]*(?:but[ \t]+|which[ \t]+)?(?:(?:the[ \t]+|his[ \t]+|her[ \t]+)?(?:pt|patient|she|he|they|parents?|mother|father|mom|dad|family|guardian)[ \t]+)?(?:declined|refused|deferred|defers|declines|refuses|does not (?:wish|want)|did not (?:wish|want)|turned (?:it )?down|prefers to (?:observe|wait)|prefers observation)\b", re.IGNORECASE)
 # "Pt elects Mohs -> booked 10/29/25": the procedure is booked for a later day (past the
 # arrow and dash that end a ConText scope)
-BOOKED_AFTER = re.compile(r"[ \t]*(?:->|→|-|–|:)?[ \t]*(?:booked|scheduled|planned)(?:[ \t]+(?:for|on))?[ \t]+\d{1,2}/\d{1,2}\b", re.IGNORECASE)
+BOOKED_AFTER = re.compile(r"[ \t]*(?:->|→|-|–|:)?[ \t]*(?:re-?booked|booked|re-?scheduled|scheduled|planned)(?:[ \t]+(?:for|on))?[ \t]+\d{1,2}/\d{1,2}\b", re.IGNORECASE)
 # "... pt declined chemical matrixectomy": the refused procedure is the one named right after
 # the verb (not one a clause later: "which he declined because of the wait - and excision")
 REFUSED_OBJECT = re.compile(r"[ \t]*(?:(?:the|a|an|any|further|repeat|a repeat)[ \t]+)?(?:[a-z]+[ \t]+){0,2}", re.IGNORECASE)
@@ -213,7 +213,7 @@ def _taken_back(text: str) -> list[_TakeBack]:
             for a, b in _defaults_withdrawn(text)]  # fmt: skip
     for m in _NONE_PERFORMED.finditer(text):
         # "No phenol was applied and no matrixectomy was performed": the template line above named it
-        word = m.group("what").split()[-1].lower()
+        word = (m.group("what") or m.group("what2")).split()[-1].lower()
         out.append(_TakeBack(0, m.start(), frozenset({"PROCEDURE"}), lambda w, word=word: word in w.lower(), "negated",
                              f"[no {word} performed, later in the note]"))  # fmt: skip
     for m in _REPAIR_CORRECTION.finditer(text):
@@ -239,7 +239,11 @@ def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
 
 # "No phenol was applied and no matrixectomy was performed" (a provider's correction below
 # a template procedure line): that procedure, written above, was not done
-NONE_PERFORMED = re.compile(r"\bno (?P<what>[a-z][a-z&-]{2,30}(?: [a-z&-]{2,30})?) (?:was|were) (?:performed|done|applied|taken|carried out)\b", re.IGNORECASE)
+NONE_PERFORMED = re.compile(r"\bno (?P<what>[a-z][a-z&-]{2,30}(?: [a-z&-]{2,30})?) (?:was|were) (?:performed|done|applied|taken|carried out)\b"
+                            # "PROVIDER NOTE 10:42 - Excision NOT performed." below the pre-charted procedure
+                            r"|\b(?:provider|md|physician|surgeon)[ \t]+note\b[^\n]{0,20}?[-:–][ \t]*"
+                            r"(?P<what2>Excision|Biopsy|Shave removal|Mohs(?: surgery)?|Destruction|Cryotherapy|Repair|I&D|Injection)"
+                            r" (?:was )?(?-i:NOT) (?:performed|done)\b", re.IGNORECASE)  # fmt: skip
 _NONE_PERFORMED = word_gated(NONE_PERFORMED)
 
 

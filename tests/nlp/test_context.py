@@ -329,6 +329,11 @@ SCOPE_CASES = [
      "current"),
     ("imported-banner", ">>> Imported from MedaScribe v4 - visit 08/19/2025 - READ ONLY <<<\nCC: f/u AKs\n"
      "Procedures: LN2 to 7 AKs. Shave bx R upper back -> ISK.\n>>> end import <<<\n\nToday: LN2 to 9 AKs.", "Shave bx", "copied_forward"),
+    ("provider-note-not-performed", "Procedure: Excision, malignant lesion, R lower leg\nLesion size: 1.1 cm  Margins: 4 mm\n\n"
+     "PROVIDER NOTE 10:42 - Excision NOT performed. Pt started apixaban; prefers to reschedule.", "Excision", "negated"),
+    ("rebooked-for-a-date", "Pt started apixaban 3 days ago. Excision rebooked 11/10 at Eastgate.", "Excision", "hypothetical"),
+    ("a-lesion-not-done-leaves-the-others", "A) BCC R nasal sidewall: Mohs S1 3 blks neg.\nC) BCC L chest - Mohs NOT done today; resched 09/09.",
+     "Mohs", "current"),
     ("too-many-for", "Numerous AKs of the face, too many for lesion-directed cryotherapy; PDT today.", "cryotherapy", "negated"),
     ("parents-declined-next-clause", "[x] Pulsed dye laser for residual redness - discussed; parents declined for now", "Pulsed dye laser", "declined"),
     ("not-tolerated-is-cancelled", "Assessment: molluscum contagiosum, right flank; in-office destruction not tolerated.", "destruction", "cancelled"),
