@@ -123,7 +123,14 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
             technique = "biopsy_tangential"
         if _told_twice(frame, technique, biopsy_frames):
             continue
-        for _ in range(_biopsy_lesions(frame, len(biopsy_frames) == 1, len(biopsy_frames), ctx.text)):
+        n = _biopsy_lesions(frame, len(biopsy_frames) == 1, len(biopsy_frames), ctx.text)
+        key = (technique, *_site_side(frame))
+        if n == 1 and key[1] is not None and key[2] is not None and any(
+                (t, *_site_side(f)) == key and (f.label == frame.label or None in (f.label, frame.label)) for t, _, f in lesions):  # fmt: skip
+            # "R shin ... -> punch bx" in the story and "| Punch bx 4 mm | R shin |" in the grid:
+            # the same biopsy at the same site and side, told twice
+            continue
+        for _ in range(n):
             lesions.append((technique, i, frame))
     if not lesions:
         return

@@ -32,6 +32,7 @@ MOHS_NOUN_USE = re.compile(r"[ \t]+(?:(?:&|and)[ \t]+skin[ \t]+cancer[ \t]+)?(?:
 # "Referral placed to Dr. X at Meridian Mohs Surgery (fictional)": a practice's name, the
 # capitalized words of a place right before "Mohs Surgery"
 EXCISION_BEFORE = re.compile(r"\bexcis\w*", re.IGNORECASE)
+CONSENT_FOR = re.compile(r"\bconsent(?:ed|s)?(?:[ \t]+(?:obtained|signed|given))?[ \t]+(?:for|to)[ \t]+(?:the[ \t]+|a[ \t]+)?$", re.IGNORECASE)
 DONOR_HARVEST = re.compile(r"\bharvest\w*|\bdonor\b", re.IGNORECASE)
 
 
@@ -109,6 +110,8 @@ class FindingsRecognizer(ResourceBacked):
             role = "service" if service else self._role(text, start, end)
             if role == "supporting" and canonical == "excision" and DONOR_HARVEST.search(_sentence_around(text, start, end)):
                 role = "donor"  # "Donor site: ... an ellipse 3.0 x 1.8 cm was harvested": the graft's donor, no excision
+            if canonical == "biopsy" and CONSENT_FOR.search(text, max(0, start - 40), start):
+                role = "consent"  # "HCP: daughter - consent for biopsies by phone": the biopsies described below
             if tool and canonical == "biopsy_punch" and EXCISION_BEFORE.search(text, text.rfind("\n", 0, start) + 1, start):
                 role = "tool"  # "punch excision - lesion 3 mm, 5 mm punch": the excision's tool, no biopsy
             add_span(doc, start, end, "PROCEDURE", canonical=canonical, role=role)

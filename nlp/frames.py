@@ -356,8 +356,9 @@ def block_of(pos: int, blocks: list[tuple[int, str]]) -> str | None:
 
 NON_LESION_PROCS = {"em", "prior_biopsy"}
 # PROCEDURE roles that neither name nor open a frame: "Mohs defect" (the service), "5 mm
-# punch" after "punch excision" (the excision's tool), a graft's donor "ellipse ... harvested"
-NAMES_NO_FRAME = ("service", "tool", "donor")
+# punch" after "punch excision" (the excision's tool), a graft's donor "ellipse ... harvested",
+# "consent for biopsies" (the biopsies described elsewhere)
+NAMES_NO_FRAME = ("service", "tool", "donor", "consent")
 # "Billing: ...", or "BILLING SUMMARY (auto-generated ...)" with one code per line under it
 BILLING_LINE = re.compile(r"(?im)^[ \t]*(?:billing|billed|charges?|superbill)\b(?:[^:\n]{0,80}:[^\n]*|[ \t]+summary\b[^\n]*)"
                           r"(?:\n[ \t]*(?:\d{5}|[A-Z]\d{4})\b[^\n]*)*")

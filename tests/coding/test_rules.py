@@ -468,6 +468,16 @@ CLAIMS = [
     ("est-in-capitals",
      "CHD  DOS 04/15/25  EST  P. Szabo-Weir MD\nAKs: LN2 to 3 lesions of the scalp.\n"
      "Phototoxic eruption from HCTZ, separate problem: HC 2.5% cream, letter to PCP. MDM low.", {("17000", 1), ("17003", 2), ("99213", 1)}),
+    # one punch biopsy told in the story and again in the grid; a consent line names the biopsies described below it
+    ("biopsy-in-story-and-grid",
+     "Scheduled: excision DF L forearm.\nAlso today: pink scaly 8 x 6 mm patch R shin x 6 mo -> punch bx (separate lesion, separate site).\n\n"
+     "| Proc | Site | Lesion | Margin | Exc diam | Closure |\n| Excision | L forearm | 9 mm | 1 mm | 1.1 cm | simple, 4-0 nylon x3 |\n"
+     "| Punch bx 4 mm | R shin | 8 x 6 mm | - | - | 4-0 nylon x1 |\n\nPATH: A L forearm: dermatofibroma. B R shin: superficial BCC.",
+     {("11402", 1), ("11104", 1)}),
+    ("consent-for-biopsies",
+     "HCP: daughter - consent for biopsies by phone.\nEXAM: tense bullae of the thighs and forearms.\nPROCEDURES:\n"
+     " 1. Punch biopsy 4 mm, edge of a fresh bulla L medial thigh -> H&E.\n 2. Punch biopsy 4 mm, perilesional skin R volar forearm -> DIF.",
+     {("11104", 1), ("11105", 1)}),
     ("avulsion-as-a-fraction-of-the-plate",
      "Ingrown toenail, left great toe, lateral border. Digital block. Lateral 1/4 of nail plate freed and avulsed, "
      "then phenol 88% to the lateral matrix 3 x 30 sec for permanent matrixectomy.", {("11750", 1)}),
