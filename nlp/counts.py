@@ -33,7 +33,7 @@ AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(
 _COMMA_COUNT = rf",[ \t]*{NUM}[ \t]*[,:]"
 AFTER_NOUN_COMMA = re.compile(rf"\b{NOUNS}{_COMMA_COUNT}", re.IGNORECASE)
 TOTAL = re.compile(
-    rf"(?:(?:\b(?:total(?: of)?|totaling|totalling|for a total of|all)|=)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?))"
+    rf"(?:(?:\b(?:total(?: of)?|totaling|totalling|for a total of|all)|=)\s*[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?|points?|pts|sticks?|passes|injections?))"
     rf"|\b(?:number|no\.|#|count)\s+(?:of\s+)?(?:[a-z]+\s*){{0,3}}[:=]\s*{NUM}\b"
     # "Total lesions: 4" but not "Total needle passes: 12" / "total volume: 2"
     rf"|\btotal\s+(?!(?:needle|passes|volume|dose|amount|time|injections?|sticks|syringes?|vials?|mg|ml|cc|units?)\b)(?:[a-z]+\s*){{1,3}}[:=]?\s*{NUM}\b(?!\s*(?:mm|cm|sq|%|min|mg|ml|units?|cc|days?|weeks?)))",
