@@ -32,6 +32,7 @@ MOHS_NOUN_USE = re.compile(r"[ \t]+(?:(?:&|and)[ \t]+skin[ \t]+cancer[ \t]+)?(?:
 # "Referral placed to Dr. X at Meridian Mohs Surgery (fictional)": a practice's name, the
 # capitalized words of a place right before "Mohs Surgery"
 EXCISION_BEFORE = re.compile(r"\bexcis\w*", re.IGNORECASE)
+HEMOSTASIS_BEFORE = re.compile(r"\bhemostas[ie]s\b[^.;\n]{0,30}$", re.IGNORECASE)
 CONSENT_FOR = re.compile(r"\bconsent(?:ed|s)?(?:[ \t]+(?:obtained|signed|given))?[ \t]+(?:for|to)[ \t]+(?:the[ \t]+|a[ \t]+)?$", re.IGNORECASE)
 DONOR_HARVEST = re.compile(r"\bharvest\w*|\bdonor\b", re.IGNORECASE)
 
@@ -110,6 +111,8 @@ class FindingsRecognizer(ResourceBacked):
             role = "service" if service else self._role(text, start, end)
             if role == "supporting" and canonical == "excision" and DONOR_HARVEST.search(_sentence_around(text, start, end)):
                 role = "donor"  # "Donor site: ... an ellipse 3.0 x 1.8 cm was harvested": the graft's donor, no excision
+            if canonical == "destruction" and HEMOSTASIS_BEFORE.search(text, max(0, start - 40), start):
+                role = "tool"  # "hemostasis w/ AlCl3 + light hyfrecation": a step of the removal, no destruction
             if canonical == "biopsy" and CONSENT_FOR.search(text, max(0, start - 40), start):
                 role = "consent"  # "HCP: daughter - consent for biopsies by phone": the biopsies described below
             if tool and canonical == "biopsy_punch" and EXCISION_BEFORE.search(text, text.rfind("\n", 0, start) + 1, start):

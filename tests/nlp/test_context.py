@@ -334,6 +334,8 @@ SCOPE_CASES = [
     ("rebooked-for-a-date", "Pt started apixaban 3 days ago. Excision rebooked 11/10 at Eastgate.", "Excision", "hypothetical"),
     ("a-lesion-not-done-leaves-the-others", "A) BCC R nasal sidewall: Mohs S1 3 blks neg.\nC) BCC L chest - Mohs NOT done today; resched 09/09.",
      "Mohs", "current"),
+    ("continues-elsewhere", "The other DLE plaques were not treated today; she continues HCQ through rheumatology and ILK with Dr. Adebayo-Hart.",
+     "ILK", "hypothetical"),
     ("too-many-for", "Numerous AKs of the face, too many for lesion-directed cryotherapy; PDT today.", "cryotherapy", "negated"),
     ("parents-declined-next-clause", "[x] Pulsed dye laser for residual redness - discussed; parents declined for now", "Pulsed dye laser", "declined"),
     ("not-tolerated-is-cancelled", "Assessment: molluscum contagiosum, right flank; in-office destruction not tolerated.", "destruction", "cancelled"),

@@ -213,3 +213,9 @@ def test_a_base_snipped_is_a_step_not_a_tag_removal(nlp):
 def test_a_healed_biopsy_crust_is_the_earlier_biopsy(nlp):
     text = "Left cheek shows a 1.3 x 1.0 cm pearly papule with telangiectatic vessels and a healed biopsy crust."
     assert [m.canonical for m in mentions(nlp, text) if m.label == "PROCEDURE"] == ["prior_biopsy"]
+
+
+def test_hyfrecation_for_hemostasis_is_a_step_of_the_removal(nlp):
+    text = "Lesions removed in entirety by shave removal; hemostasis w/ AlCl3 + light hyfrecation. Both to path."
+    (m,) = [m for m in mentions(nlp, text) if m.canonical == "destruction"]
+    assert m.role == "tool"
