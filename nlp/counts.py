@@ -68,7 +68,9 @@ AFTER_SITE = re.compile(rf"(?:,?\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([
 
 
 # "twelve on face, three on scalp", "five across the forehead": a count written right before the site it was found on
-BEFORE_SITE = re.compile(rf"(?:^|[\s:,;(])(\d{{1,2}}|{WORD_PATTERN})\s+(?:on|at|across|over|along)\s+(?:the\s+)?(?:(?:left|right|L|R|bilateral|bilat)\s+)?$", re.IGNORECASE)
+# "the two on each forearm": one count per side, twice
+BEFORE_SITE = re.compile(rf"(?:^|[\s:,;(])(\d{{1,2}}|{WORD_PATTERN})\s+(?:on|at|across|over|along)\s+(?:the\s+)?(?P<each>(?:each|both)\s+)?"
+                         rf"(?:(?:left|right|L|R|bilateral|bilat)\s+)?(?:dorsal\s+|volar\s+|lateral\s+|medial\s+)?$", re.IGNORECASE)
 
 
 # Two patterns whose every match holds a rare part ("..., 3, ...", "(2 R, 1 L)"), found by a
@@ -133,6 +135,7 @@ class CountRecognizer:
             m = BEFORE_SITE.search(text, max(0, site_start - 40), site_start)
             if m and m.start(1) not in seen and (value := to_int(m.group(1))) is not None and 0 < value <= 60:
                 seen.add(m.start(1))
+                value *= 2 if m.group("each") else 1
                 add_span(doc, m.start(1), m.end(1), "COUNT", value=value, role="item", canonical="lesions by site")
                 continue
             m = AFTER_SITE.match(text, site_end)

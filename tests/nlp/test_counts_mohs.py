@@ -34,6 +34,7 @@ COUNTS = [
     ("AKs: LN2 to 3 lesions (2 scalp, 1 hand).", [3]),
     ("2. AKs: scalp 3, forehead 2 -> LN2 x 5 lesions, 2 FTC.", [3, 2, 5]),
     ("Scalp: 0.1 mL per point - #1 14 pts, #2 10 pts, #3 8 pts, #4 4 pts = 36 points = 3.6 mL.", []),
+    ("All of the lesions, the eleven on the scalp and the two on each forearm, were treated with liquid nitrogen.", [11, 4]),
     ("Face: 5 gritty erythematous papules (L forehead 2, R temple 1, nasal dorsum 1, L cheek 1) c/w AK.", [5]),
 ]
 
