@@ -55,11 +55,12 @@ def claim(ctx: CodingContext, rule: RuleRecord) -> None:
                 if "25" not in col2.modifiers and "57" not in col2.modifiers:
                     col2.modifiers.append("25")
                 continue
-            distinct = not set(col2.frames) & set(codes[a].frames) or (col2.site and codes[a].site and col2.site != codes[a].site)
-            if distinct and not set(col2.modifiers) & DISTINCT:
+            if set(col2.modifiers) & DISTINCT:
+                continue
+            if not set(col2.frames) & set(codes[a].frames) or (col2.site and codes[a].site and col2.site != codes[a].site):
                 col2.modifiers.append("XS")
                 ctx.warn("modifier_xs", f"{rule.id}: {a} and {b} are an NCCI pair; XS on {b} for a separate lesion/site", col2.evidence[:1])
-            elif not distinct and not set(col2.modifiers) & DISTINCT:
+            else:
                 # the same wound (a layered closure of a 0.5 cm punch excision): no distinct
                 # lesion or site justifies a modifier, so the Column 2 code is not reported
                 del codes[b]

@@ -104,6 +104,7 @@ def _told_twice(frame: Frame, technique: str, frames: list[tuple[int, Frame]]) -
 def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
     """One primary by technique hierarchy; further lesions take their own technique's add-on."""
     lesions: list[tuple[str, int, Frame]] = []
+    counted: set[tuple[str, str | None, str | None, str | None]] = set()  # (technique, site, side, label) of single biopsies
     biopsy_frames = frames_with(ctx, *BIOPSY_RANK)
     specific = [f for _, f in biopsy_frames if f.procedure != "biopsy"]
     described = {_site_side(f) for f in specific} - {(None, None)}
@@ -124,12 +125,14 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
         if _told_twice(frame, technique, biopsy_frames):
             continue
         n = _biopsy_lesions(frame, len(biopsy_frames) == 1, len(biopsy_frames), ctx.text)
-        key = (technique, *_site_side(frame))
-        if n == 1 and key[1] is not None and key[2] is not None and any(
-                (t, *_site_side(f)) == key and (f.label == frame.label or None in (f.label, frame.label)) for t, _, f in lesions):  # fmt: skip
+        site, side = _site_side(frame)
+        if n == 1 and site is not None and side is not None and any(
+                k[:3] == (technique, site, side) and (k[3] == frame.label or None in (k[3], frame.label)) for k in counted):  # fmt: skip
             # "R shin ... -> punch bx" in the story and "| Punch bx 4 mm | R shin |" in the grid:
             # the same biopsy at the same site and side, told twice
             continue
+        if n:
+            counted.add((technique, site, side, frame.label))
         for _ in range(n):
             lesions.append((technique, i, frame))
     if not lesions:

@@ -399,9 +399,13 @@ VISIT_PURPOSE = re.compile(r"(?i)[^.:;\n]{0,40}?\b(?:here |presents |returns |co
 LATER_NOT_PLANNED = re.compile(r"(?i)\b(?:path\w*|addend\w*|signed|result\w*|report\w*|called|informed|received|returned|rec'?d|biops\w*|bx)\b")
 
 
-def _later_dates(text: str) -> list[tuple[int, str]]:
-    """(start, text) of the full dates after the note's named visit date."""
-    visits = {_date_key(m.group(1)) for m in _VISIT_DATE.finditer(text)} - {None}
+def _numeric_visit_keys(text: str) -> set[tuple[int, int, int]]:
+    """The visit dates the note names in digits ("DOS: 03/20/2025", "Visit 11/04/2025")."""
+    return {_date_key(m.group(1)) for m in _VISIT_DATE.finditer(text)} - {None}
+
+
+def _later_dates(text: str, visits: set[tuple[int, int, int]]) -> list[tuple[int, str]]:
+    """(start, text) of the full dates after the note's named visit date (`visits`: in digits)."""
     if not visits:
         return []
     visit = max(visits)
@@ -421,8 +425,6 @@ def _dated_after_the_visit(text: str, end: int, later: list[tuple[int, str]]) ->
 
 def _named_visit_keys(text: str) -> set[tuple[int, int, int]]:
     """The visit dates named in words ("Date of service April 20, 2026")."""
-    if not _MONTH_WORD.search(text):
-        return set()
     keys = set()
     for m in VISIT_NAMED_DATE.finditer(text):
         if m.group(3) and 1 <= int(m.group(2)) <= 31:
@@ -436,16 +438,20 @@ _MONTH_WORD = re.compile(r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|
 def _yearless_dates(sentence: str, visit: tuple[int, int, int]) -> list[tuple[re.Match, tuple[int, int, int]]]:
     """Dates in words or "on MM/DD" in a sentence, each with its key (a date without a year is
     in the visit's year, or the year before when that would put it after the visit)."""
+    def in_visit_year(month: int, day: int) -> tuple[int, int, int]:
+        key = (visit[0], month, day)
+        return key if key <= visit else (visit[0] - 1, month, day)
+
     out = []
     for m in NAMED_DATE.finditer(sentence):
         month, day, year = MONTHS[m.group(1).lower()], int(m.group(2)), m.group(3)
-        out.append((m, (int(year) if year else visit[0], month, day)))
+        if 1 <= day <= 31:
+            out.append((m, (int(year), month, day) if year else in_visit_year(month, day)))
     for m in SHORT_DATE.finditer(sentence):
         month, day = int(m.group(1)), int(m.group(2))
         if 1 <= month <= 12 and 1 <= day <= 31:
-            out.append((m, (visit[0], month, day)))
-    return [(m, key if m.re is NAMED_DATE and m.group(3) or key <= visit else (key[0] - 1, *key[1:])) for m, key in out
-            if 1 <= key[2] <= 31]  # fmt: skip
+            out.append((m, in_visit_year(month, day)))
+    return out
 
 
 def _date_key(text: str) -> tuple[int, int, int] | None:
@@ -461,7 +467,8 @@ def _date_key(text: str) -> tuple[int, int, int] | None:
     return (year, month, day) if 1 <= month <= 12 and 1 <= day <= 31 else None
 
 
-def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, tuple[int, int]]) -> dict[int, tuple[str, int, int]]:
+def _earlier_dated_sentences(doc: Doc, sent_text: dict[int, tuple[int, int]],
+                             numeric_visits: set[tuple[int, int, int]]) -> dict[int, tuple[str, int, int]]:
     """Sentences that date what they say before the visit ("LN2 x 4 lesions today 09/12/2024"
     in a note whose visit is 03/20/2025): copied-forward history, never today's work.
 
@@ -471,7 +478,8 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
     with the visit's purpose, what it tells after that up to the date.
     """
     text = note_text(doc)
-    visits = {_date_key(m.group(1)) for m in _VISIT_DATE.finditer(text)} - {None} | _named_visit_keys(text)
+    month_word = bool(_MONTH_WORD.search(text))
+    visits = numeric_visits | (_named_visit_keys(text) if month_word else set())
     months_only = not visits
     if months_only:
         # "JCM PA-C | 04/28/26 | PDT" names no visit, but its latest full date bounds it: a
@@ -482,8 +490,7 @@ def _earlier_dated_sentences(doc: Doc, sent_of: list[int], sent_text: dict[int, 
         if not visits:
             return {}
     visit = max(visits)  # an older "today 09/12/2024" is itself copied forward
-    month_word = bool(_MONTH_WORD.search(text))
-    out: dict[int, str] = {}
+    out: dict[int, tuple[str, int, int]] = {}
     for k, (first, last) in sent_text.items():
         start = doc[first].idx
         end = doc[last - 1].idx + len(doc[last - 1].text)
@@ -869,8 +876,9 @@ class ContextTagger(ResourceBacked):
         stale = _stale_regions(text)
         stale_starts = [a for a, _ in stale]
         stale_ends = list(itertools.accumulate((b for _, b in stale), max))
-        dated = _earlier_dated_sentences(doc, sent_of, sent_text)
-        later_dates = _later_dates(text)
+        numeric_visits = _numeric_visit_keys(text)
+        dated = _earlier_dated_sentences(doc, sent_text, numeric_visits)
+        later_dates = _later_dates(text, numeric_visits)
         present_from = _present_narrative_starts(doc, sent_text)
         section_starts = [a for a, _b, _c in (doc._.derm_sections or [])]
         # a plan written after the pathology results is for another day ("Path: ... Plan: A -

@@ -106,18 +106,7 @@ class FindingsRecognizer(ResourceBacked):
             tool = TOOL_SIZE.match(text, start, end)
             if tool:
                 start = tool.end()
-            service = canonical == "mohs" and (MOHS_NOUN_USE.match(text, end) or (
-                text[start:end] in ("Mohs Surgery", "Mohs Micrographic Surgery") and MOHS_PRACTICE_NAME.search(text, max(0, start - 60), start)))
-            role = "service" if service else self._role(text, start, end)
-            if role == "supporting" and canonical == "excision" and DONOR_HARVEST.search(_sentence_around(text, start, end)):
-                role = "donor"  # "Donor site: ... an ellipse 3.0 x 1.8 cm was harvested": the graft's donor, no excision
-            if canonical == "destruction" and HEMOSTASIS_BEFORE.search(text, max(0, start - 40), start):
-                role = "tool"  # "hemostasis w/ AlCl3 + light hyfrecation": a step of the removal, no destruction
-            if canonical == "biopsy" and CONSENT_FOR.search(text, max(0, start - 40), start):
-                role = "consent"  # "HCP: daughter - consent for biopsies by phone": the biopsies described below
-            if tool and canonical == "biopsy_punch" and EXCISION_BEFORE.search(text, text.rfind("\n", 0, start) + 1, start):
-                role = "tool"  # "punch excision - lesion 3 mm, 5 mm punch": the excision's tool, no biopsy
-            add_span(doc, start, end, "PROCEDURE", canonical=canonical, role=role)
+            add_span(doc, start, end, "PROCEDURE", canonical=canonical, role=self._procedure_role(text, start, end, canonical, bool(tool)))
         repairs = list(self.lex.repairs.finditer(text))
         for start, end, canonical in repairs:
             add_span(doc, start, end, "REPAIR", canonical=canonical)
@@ -152,6 +141,23 @@ class FindingsRecognizer(ResourceBacked):
                             taken.append((use.start(), use.end()))
                             yield use.start(), use.end(), label, found[0][2]
                     break
+
+    def _procedure_role(self, text: str, start: int, end: int, canonical: str, after_tool_size: bool) -> str | None:
+        """The PROCEDURE role: `service`, `tool`, `donor` and `consent` neither name nor open a
+        frame (nlp/frames.py NAMES_NO_FRAME); `supporting` backs a frame; None names one."""
+        if canonical == "mohs" and (MOHS_NOUN_USE.match(text, end) or (
+                text[start:end] in ("Mohs Surgery", "Mohs Micrographic Surgery") and MOHS_PRACTICE_NAME.search(text, max(0, start - 60), start))):
+            return "service"  # "Mohs defect", "at Meridian Mohs Surgery": the service, not a stage
+        if after_tool_size and canonical == "biopsy_punch" and EXCISION_BEFORE.search(text, text.rfind("\n", 0, start) + 1, start):
+            return "tool"  # "punch excision - lesion 3 mm, 5 mm punch": the excision's tool, no biopsy
+        if canonical == "destruction" and HEMOSTASIS_BEFORE.search(text, max(0, start - 40), start):
+            return "tool"  # "hemostasis w/ AlCl3 + light hyfrecation": a step of the removal, no destruction
+        if canonical == "biopsy" and CONSENT_FOR.search(text, max(0, start - 40), start):
+            return "consent"  # "HCP: daughter - consent for biopsies by phone": the biopsies described below
+        role = self._role(text, start, end)
+        if role == "supporting" and canonical == "excision" and DONOR_HARVEST.search(_sentence_around(text, start, end)):
+            return "donor"  # "Donor site: ... an ellipse 3.0 x 1.8 cm was harvested": the graft's donor, no excision
+        return role
 
     def _role(self, text: str, start: int, end: int) -> str | None:
         """"supporting" for words that back a frame without naming its procedure (lexicon data)."""
