@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from dermcoder.coding import facts
+from dermcoder.coding.adverse_effects import DrugCause, drug_cause
 from dermcoder.coding.icd_map import icd_code
 from dermcoder.coding.rulebook import CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame, Mention
@@ -196,3 +197,34 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
         cand.diagnoses = [c for c, _, _ in extra] or cand.diagnoses
     if em:
         ctx.note_dx = ctx.note_dx + extra
+    _add_drug_codes(ctx)
+
+
+def _add_drug_codes(ctx: CodingContext) -> None:
+    """After each drug eruption coded, the adverse-effect code of the drug its line names
+    ("Morbilliform drug eruption due to amoxicillin" -> L27.0, T36.0X5A), on every line it supports."""
+    causes: dict[str, DrugCause] = {}
+
+    def expand(entries: list[tuple[str, Mention | None, float]]) -> list[tuple[str, Mention | None, float]]:
+        out = []
+        for code, m, conf in entries:
+            out.append((code, m, conf))
+            cause = drug_cause(ctx.text, code, m.start, m.end) if m is not None and m.label == "HISTOLOGY" else None
+            if cause is not None:
+                causes.setdefault(code, cause)
+                out.append((cause.code, Mention("DRUG", cause.start, cause.end, cause.text), conf))
+        return out
+
+    for i in ctx.frame_dx:
+        ctx.frame_dx[i] = expand(ctx.frame_dx[i])
+    ctx.note_dx = expand(ctx.note_dx)
+    if not causes:
+        return
+    for cand in ctx.candidates:
+        linked: list[str] = []
+        for code in cand.diagnoses:
+            linked.append(code)
+            cause = causes.get(code)
+            if cause is not None and cause.code not in cand.diagnoses and cause.code not in linked:
+                linked.append(cause.code)
+        cand.diagnoses = linked

@@ -12,3 +12,11 @@ def test_surveillance_must_be_this_visits(text, today):
     from dermcoder.coding.diagnoses import _surveillance_today
 
     assert _surveillance_today(text) == today
+
+
+def test_an_abscess_of_an_internal_organ_is_no_skin_abscess(engine):
+    note = ("Hospital day 3, derm follow-up. Admitted for diverticular abscess, on piperacillin-tazobactam.\n"
+            "A: Morbilliform drug eruption due to piperacillin-tazobactam. Subsequent visit, MDM moderate.")  # fmt: skip
+    codes = [d.code for d in engine.suggest(note, "dx2").icd10]
+    assert "L27.0" in codes
+    assert not [c for c in codes if c.startswith("L02")]

@@ -391,6 +391,8 @@ CTX2_CASES = [
     ("feels-like", "Soft rubbery mass on the right flank, about 4 cm, that feels like a lipoma.", "lipoma", "uncertain"),
     ("considered-unlikely", "Amelanotic melanoma considered unlikely, but the tissue will be examined.", "Amelanotic melanoma", "uncertain"),
     ("cannot-be-excluded", "Pigmented papule, changing; melanoma cannot be excluded.", "melanoma", "uncertain"),
+    ("less-likely", "Impression: targetoid eruption, EM favored; fixed drug eruption and urticaria multiforme less likely.", "fixed drug eruption", "uncertain"),
+    ("less-likely-stops-at-semicolon", "Favor bullous pemphigoid clinically; bullous drug eruption (furosemide) less likely but possible.", "drug eruption", "uncertain"),
     ("left-it-alone", "He asked about a waxy stuck-on spot on his scalp, which is a seborrheic keratosis, and we left it alone today.", "seborrheic keratosis", "negated"),
     ("were-left-alone", "A few stuck on seborrheic keratoses on the back do not bother him and were left alone.", "seborrheic keratoses", "negated"),
     ("diagnosis-revised-from", "Final path: SCC in situ. Diagnosis revised from ISK.", "ISK", "negated"),
