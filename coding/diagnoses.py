@@ -174,8 +174,18 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
             if key in ("d49_2", "l98_9") or key is None or key in used_keys:
                 continue
             code = icd_code(key, *_written_site(ctx, m)) or icd_code(key, None)
-            if code and code not in used and code not in [e[0] for e in extra]:
-                extra.append((code, m, 0.6))
+            if not code or code in used or code in [e[0] for e in extra]:
+                continue
+            # "referred for a BCC of the left nasal sidewall ... the biopsy shows an infiltrative
+            # BCC": the diagnosis told again without its site is the same one (no C44.91 beside C44.311)
+            unsited = icd_code(key, None)
+            same = [k for k, (_, e, _) in enumerate(extra) if facts.histology_key(e) == key]
+            if same and code == unsited:
+                continue
+            if same and all(extra[k][0] == unsited for k in same):
+                extra[same[0]] = (code, m, 0.6)
+                continue
+            extra.append((code, m, 0.6))
         # "4. Family history of melanoma (mother) - annual total body skin exam": a relative's
         # melanoma the assessment addresses is a reason for the visit
         if em and "Z80.8" not in used and any(

@@ -20,3 +20,14 @@ def test_an_abscess_of_an_internal_organ_is_no_skin_abscess(engine):
     codes = [d.code for d in engine.suggest(note, "dx2").icd10]
     assert "L27.0" in codes
     assert not [c for c in codes if c.startswith("L02")]
+
+
+@pytest.mark.parametrize("note", [
+    "New pt. A: Basal cell carcinoma of the left nasal sidewall. Outside shave biopsy report reviewed: "
+    "infiltrative basal cell carcinoma to the deep margin. Discussed Mohs; scheduled. MDM moderate.",
+    "Outside shave biopsy report reviewed: infiltrative basal cell carcinoma to the deep margin.\n"
+    "A: Basal cell carcinoma, left nasal sidewall - Mohs scheduled. New pt, MDM moderate.",
+], ids=["sited-first", "unsited-first"])  # fmt: skip
+def test_a_diagnosis_told_again_without_its_site_is_the_same_one(engine, note):
+    codes = [d.code for d in engine.suggest(note, "dx3").icd10]
+    assert codes == ["C44.311"]
