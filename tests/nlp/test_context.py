@@ -41,6 +41,8 @@ CASES = [
 ]
 
 DONE_DESPITE_A_CUE = [
+    ("| # | Site | Size | Margin | Technique |\n| 1 | vertex | 1.5 cm | none | enucleated thru 1 cm incision, intact |",
+     "enucleated"),
     ("After a digital block with 2 percent lidocaine without epinephrine, the lateral 4 millimeters of the nail plate were split and removed.",
      "lateral 4 millimeters of the nail plate were split and removed"),
     ("I recommended sampling it, and a shave biopsy was done under lidocaine with epinephrine.", "shave biopsy"),

@@ -22,6 +22,8 @@ CASES = [
     ("PROCEDURE", "punch bx", "biopsy_punch"),
     ("PROCEDURE", "wedge biopsy", "biopsy_incisional"),
     ("PROCEDURE", "shave removal", "shave_removal"),
+    ("PROCEDURE", "pilar cyst enucleated thru 1 cm incision", "excision"),
+    ("PROCEDURE", "minimal-incision enucleation", "excision"),
     ("PROCEDURE", "ED&C", "ed_c"),
     ("PROCEDURE", "LN2", "cryotherapy"),
     ("PROCEDURE", "Mohs micrographic surgery", "mohs"),
