@@ -221,10 +221,13 @@ def _promote_an_add_on(ctx: CodingContext, rule: RuleRecord) -> None:
 
 def _other_side(ctx: CodingContext, cand: Candidate, removal: int) -> bool:
     """True when the biopsy and the removal name opposite sides of the same site."""
-    if not cand.frames:
-        return False
+    return bool(cand.frames) and _opposite_sides(ctx, cand.frames[0], removal)
+
+
+def _opposite_sides(ctx: CodingContext, first: int, second: int) -> bool:
+    """True when two frames name opposite sides of their site."""
     sides = []
-    for i in (cand.frames[0], removal):
+    for i in (first, second):
         frame = ctx.frames[i]
         site = facts.site_fact(frame)
         side = facts.side_fact(frame, site.evidence[0] if site else None)
@@ -523,11 +526,32 @@ def _lesion_dx(ctx: CodingContext, frame: Frame, lesion: facts.Lesion, hist) -> 
     return [code]
 
 
+def _biopsied_here(ctx: CodingContext, index: int, frame: Frame):
+    """(histology, source) of the lesion biopsied at this session at the ED&C's own site ("1. Shave
+    biopsy of the papule -> spec A. 2. ED&C of the same site"): one lesion, told as two frames."""
+    site = facts.site_fact(frame)
+    if site is None:
+        return None, None
+    for j, other in enumerate(ctx.frames):
+        if j == index or not (other.procedure or "").startswith("biopsy"):
+            continue
+        other_site = facts.site_fact(other)
+        if other_site is None or other_site.value != site.value or _opposite_sides(ctx, j, index):
+            continue
+        hist, source = facts.histology(other)
+        if hist is not None:
+            return hist, source
+    return None, None
+
+
 @handler("destruction_malignant")
 def destruction_malignant(ctx: CodingContext, rule: RuleRecord) -> None:
     """Malignant destruction (e.g. ED&C) per lesion by diameter and site group."""
     for i, frame in frames_with(ctx, *DESTRUCTIONS):
         hist, source = facts.histology(frame)
+        borrowed = hist is None and frame.procedure == "ed_c"
+        if borrowed:
+            hist, source = _biopsied_here(ctx, i, frame)
         if hist is None or hist.value not in facts.MALIGNANT:
             continue
         lesions = facts.lesion_instances(frame, prefer_defect=True)
@@ -547,5 +571,5 @@ def destruction_malignant(ctx: CodingContext, rule: RuleRecord) -> None:
                 evidence=frame.procedures[:1] + lesion.size.evidence + [shown] + ([lesion.site] if lesion.site else []), frames=[i],
                 site=lesion.site.canonical if lesion.site else None,
                 alternatives=_neighbours(ctx, "destruction_malignant", code.code, group),
-                diagnoses=_lesion_dx(ctx, frame, lesion, own) if own else [],
+                diagnoses=_lesion_dx(ctx, frame, lesion, own or hist) if own or (borrowed and lesion.site) else [],
             ))  # fmt: skip

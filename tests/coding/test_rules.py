@@ -627,3 +627,20 @@ def test_wound_labels_keep_two_lacerations_apart_and_their_simple_repairs_sum(en
     """"Wound 1: ... 1.8 cm" and "Wound 2: ... 2.2 cm" in the same simple-repair group: one 12002 (4.0 cm)."""
     s = engine.suggest("Mechanism: cut left hand on a broken mixing bowl while washing up, ~1 h ago. Tdap 09/2021 - up to date.\nExam:\n  Wound 1: left index finger, volar middle phalanx, 18 mm linear laceration, dermis-deep. Nail not involved. Flexor function and two-point discrimination intact.\n  Wound 2: left palm, thenar crease, 2.2 cm linear laceration, dermis-deep, no tendon exposure.\n  No foreign body seen; no glass found on exploration.\nProcedure: digital block (wound 1) and local infiltration (wound 2), 1% lidocaine plain 5 mL total. Irrigated with 200 mL NS.\n  Wound 1: simple repair, 5-0 nylon simple interrupted x4, length 1.8 cm.\n  Wound 2: simple repair, 5-0 nylon simple interrupted x5, length 2.2 cm.\n  No deep sutures. Bacitracin, nonadherent dressing.\nAssessment: lacerations, left index finger and left palm, repaired.\nPlan: keep dry 24-48 h. Sutures out in 10-12 days. Infection precautions given.\nTime out: 14:15", "q36")
     assert sorted((c.code, c.units) for c in s.cpt) == [("12002", 1)]
+
+
+@pytest.mark.parametrize("path, expected", [
+    ("PATHOLOGY (05/23/2025), A: Skin, right mid back, shave: Basal cell carcinoma, nodular type.", ["17262"]),
+    ("PATHOLOGY (05/23/2025), A: Skin, right mid back, shave: Seborrheic keratosis, irritated.", []),
+], ids=["malignant-path", "benign-path"])  # fmt: skip
+def test_an_edc_after_a_biopsy_of_the_same_site_takes_the_biopsys_pathology(engine, path, expected):
+    note = ("Indication: 6 mm pearly papule, R mid back, clinically a basal cell carcinoma.\n"
+            "Procedure:\n1. Shave biopsy of the papule for histology -> spec A.\n"
+            "2. ED&C of the same site immediately after: curettage and electrodesiccation, three cycles. "
+            "Final curetted defect 11 mm in diameter.\n" + path)  # fmt: skip
+    s = engine.suggest(note, "edc1")
+    malignant = [c for c in s.cpt if c.code.startswith("172")]
+    assert [c.code for c in malignant] == expected
+    assert not [c for c in s.cpt if c.code == "11102"]
+    if expected:
+        assert malignant[0].diagnoses == ["C44.519"]
