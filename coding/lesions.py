@@ -280,6 +280,20 @@ def shave(ctx: CodingContext, rule: RuleRecord) -> None:
             ))  # fmt: skip
 
 
+LOWEST_BAND_CM = 0.1  # a diameter inside every family's smallest band
+
+
+def _procedure_with_site(frame: Frame, procedures: set[str], site: Mention | None = None) -> bool:
+    """The frame's procedure is written out with its site in the same sentence ("2. Chest, papule -
+    shave removal") or under the same lesion label ("A: 1. Superficial BCC, L upper back" ...
+    "P: 1. ED&C done today"), never an abbreviation that may mean something else ("F/u 10-14 d SR")."""
+    site = site or (frame.sites[0] if frame.sites else None)
+    if site is None:
+        return False
+    procs = [p for p in frame.procedures if p.active and p.canonical in procedures and len(p.text) >= 4]
+    return any(p.sentence == site.sentence or (p.block is not None and p.block == site.block) for p in procs)
+
+
 def _smallest_band(ctx: CodingContext, rule: RuleRecord, i: int, frame: Frame, lesion: facts.Lesion, family: str,
                    procedures: set[str], diagnoses: list[str] | None = None) -> None:
     """No diameter written: the smallest band of the lesion's site group, at low confidence,
@@ -287,8 +301,7 @@ def _smallest_band(ctx: CodingContext, rule: RuleRecord, i: int, frame: Frame, l
     # only a procedure written out with its site in the same sentence ("2. Chest, papule - shave
     # removal"), never an abbreviation that may mean something else ("F/u 10-14 d SR")
     # or under the same lesion label ("A: 1. Superficial BCC, L upper back" ... "P: 1. ED&C done today")
-    procs = [p for p in frame.procedures if p.active and p.canonical in procedures and len(p.text) >= 4]
-    if lesion.site is None or not any(p.sentence == lesion.site.sentence or (p.block is not None and p.block == lesion.site.block) for p in procs):
+    if lesion.site is None or not _procedure_with_site(frame, procedures, lesion.site):
         return
     if any(f.label == frame.label and f is not frame for f in ctx.frames if frame.label):
         return  # the label's lesion is coded by another frame (a nail biopsy, an excision)
@@ -340,8 +353,14 @@ def excised_diameter(ctx: CodingContext, frame: Frame) -> tuple[facts.Fact | Non
     margin = facts.narrowest_margin(frame)
     if size is None:
         ctx.query("lesion_size", "Excision: lesion diameter (or excised diameter) not documented", frame.procedures[:1])
-        if margin is None or _unplaced_lesion_size(ctx):
+        if _unplaced_lesion_size(ctx):
             return None, ""
+        if margin is None:
+            # "#2 occipital scalp: second smaller cyst, same technique, excised intact": nothing
+            # measured, so the lowest band (the guide's convention for a missing size)
+            if not (_procedure_with_site(frame, {"excision"}) and _listed_beside_measured(ctx, frame)):
+                return None, ""
+            return facts.Fact(LOWEST_BAND_CM, []), "lesion not measured and no margin: lowest band"
         # "marked 4 mm margins" around an unmeasured lesion: the excised diameter is more than
         # twice the margin, so the lowest band the facts support is the one just above it (not
         # when the note measures a lesion no frame took: that may be this one's size)
@@ -353,6 +372,16 @@ def excised_diameter(ctx: CodingContext, frame: Frame) -> tuple[facts.Fact | Non
     value = round(size.value + 2 * margin.value, 2)
     arithmetic = f"{size.value:g} cm lesion + 2 x {margin.value:g} cm margin = {value:g} cm excised"
     return facts.Fact(value, size.evidence + margin.evidence), arithmetic
+
+
+def _listed_beside_measured(ctx: CodingContext, frame: Frame) -> bool:
+    """One lesion of a labelled list whose other lesions of the same procedure are measured
+    ("#1 R parietal scalp: firm 2.6 cm cyst ... #2 occipital scalp: second smaller cyst")."""
+    return frame.label is not None and any(
+        f is not frame and f.label != frame.label and f.procedure == frame.procedure
+        and any(m.role in ("lesion", "size") for m in f.sizes)
+        for f in ctx.frames
+    )  # fmt: skip
 
 
 def _unplaced_lesion_size(ctx: CodingContext) -> bool:
@@ -455,7 +484,9 @@ def excision(ctx: CodingContext, rule: RuleRecord) -> None:
             code.code, 1, rule.id, f"{rule.id}: {why}; {arithmetic} -> {code.code}",
             evidence=frame.procedures[:1] + diameter.evidence + (site.evidence if site else []) + ([hist] if hist else []),
             frames=[i], site=site.value if site else None, alternatives=alts,
-            confidence=0.9 if hist is not None else 0.6,
+            # no lesion measured: the lowest band the facts support, a guess the query stands beside
+            confidence=0.4 if facts.lesion_size(frame) is None and facts.stated_excised_diameter(frame) is None
+            else 0.9 if hist is not None else 0.6,
             diagnoses=_borrowed_dx(ctx, frame) if frame is not ctx.frames[i] else [],
         ))  # fmt: skip
         if _band_edge(diameter.value):

@@ -644,3 +644,21 @@ def test_an_edc_after_a_biopsy_of_the_same_site_takes_the_biopsys_pathology(engi
     assert not [c for c in s.cpt if c.code == "11102"]
     if expected:
         assert malignant[0].diagnoses == ["C44.519"]
+
+
+def test_an_unmeasured_lesion_of_a_measured_list_takes_the_lowest_band(engine):
+    note = ("Proc: excision of cysts x2. 1% lido w/ epi.\n"
+            "#1 R parietal scalp: firm 2.6 cm cyst, dissected free intact, no skin ellipse taken. 4-0 nylon.\n"
+            "#2 occipital scalp: second smaller cyst, same technique, excised intact. 4-0 nylon x2.\n"
+            "Path: #1 pilar cyst. #2 pilar cyst.")  # fmt: skip
+    s = engine.suggest(note, "ex-list")
+    assert sorted(c.code for c in s.cpt) == ["11420", "11423"]
+    lowest = next(c for c in s.cpt if c.code == "11420")
+    assert lowest.confidence <= 0.6 and "lowest band" in lowest.rationale
+    assert any(q.fact == "lesion_size" for q in s.queries)
+
+
+def test_an_unmeasured_excision_alone_is_not_coded(engine):
+    s = engine.suggest("Proc: excision of a cyst, occipital scalp, excised intact. 4-0 nylon x2. Path: pilar cyst.", "ex-one")
+    assert not [c for c in s.cpt if c.code.startswith("114")]
+    assert any(q.fact == "lesion_size" for q in s.queries)
