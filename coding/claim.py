@@ -8,7 +8,7 @@ DISTINCT = {"59", "XS", "XE", "XP", "XU"}
 # Highest-value families first (a coder's usual sequencing).
 ORDER = ["mohs", "att", "graft_ftsg", "graft_stsg", "excision_malignant", "hidradenitis", "excision_benign", "repair_complex",
          "repair_intermediate", "repair_simple", "destruction_malignant", "shave_removal", "biopsy", "destruction_premalignant",
-         "destruction_benign", "destruction_vascular", "skin_tags", "incision_drainage", "nail", "intralesional", "pdt",
+         "destruction_benign", "destruction_vascular", "skin_tags", "incision_drainage", "nail", "intralesional", "chemodenervation", "pdt",
          "excimer", "phototherapy", "paring", "acne_surgery", "chemical_peel", "pathology", "em", "em_hospital", "hcpcs_drug"]  # fmt: skip
 
 

@@ -60,6 +60,8 @@ def icd_code(key: str, site: str | None, side: str | None = None, eyelid_part: s
         return data["flat"][key]
     if site and key in data["by_site"] and site in data["by_site"][key]:
         return _pick(data["by_site"][key][site], side, eyelid_part)
+    if key in data["by_site"] and key not in data["by_axis"]:
+        return data["by_site"][key].get("unspecified")  # a site the family has no code for, or none
     axes = data["by_axis"].get(key)
     if axes is None:
         return None

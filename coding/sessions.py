@@ -9,6 +9,7 @@ import re
 from dermcoder.coding import facts
 from dermcoder.coding.checkboxes import stated
 from dermcoder.coding.cosmetic import medical_frames
+from dermcoder.coding.icd_map import icd_code
 from dermcoder.coding.lesions import DESTRUCTIONS, frames_with
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 from dermcoder.nlp.context import copied_forward_regions
@@ -491,6 +492,55 @@ def _sticks(region: str) -> int:
             return value
         counts.append(value)
     return max(counts, default=1)
+
+
+# Sites whose chemodenervation has a code of its own: the axillae (64650, both in one code)
+# and "other areas" (64653, once a day); hands and feet go to an unlisted code outside our tables.
+CHEMODENERVATION_UNLISTED = {"hand", "finger", "foot", "toe"}
+
+
+@handler("chemodenervation")
+def chemodenervation(ctx: CodingContext, rule: RuleRecord) -> None:
+    """Botulinum chemodenervation of eccrine glands for hyperhidrosis: both axillae 64650 once,
+    other areas 64653 once a day; the toxin itself is outside our tables."""
+    frames = frames_with(ctx, "chemodenervation")
+    if not frames:
+        return
+    hyperhidrosis = [m for m in ctx.mentions if m.label == "HISTOLOGY" and m.canonical == "hyperhidrosis" and m.active
+                     and "uncertain" not in m.context]  # fmt: skip
+    if not hyperhidrosis:
+        ctx.warn("chemodenervation_not_hyperhidrosis",
+                 f"{rule.id}: 64650/64653 are for hyperhidrosis; botulinum toxin for another reason (e.g. cosmetic) is not coded",
+                 frames[0][1].procedures[:1])  # fmt: skip
+        return
+    by_area: dict[str, list[tuple[int, Mention]]] = {"axillae": [], "other": [], "unlisted": []}
+    for i, frame in frames:
+        # the areas named with the injection itself ("chemodenervation of the bilateral axillae"),
+        # not a side effect's site ("glycopyrronium cloths (dry mouth)") told nearby
+        said = {p.sentence for p in frame.procedures if p.canonical == "chemodenervation" and p.active}
+        for site in (m for m in frame.sites if m.active and m.sentence in said):
+            area = "axillae" if site.canonical == "axilla" else "unlisted" if site.canonical in CHEMODENERVATION_UNLISTED else "other"
+            by_area[area].append((i, site))
+    if not any(by_area.values()):
+        ctx.query("site", f"{rule.id}: chemodenervation: treated area (axillae or other areas) not documented", frames[0][1].procedures[:1])
+        return
+    for area, code in (("axillae", "64650"), ("other", "64653")):
+        found = by_area[area]
+        if not found:
+            continue
+        sites = list({m.canonical: m for _, m in found}.values())
+        diagnoses = []
+        for m in sites:
+            dx = icd_code("l74_51", m.canonical)
+            if dx and dx not in diagnoses:
+                diagnoses.append(dx)
+                ctx.note_dx.append((dx, m, 0.8))
+        what = "both axillae in one code" if area == "axillae" else "other areas, once a day"
+        ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: chemodenervation for hyperhidrosis, {', '.join(m.text for m in sites)} ({what}) -> {code}",
+                          evidence=frames[0][1].procedures[:1] + sites, frames=sorted({i for i, _ in found}), diagnoses=diagnoses))  # fmt: skip
+    if by_area["unlisted"]:
+        ctx.warn("chemodenervation_unlisted", f"{rule.id}: chemodenervation of the hands or feet takes an unlisted code outside our tables; not coded",
+                 [m for _, m in by_area["unlisted"]])  # fmt: skip
 
 
 @handler("pdt")

@@ -43,3 +43,11 @@ def test_icd_index_answers_as_the_library_does(tmp_path, monkeypatch):
     finally:
         for fn in (icd._index, icd.is_billable, icd.description):
             fn.cache_clear()
+
+
+@pytest.mark.parametrize("site, code", [("axilla", "L74.510"), ("forehead", "L74.511"), ("hand", "L74.512"),
+                                        ("foot", "L74.513"), ("back", "L74.519"), (None, "L74.519")])  # fmt: skip
+def test_a_family_coded_by_site_falls_back_to_its_unspecified_code(site, code):
+    from dermcoder.coding.icd_map import icd_code
+
+    assert icd_code("l74_51", site) == code

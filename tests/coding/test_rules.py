@@ -662,3 +662,22 @@ def test_an_unmeasured_excision_alone_is_not_coded(engine):
     s = engine.suggest("Proc: excision of a cyst, occipital scalp, excised intact. 4-0 nylon x2. Path: pilar cyst.", "ex-one")
     assert not [c for c in s.cpt if c.code.startswith("114")]
     assert any(q.fact == "lesion_size" for q in s.queries)
+
+
+@pytest.mark.parametrize("note, codes, dx, warning", [
+    ("Dx: primary focal hyperhidrosis, axillae. Procedure: chemodenervation of eccrine glands, both axillae, "
+     "onabotulinumtoxinA 50 U per axilla, 20 points per side.", ["64650"], ["L74.510"], None),
+    ("Primary focal hyperhidrosis of axillae and forehead. Procedure one: chemodenervation of the bilateral axillae, 50 units per side. "
+     "Procedure two: chemodenervation of the forehead, 40 units total.", ["64650", "64653"], ["L74.510", "L74.511"], None),
+    ("Palmar hyperhidrosis. Chemodenervation of both palms with onabotulinumtoxinA after median and ulnar nerve blocks.",
+     [], [], "chemodenervation_unlisted"),
+    ("Cosmetic visit. Botox injection to the glabellar lines, 20 units, self-pay.", [], [], "chemodenervation_not_hyperhidrosis"),
+], ids=["both-axillae-once", "axillae-and-other-area", "palms-unlisted", "cosmetic-botox"])  # fmt: skip
+def test_chemodenervation_for_hyperhidrosis(engine, note, codes, dx, warning):
+    s = engine.suggest(note, "chemo")
+    lines = [c for c in s.cpt if c.code.startswith("646")]
+    assert sorted(c.code for c in lines) == codes
+    assert all(c.units == 1 for c in lines)
+    assert sorted(d for c in lines for d in c.diagnoses) == dx
+    if warning:
+        assert warning in [w.code for w in s.warnings]
