@@ -378,9 +378,10 @@ def lesion_instances(frame: Frame, prefer_defect: bool = False) -> list[Lesion]:
     margins = [m for m in frame.margins if usable(m) and m.role == "margin" and m.section != "pathology"]
     out: list[Lesion] = []
     used: set[int] = set()
-    for sz in sizes:
+    # in text order (a frame lists its own label's facts first: "C - L shoulder" before "A", "B")
+    for sz in sorted(sizes, key=lambda m: m.start):
         before = [s for s in sites if s.end <= sz.start]
-        s = before[-1] if before else None
+        s = max(before, key=lambda m: m.end) if before else None
         if s is None or id(s) in used:
             continue
         used.add(id(s))

@@ -681,3 +681,14 @@ def test_chemodenervation_for_hyperhidrosis(engine, note, codes, dx, warning):
     assert sorted(d for c in lines for d in c.diagnoses) == dx
     if warning:
         assert warning in [w.code for w in s.warnings]
+
+
+def test_a_lesion_list_before_its_procedure_pairs_each_size_with_its_own_site(engine):
+    note = ("Lesions (measured pre-procedure):\n"
+            "  A - upper back, midline: 5 mm soft tan dome-shaped papule\n"
+            "  B - mid back, just R of midline: 4 mm flesh-colored papule\n"
+            "  C - L shoulder (top, bag strap): 6 mm tan papule\n\n"
+            "Procedure: Shave removal x3\nEach lesion shaved flush at the dermis. AlCl hemostasis.\n"
+            "Path: all three benign nevi.")  # fmt: skip
+    lines = {c.code: c.units for c in engine.suggest(note, "shave-list").cpt}
+    assert lines == {"11300": 2, "11301": 1}
