@@ -14,6 +14,7 @@ from dermcoder.coding.lesions import DESTRUCTIONS, frames_with
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 from dermcoder.nlp.context import copied_forward_regions
 from dermcoder.nlp.frames import Frame, Mention, billing_spans
+from dermcoder.nlp.numbers import WORD_PATTERN, to_int
 from dermcoder.nlp.start_filter import start_filtered, word_gated
 
 AK_NOUNS = ("ak", "actinic", "keratos", "lesion", "spot", "site", "hak", "papule")
@@ -278,6 +279,19 @@ def incision_drainage(ctx: CodingContext, rule: RuleRecord) -> None:
 
 
 NAIL_WORDS = ("nail", "toenail", "fingernail", "lesion")
+# "three borders on two toes", "both great toes": the digits treated count the nails
+DIGITS_TREATED = re.compile(rf"\b(?:on|of)\s+(?:the\s+)?({WORD_PATTERN}|\d)\s+(?:great\s+|big\s+)?(?:toes|fingers|digits|halluces)\b", re.IGNORECASE)
+
+
+def _digits_treated(ctx: CodingContext, done: list[Mention]) -> facts.Fact | None:
+    """The number of digits named in the procedure's own sentence, when the count is of borders."""
+    for p in done:
+        left, right = _period_sentence(ctx.text, p.start, p.end)
+        m = DIGITS_TREATED.search(ctx.text, left, right)
+        n = to_int(m.group(1)) if m else None
+        if n:
+            return facts.Fact(float(n), [p])
+    return None
 
 
 def _sides(frames: list[tuple[int, Frame]]) -> set[str]:
@@ -315,6 +329,8 @@ def nails(ctx: CodingContext, rule: RuleRecord) -> None:
             sided_blocks = {p.block for p in done if p.sentence in sided and p.block is not None}
             said = {p.sentence for p in done if p.sentence in sided or p.block is None or p.block not in sided_blocks}
         per_side = len(set(sided.values())) if proc == "matrixectomy" else 0
+        if count is None and not (proc == "nail_avulsion" and said & matrix_sentences):  # (the matrixectomy there includes it)
+            count = _digits_treated(ctx, done)
         n = int(count.value) if count and count.value <= 10 else max(len(frames), len(said) if proc == "nail_avulsion" else per_side)
         evidence = [f.procedures[0] for _, f in frames] + (count.evidence if count else [])
         idx = [i for i, _ in frames]

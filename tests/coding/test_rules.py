@@ -692,3 +692,13 @@ def test_a_lesion_list_before_its_procedure_pairs_each_size_with_its_own_site(en
             "Path: all three benign nevi.")  # fmt: skip
     lines = {c.code: c.units for c in engine.suggest(note, "shave-list").cpt}
     assert lines == {"11300": 2, "11301": 1}
+
+
+@pytest.mark.parametrize("procedure, lines", [
+    ("Procedure: partial nail avulsion with chemical matrixectomy, three borders on two toes: right hallux medial and lateral "
+     "borders, left hallux lateral border.", {"11750": 2}),
+    ("Procedure: partial nail avulsion of both borders of the right great toe, chemical matrixectomy with phenol.", {"11750": 1}),
+], ids=["borders-on-two-toes", "one-toe"])  # fmt: skip
+def test_matrixectomy_counts_nails_not_borders(engine, procedure, lines):
+    s = engine.suggest("Dx: ingrown toenails. " + procedure + " Phenol 89% x3 applications. Dressing applied.", "nails")
+    assert {c.code: c.units for c in s.cpt if c.code.startswith("117")} == lines
