@@ -46,7 +46,9 @@ SPAN_ATTRS = {cat: {f"ctx_{name}": True} for cat, name in CATEGORY_NAMES.items()
 DONE_TODAY = re.compile(r"\b(today|this visit|this session|now performed|performed today|done today)\b", re.IGNORECASE)
 # In a plan section a mention is planned unless its sentence records it as done.
 DONE = re.compile(r"\bs/p\b|\b(today|performed|done|completed|treated|tolerated|tol|removed|excised|injected|applied|destroyed|frozen|sampled|sutured?|"
-                  r"consent\w*|sent to path\w*|given|administered|drained|avulsed|curetted)\b|->|→", re.IGNORECASE)
+                  r"consent\w*|sent to path\w*|given|administered|drained|avulsed|curetted)\b|->|→"
+                  # the freeze-thaw cycles given ("LN2 to nine AKs (face 5, scalp 4), 2 FT cycles each ~10 s")
+                  r"|\b\d\s*(?:ft|f/t|freeze[- ]thaw)\s*cycles?\b|\bftc\s*x\s*\d|\b\d\s*ftcs?\b", re.IGNORECASE)
 FUTURE = re.compile(r"\b(will|plan(?:s|ned)?|schedul\w*|next|nxt|return|rtc|f/u|follow[- ]?up|consider\w*|recommend\w*|if|may|prn|refer\w*|at that visit|(?:she|he|pt|patient|they)\s+(?:chose|opted\s+for|prefers|wants))\b", re.IGNORECASE)
 WAS_DONE = re.compile(r"[ \t]+(?:was|were)[ \t]+(?:then[ \t]+|also[ \t]+)?(?:done|performed|taken|obtained|completed|carried out)\b", re.IGNORECASE)
 PLAN_CUE = re.compile(r"\bplan(?:ned)?\b:?", re.IGNORECASE)
