@@ -42,6 +42,17 @@ def _period_sentence(text: str, start: int, end: int) -> tuple[int, int]:
     return left, (min(stops) if stops else len(text))
 
 
+def _with_list_below(text: str, start: int, end: int) -> tuple[int, int]:
+    """A procedure line that ends with a colon heads the list under it, up to the next blank
+    line ("AKs - LN2, FTC x2 ea:" then "  fhd x4" / "  R cheek x3"): the list is its sentence."""
+    line_end = text.find("\n", end)
+    line_end = len(text) if line_end < 0 else line_end
+    if not text[start:line_end].rstrip().endswith(":"):
+        return start, end
+    blank = text.find("\n\n", line_end)
+    return start, len(text) if blank < 0 else blank
+
+
 def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: tuple[str, ...],
                    own_sentence_only: bool = False) -> facts.Fact | None:
     """Lesions treated this session: counts written with the procedure itself ("the nine facial
@@ -60,7 +71,7 @@ def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: t
         if found is not None:
             return found
     # the procedure's own sentence, read past semicolons: "LN2: L forehead x3; R cheek x2; ..." is one list
-    spans = [_period_sentence(ctx.text, p.start, p.end) for _, f in frames for p in f.procedures if p.active]
+    spans = [_with_list_below(ctx.text, *_period_sentence(ctx.text, p.start, p.end)) for _, f in frames for p in f.procedures if p.active]
     with_procedure = [m for m in counts if any(a <= m.start < b for a, b in spans)]
     found = facts.count_fact(with_procedure, nouns, sites) if with_procedure else None
     if own_sentence_only:

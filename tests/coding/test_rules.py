@@ -702,3 +702,10 @@ def test_a_lesion_list_before_its_procedure_pairs_each_size_with_its_own_site(en
 def test_matrixectomy_counts_nails_not_borders(engine, procedure, lines):
     s = engine.suggest("Dx: ingrown toenails. " + procedure + " Phenol 89% x3 applications. Dressing applied.", "nails")
     assert {c.code: c.units for c in s.cpt if c.code.startswith("117")} == lines
+
+
+def test_a_procedure_line_ending_in_a_colon_counts_the_list_under_it(engine):
+    note = ("CC: AKs f/u.\nExam/Proc:\nAKs - LN2, FTC x2 ea:\n  fhd x4\n  R cheek x3\n  nose x1\n  L helix x2\n"
+            "HAKs R dorsal hand x3 - curetted (light) then LN2 x2 cycles\nTol well.\nDx: AK/HAK")  # fmt: skip
+    lines = {c.code: c.units for c in engine.suggest(note, "ak-list").cpt}
+    assert lines == {"17000": 1, "17003": 12}

@@ -19,6 +19,7 @@ CASES = [
     ("bilateral calves", "lower_leg", "bilateral"),
     ("both upper extremities", "upper_arm", "bilateral"),
     ("medial canthi", "eyelid", None),
+    ("fhd x4", "forehead", None),
 ]
 
 
