@@ -296,11 +296,13 @@ def count_fact(frame_or_mentions, nouns: tuple[str, ...] = (), sites: list[Menti
     if totals:
         return Fact(int(totals[-1].value), [totals[-1]], "stated total")
     # "10 lesions on face: forehead 4, nose 2, L cheek 3, chin 1": a count followed by its own
-    # breakdown on the same line is the total, not one more item
+    # breakdown on the same line is the total, not one more item (as are the counts of its own
+    # sentence that add up to it: "five AKs: two on the vertex scalp and three on the dorsal hands")
     for m in counts:
         if (m.canonical or "").endswith("by site"):
             continue
-        rest = [o for o in counts if o is not m and o.line == m.line and o.start > m.start and (o.canonical or "").endswith("by site")]
+        rest = [o for o in counts if o is not m and o.line == m.line and o.start > m.start
+                and ((o.canonical or "").endswith("by site") or o.sentence == m.sentence)]  # fmt: skip
         if len(rest) >= 2 and sum(int(o.value) for o in rest) == int(m.value):
             return Fact(int(m.value), [m] + rest, " + ".join(o.text for o in rest))
     # "Acne cysts: chin 2; right jawline 2; left cheek 1" above "0.1 mL per lesion x 5 lesions":

@@ -709,3 +709,10 @@ def test_a_procedure_line_ending_in_a_colon_counts_the_list_under_it(engine):
             "HAKs R dorsal hand x3 - curetted (light) then LN2 x2 cycles\nTol well.\nDx: AK/HAK")  # fmt: skip
     lines = {c.code: c.units for c in engine.suggest(note, "ak-list").cpt}
     assert lines == {"17000": 1, "17003": 12}
+
+
+def test_counts_of_a_sentence_that_add_up_to_its_first_count_are_its_breakdown(engine):
+    note = ("Procedures:\n2. Cryotherapy (LN2) to five AKs: two on the vertex scalp and three on the dorsal hands (R 2, L 1). "
+            "1-2 FT cycles.\nDx: actinic keratoses")  # fmt: skip
+    lines = {c.code: c.units for c in engine.suggest(note, "ak-breakdown").cpt}
+    assert lines == {"17000": 1, "17003": 4}
