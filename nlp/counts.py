@@ -67,6 +67,10 @@ LABEL_BEFORE = re.compile(r"\b(?:site|lesion|specimen|spec|part|tumou?r|jar|cont
 AFTER_SITE = re.compile(rf"(?:,?\s+(?:bilateral|bilat|b/l|left|right))?(?:\s*\([^()\n]{{1,25}}\))?\s*(?:[^\d\n.]{{0,25}}\.{{3,}}\s*{NUM}\b|\(\s*{NUM}\s*\)|x\s?{NUM}\b(?!\s*(?:wks?|weeks?|mos?|months?|days?|d\b|yrs?|years?|hrs?|hours?|min))|[:\-–|]\s*{NUM}\b|[ \t]{NUM}(?=\s*(?:[,.;)=]|$|\n|\((?!\s*\d)|\(\s*\d+\s*(?:FTCs?|freeze|cycles?)\b|[-–—]\s|->|→)))", re.IGNORECASE)
 
 
+SIDE = r"(?:R|L|Rt|Lt|right|left)\.?"
+SIDE_COUNTS = re.compile(rf"[ \t]*:[ \t]*{SIDE}[ \t]+(\d{{1,2}})[ \t]*[,;/][ \t]*{SIDE}[ \t]+(\d{{1,2}})\b(?![ \t]*(?:mm|cm|x\b))")
+
+
 # "twelve on face, three on scalp", "five across the forehead": a count written right before the site it was found on
 # "the two on each forearm": one count per side, twice
 BEFORE_SITE = re.compile(rf"(?:^|[\s:,;(])(\d{{1,2}}|{WORD_PATTERN})\s+(?:on|at|across|over|along)\s+(?:the\s+)?(?P<each>(?:each|both)\s+)?"
@@ -137,6 +141,12 @@ class CountRecognizer:
                 seen.add(m.start(1))
                 value *= 2 if m.group("each") else 1
                 add_span(doc, m.start(1), m.end(1), "COUNT", value=value, role="item", canonical="lesions by site")
+                continue
+            m = SIDE_COUNTS.match(text, site_end)
+            if m and m.start(1) not in seen and m.start(2) not in seen:
+                for g in (1, 2):  # "dorsal hands: R 3, L 1": a count for each side
+                    seen.add(m.start(g))
+                    add_span(doc, m.start(g), m.end(g), "COUNT", value=int(m.group(g)), role="item", canonical="lesions by site")
                 continue
             m = AFTER_SITE.match(text, site_end)
             if not m:

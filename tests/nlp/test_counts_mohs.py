@@ -6,6 +6,8 @@ from tests.conftest import mentions
 
 COUNTS = [
     ("Cryotherapy to 18 AKs", [18]),
+    (" - dorsal hands: R 3, L 1", [3, 1]),
+    (" - dorsal hands: R 3 mm, L 1 mm", []),
     ("six warts on the hands", [6]),
     ("AKs x 14 treated", [14]),
     ("Number of lesions treated: 23", [23]),
