@@ -53,6 +53,21 @@ def _with_list_below(text: str, start: int, end: int) -> tuple[int, int]:
     return start, len(text) if blank < 0 else blank
 
 
+# "Pt also has 3 scaly AKs on the dorsal hands. Treated with LN2 cryotherapy by me": a procedure
+# sentence that opens by pointing back treats what the sentence before it counted
+POINTS_BACK = re.compile(r"[ \t]*(?:treated|these|those|they|all|each|both|which|the lesions?|lesions?)\b", re.IGNORECASE)
+
+
+def _counts_referred_to(ctx: CodingContext, spans: list[tuple[int, int]]) -> list[Mention]:
+    found: list[Mention] = []
+    for start, _end in spans:
+        if not POINTS_BACK.match(ctx.text, start) or start < 2:
+            continue
+        before, _ = _period_sentence(ctx.text, start - 2, start - 2)
+        found += [m for m in ctx.mentions if m.label == "COUNT" and m.active and before <= m.start < start]
+    return found
+
+
 def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: tuple[str, ...],
                    own_sentence_only: bool = False) -> facts.Fact | None:
     """Lesions treated this session: counts written with the procedure itself ("the nine facial
@@ -73,6 +88,8 @@ def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: t
     # the procedure's own sentence, read past semicolons: "LN2: L forehead x3; R cheek x2; ..." is one list
     spans = [_with_list_below(ctx.text, *_period_sentence(ctx.text, p.start, p.end)) for _, f in frames for p in f.procedures if p.active]
     with_procedure = [m for m in counts if any(a <= m.start < b for a, b in spans)]
+    if not with_procedure:
+        with_procedure = _counts_referred_to(ctx, spans)
     found = facts.count_fact(with_procedure, nouns, sites) if with_procedure else None
     if own_sentence_only:
         return found

@@ -716,3 +716,13 @@ def test_counts_of_a_sentence_that_add_up_to_its_first_count_are_its_breakdown(e
             "1-2 FT cycles.\nDx: actinic keratoses")  # fmt: skip
     lines = {c.code: c.units for c in engine.suggest(note, "ak-breakdown").cpt}
     assert lines == {"17000": 1, "17003": 4}
+
+
+def test_a_procedure_sentence_that_points_back_treats_the_lesions_counted_before_it(engine):
+    note = ("PHOTODYNAMIC THERAPY - TREATMENT RECORD\nIndication: diffuse actinic keratoses, face (field).\n"
+            "Photosensitizer: aminolevulinic acid HCl 20% (Levulan Kerastick), clinic stock, 1 stick.\n"
+            "Application: by K. Dorsey, CMA. Illumination: BLU-U blue light, 16 min 40 s, by the CMA.\n\n"
+            "Dr. B - separate note, same day:\nPt also has 3 scaly AKs on the dorsal hands (R 2, L 1), outside the PDT field. "
+            "Treated with LN2 cryotherapy by me, 2 cycles each. Tolerated well.\nDx: AK face (field), AK hands.")  # fmt: skip
+    got = {c.code: c.units for c in engine.suggest(note, "ak-back").cpt if c.code.startswith("170")}
+    assert got == {"17000": 1, "17003": 2}
