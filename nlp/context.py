@@ -215,7 +215,9 @@ def _taken_back(text: str) -> list[_TakeBack]:
             for a, b in _defaults_withdrawn(text)]  # fmt: skip
     for m in _NONE_PERFORMED.finditer(text):
         # "No phenol was applied and no matrixectomy was performed": the template line above named it
-        word = (m.group("what") or m.group("what2")).split()[-1].lower()
+        word = (m.group("what") or m.group("what2") or m.group("what3")).split()[-1].lower()
+        if m.group("what3") and word.endswith("sion"):
+            word = word[:-3]  # "The excision was not performed" also takes back the template's "Excised diameter: ____"
         out.append(_TakeBack(0, m.start(), frozenset({"PROCEDURE"}), lambda w, word=word: word in w.lower(), "negated",
                              f"[no {word} performed, later in the note]"))  # fmt: skip
     for m in _REPAIR_CORRECTION.finditer(text):
@@ -245,7 +247,10 @@ NONE_PERFORMED = re.compile(r"\bno (?P<what>[a-z][a-z&-]{2,30}(?: [a-z&-]{2,30})
                             # "PROVIDER NOTE 10:42 - Excision NOT performed." below the pre-charted procedure
                             r"|\b(?:provider|md|physician|surgeon)[ \t]+note\b[^\n]{0,20}?[-:–][ \t]*"
                             r"(?P<what2>Excision|Biopsy|Shave removal|Mohs(?: surgery)?|Destruction|Cryotherapy|Repair|I&D|Injection)"
-                            r" (?:was )?(?-i:NOT) (?:performed|done)\b", re.IGNORECASE)  # fmt: skip
+                            r" (?:was )?(?-i:NOT) (?:performed|done)\b"
+                            # "... we did ED&C instead of the planned excision. The excision was not performed."
+                            r"|\bthe (?P<what3>excision|biopsy|shave removal|mohs(?: surgery)?|repair|flap|graft|I&D|injection|cryotherapy|destruction|ED&C|curettage)"
+                            r" (?:was|were) (?:not|never) (?:performed|done|carried out)\b", re.IGNORECASE)  # fmt: skip
 _NONE_PERFORMED = word_gated(NONE_PERFORMED)
 
 

@@ -399,6 +399,8 @@ CTX2_CASES = [
     ("plan-records-the-cycles-given", "Path review: L forearm SCC in situ, options discussed.\nP: LN2 to nine AKs (face 5, scalp 4), 2 FT cycles each ~10 s. Post-cryo sheet.", "LN2", "current"),
     ("plan-after-results-is-planned", "Path review: L forearm SCC in situ, options discussed.\nP: LN2 to the AKs at the next visit.", "LN2", "hypothetical"),
     ("nothing-needing", "No indurated or ulcerated lesions; nothing needing bx today.", "bx", "negated"),
+    ("the-x-was-not-performed", "Planned: excision w/ 4 mm margins.\nExcised diameter: ____\nAttending: we did ED&C instead. The excision was not performed.", "Excised", "negated"),
+    ("the-x-was-not-performed-leaves-the-other", "Planned: excision w/ 4 mm margins.\nAttending: we did ED&C instead. The excision was not performed.", "ED&C", "current"),
     ("less-likely", "Impression: targetoid eruption, EM favored; fixed drug eruption and urticaria multiforme less likely.", "fixed drug eruption", "uncertain"),
     ("less-likely-stops-at-semicolon", "Favor bullous pemphigoid clinically; bullous drug eruption (furosemide) less likely but possible.", "drug eruption", "uncertain"),
     ("left-it-alone", "He asked about a waxy stuck-on spot on his scalp, which is a seborrheic keratosis, and we left it alone today.", "seborrheic keratosis", "negated"),
