@@ -103,7 +103,11 @@ UNCHECKED = re.compile(r"(?:\[[ \t]?\]|☐)[ \t]*$")
 # ">> end carried forward <<", "--- end copy ---": where a copied block says it stops
 # "ADDENDUM: (1) The site field was pre-populated from the legacy record and is wrong: ..."
 DISOWNED_COPY = re.compile(r"(?i)\b(?:field|entry|value)[ \t]+(?:was|were|is)[ \t]+(?:pre-?populated|pre-?filled|pulled)[^.;:\n]{0,60}\b(?:is|was|are|were)[ \t]+"
-                           r"(?:wrong|incorrect|in error)\b")  # fmt: skip
+                           r"(?:wrong|incorrect|in error)\b"
+                           # "Correction to the measurements above, which were carried forward from the pre-op template"
+                           r"|\bcorrect(?:ion|ions|ed)\b[^.\n]{0,30}\babove\b")  # fmt: skip
+# ... and those measurements above are withdrawn: the corrected ones follow
+CORRECTED_ABOVE = re.compile(r"(?i)\bcorrect(?:ion|ions|ed)\b[^.\n]{0,20}\b(?:measurements?|sizes?|values?|numbers?|dimensions?)\b[^.\n]{0,10}\babove\b")
 STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy(?:[- ]forward)?|prior note|previous note|template|import(?:ed)?)\b.*$")
 
 
@@ -204,6 +208,8 @@ def _taken_back(text: str) -> list[_TakeBack]:
     corrected in words."""
     out = [_TakeBack(0, at, frozenset(MEASURE_LABELS), lambda w, old=old: re.sub(r"\s+", "", w).lower() == old,
                      "negated", "[corrected later in the note]") for old, at in _withdrawn(text)]  # fmt: skip
+    out += [_TakeBack(0, m.start(), frozenset(MEASURE_LABELS), _every, "negated", "[measurements above corrected later in the note]")
+            for m in CORRECTED_ABOVE.finditer(text)]  # fmt: skip
     for m in _NOT_PERFORMED_LINE.finditer(text):
         line = m.start()
         if line > 0:  # the mention's line is the one just above

@@ -726,3 +726,14 @@ def test_a_procedure_sentence_that_points_back_treats_the_lesions_counted_before
             "Treated with LN2 cryotherapy by me, 2 cycles each. Tolerated well.\nDx: AK face (field), AK hands.")  # fmt: skip
     got = {c.code: c.units for c in engine.suggest(note, "ak-back").cpt if c.code.startswith("170")}
     assert got == {"17000": 1, "17003": 2}
+
+
+def test_an_attestation_correcting_the_measurements_above_replaces_them(engine):
+    note = ("Procedure: Re-excision, L mid back\nLesion size (scar): 0.8 cm\nMargins: 0.1 cm\nExcised diameter: 1.0 cm\n"
+            "Repair: intermediate layered closure\nFinal repair length: 2.4 cm\n\n"
+            "Attending addendum: I was present for the entire procedure. Correction to the measurements above, which were carried "
+            "forward from the pre-op template: I measured the scar at 1.0 x 0.6 cm and we excised with 0.3 cm margins "
+            "(excised diameter 1.6 cm). After dog-ear removal the final layered closure measured 3.4 cm.\n\n"
+            "Path: residual dysplastic compound nevus with moderate atypia, margins free.")  # fmt: skip
+    lines = {c.code for c in engine.suggest(note, "corrected").cpt}
+    assert lines == {"11402", "12032"}
