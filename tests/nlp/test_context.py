@@ -401,6 +401,7 @@ CTX2_CASES = [
     ("nothing-needing", "No indurated or ulcerated lesions; nothing needing bx today.", "bx", "negated"),
     ("the-x-was-not-performed", "Planned: excision w/ 4 mm margins.\nExcised diameter: ____\nAttending: we did ED&C instead. The excision was not performed.", "Excised", "negated"),
     ("the-x-was-not-performed-leaves-the-other", "Planned: excision w/ 4 mm margins.\nAttending: we did ED&C instead. The excision was not performed.", "ED&C", "current"),
+    ("not-confirmed", "FINAL DX: desmoplastic trichoepithelioma. Clinical dx (BCC) not confirmed.", "BCC", "negated"),
     ("less-likely", "Impression: targetoid eruption, EM favored; fixed drug eruption and urticaria multiforme less likely.", "fixed drug eruption", "uncertain"),
     ("less-likely-stops-at-semicolon", "Favor bullous pemphigoid clinically; bullous drug eruption (furosemide) less likely but possible.", "drug eruption", "uncertain"),
     ("left-it-alone", "He asked about a waxy stuck-on spot on his scalp, which is a seborrheic keratosis, and we left it alone today.", "seborrheic keratosis", "negated"),
