@@ -149,6 +149,13 @@ DEFAULT_WITHDRAWN = re.compile(r"template default[^.\n]{0,30}?\bnot (?:edited|cl
 _DEFAULT_WITHDRAWN = word_gated(DEFAULT_WITHDRAWN)
 
 
+# "The procedure header defaulted to 'shave removal'. This was a diagnostic shave biopsy": the
+# procedure the template wrote above is withdrawn
+HEADER_DEFAULTED = re.compile(r"\b(?:header|template|title|field|heading)\b[^.\n]{0,20}?\bdefaulted to[ \t]+['\"‘“]?(?P<what>[A-Za-z][A-Za-z &-]{2,30}?)['\"’”]?(?=[.,;)\n]|$)",
+                              re.IGNORECASE)  # fmt: skip
+_HEADER_DEFAULTED = word_gated(HEADER_DEFAULTED)
+
+
 def _defaults_withdrawn(text: str) -> list[tuple[int, int]]:
     """The template-default lines a later sentence says were left unedited and replaced."""
     said = _DEFAULT_WITHDRAWN.search(text)
@@ -210,6 +217,8 @@ def _taken_back(text: str) -> list[_TakeBack]:
                      "negated", "[corrected later in the note]") for old, at in _withdrawn(text)]  # fmt: skip
     out += [_TakeBack(0, m.start(), frozenset(MEASURE_LABELS), _every, "negated", "[measurements above corrected later in the note]")
             for m in CORRECTED_ABOVE.finditer(text)]  # fmt: skip
+    out += [_TakeBack(0, m.end(), frozenset({"PROCEDURE"}), lambda w, what=m.group("what").lower(): w.lower() == what,
+                      "negated", "[template default, corrected later in the note]") for m in _HEADER_DEFAULTED.finditer(text)]  # fmt: skip
     for m in _NOT_PERFORMED_LINE.finditer(text):
         line = m.start()
         if line > 0:  # the mention's line is the one just above

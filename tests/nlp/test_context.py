@@ -402,6 +402,8 @@ CTX2_CASES = [
     ("the-x-was-not-performed", "Planned: excision w/ 4 mm margins.\nExcised diameter: ____\nAttending: we did ED&C instead. The excision was not performed.", "Excised", "negated"),
     ("the-x-was-not-performed-leaves-the-other", "Planned: excision w/ 4 mm margins.\nAttending: we did ED&C instead. The excision was not performed.", "ED&C", "current"),
     ("not-confirmed", "FINAL DX: desmoplastic trichoepithelioma. Clinical dx (BCC) not confirmed.", "BCC", "negated"),
+    ("header-defaulted", "Procedure (template): SHAVE REMOVAL\nTangential shave, AlCl3.\nAttending: The procedure header defaulted to 'shave removal'. This was a diagnostic shave biopsy.", "SHAVE REMOVAL", "negated"),
+    ("header-defaulted-keeps-the-biopsy", "Procedure (template): SHAVE REMOVAL\nTangential shave, AlCl3.\nAttending: The procedure header defaulted to 'shave removal'. This was a diagnostic shave biopsy.", "shave biopsy", "current"),
     ("less-likely", "Impression: targetoid eruption, EM favored; fixed drug eruption and urticaria multiforme less likely.", "fixed drug eruption", "uncertain"),
     ("less-likely-stops-at-semicolon", "Favor bullous pemphigoid clinically; bullous drug eruption (furosemide) less likely but possible.", "drug eruption", "uncertain"),
     ("left-it-alone", "He asked about a waxy stuck-on spot on his scalp, which is a seborrheic keratosis, and we left it alone today.", "seborrheic keratosis", "negated"),
