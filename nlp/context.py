@@ -534,8 +534,24 @@ def _earlier_dated_sentences(doc: Doc, sent_text: dict[int, tuple[int, int]],
         purpose = VISIT_PURPOSE.match(sentence)
         # a sentence that opens with today's purpose dates only what it tells after it, up to the date
         lo, hi = (start + purpose.end(), start + old[0].end()) if purpose else (start, end)
+        bracket = _own_bracket(sentence, old[0].start(), old[0].end())
+        if bracket is not None:
+            lo, hi = start + bracket[0], start + bracket[1]
         out[k] = (f"[dated {old[0].group(0)}, before the visit]", lo, hi)
     return out
+
+
+def _own_bracket(sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """The bracket around a date that names what it dates ("| BCC (bx 07/29/25, NG25-10733) |
+    1.0 cm | 4 mm |": the biopsy's date, not the excision's row); None for a bare date in
+    brackets ("excised (03/14/2025)"), which dates what stands before it."""
+    left = sentence.rfind("(", 0, start)
+    right = sentence.find(")", end)
+    if left < 0 or right < 0 or ")" in sentence[left:start] or "(" in sentence[end:right]:
+        return None
+    if not re.search(r"[A-Za-z]{2,}", sentence[left:start]):
+        return None
+    return left, right + 1
 
 
 # "Dx: BCC, bx 01/31/2025", "Shave bx 2/20/25: melanoma in situ": the old date is the
