@@ -407,6 +407,8 @@ CTX2_CASES = [
     ("bracket-date-dates-its-bracket", "DOS 08/19/2025\n| B | L upper back | BCC (bx 07/29/25, NG25-10733) | 1.0 cm | 4 mm | intermediate, 4.0 cm |", "intermediate", "current"),
     ("bracket-date-dates-the-biopsy", "DOS 08/19/2025\n| B | L upper back | BCC (bx 07/29/25, NG25-10733) | 1.0 cm | 4 mm | intermediate, 4.0 cm |", "bx", "historical"),
     ("bare-bracket-date-dates-the-sentence", "DOS 08/19/2025\nHx: BCC L cheek excised (03/14/2025), no recurrence.", "excised", "historical"),
+    ("appointment-type-is-what-was-booked", "Appt type: I&D CYST (booked by front desk)\nProcedure performed: Excision of epidermoid cyst.", "I&D", "hypothetical"),
+    ("appointment-type-leaves-the-procedure", "Appt type: I&D CYST (booked by front desk)\nProcedure performed: Excision of epidermoid cyst.", "Excision", "current"),
     ("less-likely", "Impression: targetoid eruption, EM favored; fixed drug eruption and urticaria multiforme less likely.", "fixed drug eruption", "uncertain"),
     ("less-likely-stops-at-semicolon", "Favor bullous pemphigoid clinically; bullous drug eruption (furosemide) less likely but possible.", "drug eruption", "uncertain"),
     ("left-it-alone", "He asked about a waxy stuck-on spot on his scalp, which is a seborrheic keratosis, and we left it alone today.", "seborrheic keratosis", "negated"),
