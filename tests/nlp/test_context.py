@@ -411,6 +411,7 @@ CTX2_CASES = [
     ("appointment-type-leaves-the-procedure", "Appt type: I&D CYST (booked by front desk)\nProcedure performed: Excision of epidermoid cyst.", "Excision", "current"),
     ("procedure-scar-is-earlier", "Pre-incision: cyst 1.8 x 1.4 cm, punctum and I&D scar over the dome.", "I&D", "historical"),
     ("scar-word-later-leaves-the-procedure", "Incision and drainage today, packing placed; scar counseling.", "Incision and drainage", "current"),
+    ("referral-reads", 'Reason for visit: PCP referral reads "axillary abscess, please I&D".\nAssessment: HS flare.', "I&D", "hypothetical"),
     ("less-likely", "Impression: targetoid eruption, EM favored; fixed drug eruption and urticaria multiforme less likely.", "fixed drug eruption", "uncertain"),
     ("less-likely-stops-at-semicolon", "Favor bullous pemphigoid clinically; bullous drug eruption (furosemide) less likely but possible.", "drug eruption", "uncertain"),
     ("left-it-alone", "He asked about a waxy stuck-on spot on his scalp, which is a seborrheic keratosis, and we left it alone today.", "seborrheic keratosis", "negated"),
