@@ -100,6 +100,10 @@ def _told_twice(frame: Frame, technique: str, frames: list[tuple[int, Frame]]) -
     return False
 
 
+# the nail unit: folds, matrix, bed, plate (a biopsy there is 11755, not a skin biopsy code)
+NAIL_UNIT = re.compile(r"\bnail[ -]?(?:folds?|matrix|bed|unit|plate)\b|\bsubungual\b|\bhyponychium\b|\beponychium\b|\bperionychium\b", re.IGNORECASE)
+
+
 @handler("biopsy")
 def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
     """One primary by technique hierarchy; further lesions take their own technique's add-on."""
@@ -123,6 +127,12 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
                       [frame.procedures[0]])  # fmt: skip
             technique = "biopsy_tangential"
         if _told_twice(frame, technique, biopsy_frames):
+            continue
+        nail_site = next((m for m in frame.sites if m.active and m.sentence in {p.sentence for p in opening} and NAIL_UNIT.search(m.text)), None)
+        if nail_site is not None:
+            # "3 mm punch biopsy of the lateral nail fold lesion": the nail unit's own biopsy code
+            ctx.add(Candidate("11755", 1, rule.id, f"{rule.id}: biopsy of the nail unit ({nail_site.text}) -> 11755",
+                              evidence=opening[:1] + [nail_site], frames=[i], site=nail_site.canonical))  # fmt: skip
             continue
         n = _biopsy_lesions(frame, len(biopsy_frames) == 1, len(biopsy_frames), ctx.text)
         site, side = _site_side(frame)

@@ -737,3 +737,14 @@ def test_an_attestation_correcting_the_measurements_above_replaces_them(engine):
             "Path: residual dysplastic compound nevus with moderate atypia, margins free.")  # fmt: skip
     lines = {c.code for c in engine.suggest(note, "corrected").cpt}
     assert lines == {"11402", "12032"}
+
+
+@pytest.mark.parametrize("first, code", [
+    ("1) R great toe, lateral nail fold: 7 mm verrucous papule -> digital block, 3 mm punch biopsy of the lateral nail fold lesion.", "11755"),
+    ("1) R great toe, dorsal skin: 7 mm verrucous papule -> 3 mm punch biopsy.", "11104"),
+], ids=["nail-fold", "toe-skin"])  # fmt: skip
+def test_a_biopsy_of_the_nail_unit_is_the_nail_biopsy_code(engine, first, code):
+    note = first + "\n2) L shin: 1.0 cm scaly papule -> shave biopsy, AlCl3.\nPath: A verruca vulgaris. B SCC, invasive."
+    codes = {c.code for c in engine.suggest(note, "nailbx").cpt}
+    assert code in codes
+    assert ("11755" in codes) == (code == "11755")
