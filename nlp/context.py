@@ -258,13 +258,13 @@ def _in_regions(pos: int, starts: list[int], ends_so_far: list[int]) -> bool:
 
 # "No phenol was applied and no matrixectomy was performed" (a provider's correction below
 # a template procedure line): that procedure, written above, was not done
-NONE_PERFORMED = re.compile(r"\bno (?P<what>[a-z][a-z&-]{2,30}(?: [a-z&-]{2,30})?) (?:was|were) (?:performed|done|applied|taken|carried out)\b"
+NONE_PERFORMED = re.compile(r"\bno (?P<what>[a-z][a-z&-]{2,30}(?: [a-z&-]{2,30})?) (?:was|were) (?:performed|done|applied|taken|carried out|used)\b"
                             # "PROVIDER NOTE 10:42 - Excision NOT performed." below the pre-charted procedure
                             r"|\b(?:provider|md|physician|surgeon)[ \t]+note\b[^\n]{0,20}?[-:–][ \t]*"
                             r"(?P<what2>Excision|Biopsy|Shave removal|Mohs(?: surgery)?|Destruction|Cryotherapy|Repair|I&D|Injection)"
                             r" (?:was )?(?-i:NOT) (?:performed|done)\b"
                             # "... we did ED&C instead of the planned excision. The excision was not performed."
-                            r"|\bthe (?P<what3>excision|biopsy|shave removal|mohs(?: surgery)?|repair|flap|graft|I&D|injection|cryotherapy|destruction|ED&C|curettage)"
+                            r"|\bthe (?:[a-z-]{3,15} )?(?P<what3>excision|biopsy|shave removal|mohs(?: surgery)?|repair|flap|graft|I&D|injection|cryotherapy|destruction|ED&C|curettage)"
                             r" (?:was|were) (?:not|never) (?:performed|done|carried out)\b", re.IGNORECASE)  # fmt: skip
 _NONE_PERFORMED = word_gated(NONE_PERFORMED)
 
