@@ -100,6 +100,19 @@ def _told_twice(frame: Frame, technique: str, frames: list[tuple[int, Frame]]) -
     return False
 
 
+# "Punch biopsies today from one intact bulla: lesional ... and perilesional ... from the rim of
+# the same bulla": several samples of one lesion are one biopsy
+ONE_LESION = re.compile(r"\b(?:from|of) (?:one|a single|the same)(?: [a-z]+)? (?:lesion|bulla|blister|nodule|plaque|patch|papule|tumou?r|ulcer)\b"
+                        r"|\bsame (?:lesion|bulla|blister|nodule|plaque|patch|papule)\b", re.IGNORECASE)
+
+
+def _one_lesion_sampled(text: str, m: Mention) -> bool:
+    """The biopsy's own line says its samples come from one lesion."""
+    start = text.rfind("\n", 0, m.start) + 1
+    end = text.find("\n", m.end)
+    return ONE_LESION.search(text, start, len(text) if end < 0 else end) is not None
+
+
 # the nail unit: folds, matrix, bed, plate (a biopsy there is 11755, not a skin biopsy code)
 NAIL_UNIT = re.compile(r"\bnail[ -]?(?:folds?|matrix|bed|unit|plate)\b|\bsubungual\b|\bhyponychium\b|\beponychium\b|\bperionychium\b", re.IGNORECASE)
 
@@ -109,6 +122,7 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
     """One primary by technique hierarchy; further lesions take their own technique's add-on."""
     lesions: list[tuple[str, int, Frame]] = []
     counted: set[tuple[str, str | None, str | None, str | None]] = set()  # (technique, site, side, label) of single biopsies
+    one_lesion_sentences: dict[int, int] = {}  # sentence whose samples all come from one lesion -> its entry in `lesions`
     biopsy_frames = frames_with(ctx, *BIOPSY_RANK)
     specific = [f for _, f in biopsy_frames if f.procedure != "biopsy"]
     described = {_site_side(f) for f in specific} - {(None, None)}
@@ -128,6 +142,16 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
             technique = "biopsy_tangential"
         if _told_twice(frame, technique, biopsy_frames):
             continue
+        said = min(p.sentence for p in opening)
+        if said in one_lesion_sentences:
+            # "lesional 4 mm punch ... and perilesional 4 mm punch from the rim of the same bulla":
+            # one biopsy, described by whichever frame holds the lesion's site
+            k = one_lesion_sentences[said]
+            if k < len(lesions) and not any(m.sentence == said for m in lesions[k][2].sites) and any(m.sentence == said for m in frame.sites):
+                lesions[k] = (lesions[k][0], i, frame)
+            continue
+        if _one_lesion_sampled(ctx.text, opening[0]):
+            one_lesion_sentences[said] = len(lesions)
         nail_site = next((m for m in frame.sites if m.active and m.sentence in {p.sentence for p in opening} and NAIL_UNIT.search(m.text)), None)
         if nail_site is not None:
             # "3 mm punch biopsy of the lateral nail fold lesion": the nail unit's own biopsy code

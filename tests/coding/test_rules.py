@@ -748,3 +748,17 @@ def test_a_biopsy_of_the_nail_unit_is_the_nail_biopsy_code(engine, first, code):
     codes = {c.code for c in engine.suggest(note, "nailbx").cpt}
     assert code in codes
     assert ("11755" in codes) == (code == "11755")
+
+
+@pytest.mark.parametrize("samples, lines", [
+    ("Punch biopsies today from one intact bulla on the R flank: lesional 4 mm punch at the blister edge for H&E and "
+     "perilesional 4 mm punch from the rim of the same bulla for DIF.", {"11104": 1}),
+    ("Punch biopsies today: R flank bulla 4 mm punch for H&E, and L thigh plaque 4 mm punch for DIF.", {"11104": 1, "11105": 1}),
+], ids=["one-bulla", "two-lesions"])  # fmt: skip
+def test_several_samples_of_one_lesion_are_one_biopsy(engine, samples, lines):
+    note = ("Exam: Numerous tense bullae 0.5-2.5 cm on urticarial bases over the trunk, bilateral thighs and forearms.\n\n"
+            "A/P:\n1. Bullous eruption, r/o bullous pemphigoid vs bullous drug eruption.\n - " + samples + "\n - Labs: CBC.\n"
+            "Procedure detail: consent, 1% lido w/ epi; both punches closed w/ 4-0 nylon x1. Specimens A and B.\n"
+            "Path: bullous pemphigoid.")  # fmt: skip
+    got = {c.code: c.units for c in engine.suggest(note, "bulla").cpt if c.code.startswith("111")}
+    assert got == lines
