@@ -149,6 +149,14 @@ DEFAULT_WITHDRAWN = re.compile(r"template default[^.\n]{0,30}?\bnot (?:edited|cl
 _DEFAULT_WITHDRAWN = word_gated(DEFAULT_WITHDRAWN)
 
 
+# "the wall was not excised, so the procedure heading above is incorrect": the procedure the
+# heading named (by the verb's stem) is withdrawn
+HEADING_WRONG = re.compile(r"\bnot (?P<verb>excised|biopsied|removed|drained|shaved|frozen|injected)\b[^.\n]{0,60}?\b(?:heading|header|title)\b[^.\n]{0,15}?\b(?:is|was) (?:incorrect|wrong|in error)\b",
+                           re.IGNORECASE)  # fmt: skip
+_HEADING_WRONG = word_gated(HEADING_WRONG)
+VERB_STEMS = {"excised": "excis", "biopsied": "biops", "removed": "remov", "drained": "drain", "shaved": "shav", "frozen": "cryo", "injected": "inject"}
+
+
 # "The procedure header defaulted to 'shave removal'. This was a diagnostic shave biopsy": the
 # procedure the template wrote above is withdrawn
 HEADER_DEFAULTED = re.compile(r"\b(?:header|template|title|field|heading)\b[^.\n]{0,20}?\bdefaulted to[ \t]+['\"‘“]?(?P<what>[A-Za-z][A-Za-z &-]{2,30}?)['\"’”]?(?=[.,;)\n]|$)",
@@ -217,6 +225,8 @@ def _taken_back(text: str) -> list[_TakeBack]:
                      "negated", "[corrected later in the note]") for old, at in _withdrawn(text)]  # fmt: skip
     out += [_TakeBack(0, m.start(), frozenset(MEASURE_LABELS), _every, "negated", "[measurements above corrected later in the note]")
             for m in CORRECTED_ABOVE.finditer(text)]  # fmt: skip
+    out += [_TakeBack(0, m.start(), frozenset({"PROCEDURE"}), lambda w, stem=VERB_STEMS[m.group("verb").lower()]: stem in w.lower(),
+                      "negated", "[procedure heading called incorrect later in the note]") for m in _HEADING_WRONG.finditer(text)]  # fmt: skip
     out += [_TakeBack(0, m.end(), frozenset({"PROCEDURE"}), lambda w, what=m.group("what").lower(): w.lower() == what,
                       "negated", "[template default, corrected later in the note]") for m in _HEADER_DEFAULTED.finditer(text)]  # fmt: skip
     for m in _NOT_PERFORMED_LINE.finditer(text):

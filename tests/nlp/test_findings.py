@@ -228,3 +228,8 @@ def test_hyfrecation_for_hemostasis_is_a_step_of_the_removal(nlp):
     text = "Lesions removed in entirety by shave removal; hemostasis w/ AlCl3 + light hyfrecation. Both to path."
     (m,) = [m for m in mentions(nlp, text) if m.canonical == "destruction"]
     assert m.role == "tool"
+
+
+def test_a_residents_initials_are_no_keratoacanthoma(nlp):
+    found = [m.canonical for m in mentions(nlp, "Keratin expressed, left open.\nKA PGY-2\nA: KA of the R forearm.") if m.label == "HISTOLOGY"]
+    assert found == ["scc"]
