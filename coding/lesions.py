@@ -619,6 +619,10 @@ def destruction_malignant(ctx: CodingContext, rule: RuleRecord) -> None:
             hist, source = _biopsied_here(ctx, i, frame)
         if hist is None or hist.value not in facts.MALIGNANT:
             continue
+        said = {p.sentence for p in frame.procedures if p.active}
+        named = [m for m in ctx.mentions if m.label == "HISTOLOGY" and m.sentence in said and m.active and "uncertain" not in m.context]
+        if named and not any(m.value in facts.MALIGNANT for m in named):
+            continue  # "LN2 to 3 AKs dorsal hands": the malignancy of the pathology is another lesion's
         lesions = facts.lesion_instances(frame, prefer_defect=True)
         for lesion in lesions:
             found = banded_code(ctx, frame, lesion, "destruction_malignant", "Malignant destruction")

@@ -762,3 +762,14 @@ def test_several_samples_of_one_lesion_are_one_biopsy(engine, samples, lines):
             "Path: bullous pemphigoid.")  # fmt: skip
     got = {c.code: c.units for c in engine.suggest(note, "bulla").cpt if c.code.startswith("111")}
     assert got == lines
+
+
+def test_cryotherapy_of_aks_takes_no_malignancy_of_another_lesion(engine):
+    note = ("Exam:\n  A) R parietal scalp: 7 mm pearly pink papule w/ arborizing vessels\n"
+            "  B) L mid back: 9 mm crusted stuck-on papule, inflamed\n  Also 3 gritty scaly papules on dorsal hands = AKs\n"
+            "Procedures:\n1. Shave bx A and B: tangential biopsy w/ DermaBlade. Separate jars A, B.\n"
+            "2. LN2 to 3 AKs dorsal hands, 2 cycles each.\n"
+            "PATH: A. R parietal scalp, shave: basal cell carcinoma, nodular. B. L mid back: seborrheic keratosis, irritated.")  # fmt: skip
+    codes = {c.code for c in engine.suggest(note, "ak-not-bcc").cpt}
+    assert not [c for c in codes if c.startswith("172")]
+    assert {"17000", "17003"} <= codes
