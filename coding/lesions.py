@@ -44,7 +44,16 @@ def _biopsy_lesions(frame: Frame, only_frame: bool, frames_count: int = 1, text:
     count = facts.count_fact(own if each and own else counts, nouns)
     if count and frames_count > 1 and count.value <= frames_count:
         return 1  # "I did three biopsies today. First, ... Second, ... Third, ...": the session's total
+    if count is None and frames_count == 1:
+        # "Shave bx A and B: ... Separate jars A, B.": the lesion labels it names
+        for p in frame.procedures:
+            m = LABELS_AFTER.match(text, p.end)
+            if m:
+                return len(set(re.findall(r"[A-H]", m.group(1))))
     return int(count.value) if count and 1 < count.value <= 10 else 1
+
+
+LABELS_AFTER = re.compile(r"[ \t]+(?:of[ \t]+)?(?:lesions?[ \t]+|sites?[ \t]+|specimens?[ \t]+)?((?:[A-H][ \t]*(?:,|and|&|\+)[ \t]*)+[A-H])\b(?![ \t]*[a-z])")
 
 
 BIOPSY_HEADING = re.compile(r"[ \t]*(?:[A-H\d]{1,2}[).:][ \t]*)?(?:skin[ \t]+)?biopsies[ \t]*:?[ \t]*", re.IGNORECASE)

@@ -773,3 +773,14 @@ def test_cryotherapy_of_aks_takes_no_malignancy_of_another_lesion(engine):
     codes = {c.code for c in engine.suggest(note, "ak-not-bcc").cpt}
     assert not [c for c in codes if c.startswith("172")]
     assert {"17000", "17003"} <= codes
+
+
+@pytest.mark.parametrize("line, units", [("Shave bx A and B: tangential biopsy w/ DermaBlade. Separate jars A, B.", 1),
+                                         ("Shave bx A, B and C: tangential biopsies w/ DermaBlade.", 2),
+                                         ("Shave bx of the scalp lesion: tangential biopsy w/ DermaBlade.", 0)],
+                         ids=["two-labels", "three-labels", "one-lesion"])  # fmt: skip
+def test_a_biopsy_naming_lesion_labels_samples_each(engine, line, units):
+    s = engine.suggest("Procedures (consent signed):\n1. " + line + "\nWound care sheet.", "bx-labels")
+    lines = {c.code: c.units for c in s.cpt}
+    assert lines.get("11102") == 1
+    assert lines.get("11103", 0) == units
