@@ -625,6 +625,9 @@ def _wart_paring(frame: Frame) -> bool:
     return bool(_active_hist(frame, WARTS)) and not corns
 
 
+PLURAL_CALLUS = re.compile(r"(?:corns|calluses|callosities|clavi|keratoses|IPKs)\b", re.IGNORECASE)
+
+
 @handler("other_procedures")
 def other_procedures(ctx: CodingContext, rule: RuleRecord) -> None:
     """Paring by count; acne surgery; chemical peel by region and depth (not when cosmetic)."""
@@ -633,8 +636,17 @@ def other_procedures(ctx: CodingContext, rule: RuleRecord) -> None:
     if frames and note_has(ctx, {"corn_callus"}):
         count = _session_count(ctx, frames, ("corn", "callus", "lesion", "clav", "keratos"))
         n = int(count.value) if count else 1
+        how = f"{n} lesion(s)"
+        if count is None:
+            # "Calluses pared bilaterally": more than one, the number not written - the lowest
+            # count the plural supports, and a query for the number
+            plural = any(m.canonical == "corn_callus" and m.active and PLURAL_CALLUS.search(m.text) for _, f in frames for m in f.histology)
+            n = 2 if plural else 1
+            how = "lesions (plural), number not documented: 2 at least" if plural else "1 lesion (number not documented)"
+            ctx.query("lesion_count", f"{rule.id}: number of corns/calluses pared not documented", frames[0][1].procedures[:1])
         code = "11055" if n == 1 else "11056" if n <= 4 else "11057"
-        ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: paring of {n} lesion(s) -> {code}", evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))
+        ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: paring of {how} -> {code}", evidence=frames[0][1].procedures[:1], frames=[frames[0][0]],
+                          confidence=0.9 if count else 0.4))  # fmt: skip
     frames = frames_with(ctx, "acne_surgery")
     if frames:
         ctx.add(Candidate("10040", 1, rule.id, f"{rule.id}: acne surgery", evidence=frames[0][1].procedures[:1], frames=[frames[0][0]]))

@@ -784,3 +784,15 @@ def test_a_biopsy_naming_lesion_labels_samples_each(engine, line, units):
     lines = {c.code: c.units for c in s.cpt}
     assert lines.get("11102") == 1
     assert lines.get("11103", 0) == units
+
+
+@pytest.mark.parametrize("plan, code", [("Calluses pared bilaterally with #15 blade.", "11056"),
+                                        ("Callus pared with #15 blade.", "11055"),
+                                        ("3 calluses pared with #15 blade.", "11056")],
+                         ids=["plural-uncounted", "singular", "counted"])  # fmt: skip
+def test_paring_counts_at_least_two_for_an_uncounted_plural(engine, plan, code):
+    exam = "O: hyperkeratotic callus R heel.\nA: callus R heel\n" if plan.startswith("Callus ") else \
+        "O: hyperkeratotic calluses both feet at pressure points.\nA: calluses bilateral feet\n"
+    s = engine.suggest(exam + "P: " + plan, "paring")
+    assert [c.code for c in s.cpt if c.code.startswith("1105")] == [code]
+    assert any(q.fact == "lesion_count" for q in s.queries) == (not plan.startswith("3 "))
