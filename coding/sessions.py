@@ -407,13 +407,21 @@ def intralesional(ctx: CodingContext, rule: RuleRecord) -> None:
     if stated(PATIENT_SUPPLIED, ctx.text):
         ctx.warn("drug_not_supplied", f"{rule.id}: the drug was supplied by the patient/pharmacy: no J-code")
         return
-    mg = _triamcinolone_mg(ctx.text)
+    mg = _triamcinolone_mg(_without_copies(ctx.text))
     if mg is None:
         ctx.query("other", "Triamcinolone dose (mg) not documented: J3301 units cannot be counted")
         return
     units = max(1, math.ceil(round(mg / 10.0, 6)))
     ctx.add(Candidate("J3301", units, rule.id, f"{rule.id}: triamcinolone {mg:g} mg / 10 mg per unit rounded up = {units}",
                       evidence=[f.procedures[0] for _, f in frames]))  # fmt: skip
+
+
+def _without_copies(text: str) -> str:
+    """The note with its copied-forward stretches blanked (same length, so offsets hold): a dose
+    copied from an earlier visit ("Kenalog-10 1.5 mL total") is not today's."""
+    for start, end in copied_forward_regions(text):
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
 
 
 def _triamcinolone_mg(text: str) -> float | None:

@@ -796,3 +796,12 @@ def test_paring_counts_at_least_two_for_an_uncounted_plural(engine, plan, code):
     s = engine.suggest(exam + "P: " + plan, "paring")
     assert [c.code for c in s.cpt if c.code.startswith("1105")] == [code]
     assert any(q.fact == "lesion_count" for q in s.queries) == (not plan.startswith("3 "))
+
+
+def test_a_dose_in_copied_text_is_not_todays(engine):
+    note = ("--- copied from 09/23/2025 note ---\n \"ILK to 5 nodules (R axilla 3, L axilla 2), Kenalog-10 1.5 mL total. Tolerated.\"\n"
+            "--- end copy ---\nTODAY - lesions injected (ILK, Kenalog-10 = 10 mg/mL, office supply):\n  R axilla ....... 3 nodules\n"
+            "  L axilla ....... 2 nodules\n  L inguinal fold .. 2 nodules\n  R inframammary .. 2 nodules\n  vol 0.3 cc each -> 2.7 cc total\n"
+            "Dx: hidradenitis suppurativa.")  # fmt: skip
+    lines = {c.code: c.units for c in engine.suggest(note, "ilk-copy").cpt}
+    assert lines.get("J3301") == 3
