@@ -230,6 +230,11 @@ def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
     if not removed_sites:
         return
     for cand in list(ctx.candidates):
+        if cand not in ctx.candidates:
+            continue  # an add-on promoted to the primary above
+        if cand.code in ("11103", "11105", "11107"):
+            _bundle_add_on(ctx, rule, cand, removed_sites)
+            continue
         if cand.code not in ("11102", "11104", "11106"):
             continue
         if cand.site in removed_sites and _other_side(ctx, cand, removed_sites[cand.site]):
@@ -239,6 +244,22 @@ def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
             ctx.warn("bundled_biopsy", f"{rule.id}: biopsy of the lesion removed at this session is included in the removal",
                      cand.evidence)  # fmt: skip
             _promote_an_add_on(ctx, rule)
+
+
+def _bundle_add_on(ctx: CodingContext, rule: RuleRecord, cand: Candidate, removed_sites: dict[str, int]) -> None:
+    """A further biopsy of a lesion removed at this session (its own frame at the removal's site
+    and side) leaves the add-on line: one unit fewer."""
+    for i in list(cand.frames):
+        site = facts.site_fact(ctx.frames[i])
+        removal = removed_sites.get(site.value) if site else None
+        if removal is None or removal == i or _opposite_sides(ctx, i, removal):
+            continue
+        cand.frames.remove(i)
+        cand.units -= 1
+        ctx.warn("bundled_biopsy", f"{rule.id}: biopsy of the lesion removed at this session is included in the removal",
+                 ctx.frames[i].procedures[:1])  # fmt: skip
+    if cand.units < 1:
+        ctx.candidates.remove(cand)
 
 
 # The add-on of each technique and the primary code it stands for when no primary is left.

@@ -484,7 +484,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
                 else:
                     new_site = _first_site_after(items, m) or _site_since_last_procedure(items, m, frame)
                 if _absorbed(m, frames, block) or (frame is not None and (_treats_base(text, m, frame)
-                                                                       or _describes_biopsy(frame, m, new_site, block))):
+                                                                       or _describes_biopsy(frame, m, new_site, block, text))):
                     if frame is not None:
                         frame.sentences.add(sent)
                     continue
@@ -966,11 +966,21 @@ def _treats_base(text: str, proc: Mention, frame: Frame) -> bool:
     return bool(BASE_AFTER.match(text, proc.end) or BASE_BEFORE.search(text, max(0, proc.start - 40), proc.start))
 
 
-def _describes_biopsy(frame: Frame, proc: Mention, site: Mention | None, block: str | None) -> bool:
+# "... so I went back and shaved off the remainder flush at mid dermis to remove the lesion
+# completely": a removal after the sample, not the sample's technique
+REMOVES_THE_REST = re.compile(r"\b(?:remainder|the rest of|residual|remove[ds]? (?:the (?:lesion|rest) )?(?:completely|entirely|in full)|complete removal)\b",
+                              re.IGNORECASE)  # fmt: skip
+
+
+def _describes_biopsy(frame: Frame, proc: Mention, site: Mention | None, block: str | None, text: str = "") -> bool:
     """ "2. Shave biopsy, left forearm ... Tangential removal of a sample": inside one labeled
-    block, a removal word with no site of its own describes the biopsy's technique."""
-    return (block is not None and site is None and frame.block == block
-            and frame.procedure == "biopsy_tangential" and proc.canonical == "shave_removal")  # fmt: skip
+    block, a removal word with no site of its own describes the biopsy's technique (unless its
+    sentence removes what the sample left)."""
+    if not (block is not None and site is None and frame.block == block
+            and frame.procedure == "biopsy_tangential" and proc.canonical == "shave_removal"):  # fmt: skip
+        return False
+    line_end = text.find("\n", proc.end)
+    return not REMOVES_THE_REST.search(text, proc.start, len(text) if line_end < 0 else line_end)
 
 
 def _own_sites(frame: Frame) -> list[Mention]:

@@ -805,3 +805,12 @@ def test_a_dose_in_copied_text_is_not_todays(engine):
             "Dx: hidradenitis suppurativa.")  # fmt: skip
     lines = {c.code: c.units for c in engine.suggest(note, "ilk-copy").cpt}
     assert lines.get("J3301") == 3
+
+
+def test_a_shave_biopsy_then_removal_of_the_rest_bills_the_removal_only(engine):
+    note = ("Two lesions addressed today.\nLesion A, left upper back: 0.9 cm raised brown papule. I started with a scoop shave biopsy "
+            "of the raised portion; pigment remained in the base, so I went back and shaved off the remainder flush at mid dermis "
+            "to remove the lesion completely. Both pieces in jar A.\nLesion B, right anterior shin: 0.8 cm nodule. 4 mm punch "
+            "biopsy of the nodule, closed with one 4-0 nylon. Jar B.\nPath: A compound nevus. B prurigo nodularis.")  # fmt: skip
+    lines = {c.code: c.units for c in engine.suggest(note, "bx-then-shave").cpt}
+    assert lines == {"11104": 1, "11301": 1}
