@@ -60,7 +60,9 @@ SECTION_DEFAULTS = {"history": "historical", "assessment_plan": "hypothetical"}
 STALE_WORDS = (r"prior (?:visit )?note|previous (?:visit )?note|copied (?:from|forward)|\(copied|\*\* ?copied|auto-?populated|"
                r"carried forward|carry[- ]forward|pasted (?:fwd|forward|in from)|\[template(?![ \t]+v(?:er(?:sion)?)?\.?[ \t]*\d)|template text|pre-?populated|"
                r"duplicate from|template from|pre-?filled|from booking|imported from|"
-               r"copied fwd|carried (?:fwd|over from)|brought forward|pulled (?:forward|in from)|copy[/-]paste|cloned from")
+               r"copied fwd|carried (?:fwd|over from)|brought forward|pulled (?:forward|in from)|copy[/-]paste|cloned from|"
+               # "Outside records received (Coastal Mohs Surgery Center, DOS 04/10/2025) - pasted:"
+               r"\bpasted[ \t]*:")
 STALE_HEADER = re.compile(rf"(?im)^.*(?:{STALE_WORDS}).*$")
 # "PROCEDURE NOTE (template pre-filled 10/20)", "SCHEDULED PROCEDURE (template from booking):"
 # announce text written before the visit: it runs to a blank line, a rule ("---") or the
