@@ -288,6 +288,7 @@ def count_fact(frame_or_mentions, nouns: tuple[str, ...] = (), sites: list[Menti
     `sites`: the site mentions around a list of counts (a frame's own are used for a frame)."""
     counts = frame_or_mentions.counts if isinstance(frame_or_mentions, Frame) else frame_or_mentions
     counts = [m for m in counts if usable(m)]
+    counts = _without_mixed_totals(counts)
     if nouns:
         counts = [m for m in counts if m.canonical is None or any(n in (m.canonical or "") for n in nouns)]
     if not counts:
@@ -328,6 +329,23 @@ def count_fact(frame_or_mentions, nouns: tuple[str, ...] = (), sites: list[Menti
             continue
         items.append(m)
     return Fact(sum(int(m.value) for m in items), items, " + ".join(m.text for m in items))
+
+
+GENERIC_COUNTED = re.compile(r"^(?:spots?|lesions?|sites?|areas?|growths?)$")
+
+
+def _without_mixed_totals(counts: list[Mention]) -> list[Mention]:
+    """ "AKs x3, common warts x2 - froze 5 spots today": a count of a generic noun that adds up
+    the counts of two or more kinds in its sentence is their total, not more of any one kind."""
+    out = []
+    for m in counts:
+        if GENERIC_COUNTED.match(m.canonical or ""):
+            kinds = [o for o in counts if o is not m and o.sentence == m.sentence and o.canonical and not GENERIC_COUNTED.match(o.canonical)
+                     and not o.canonical.endswith("by site")]  # fmt: skip
+            if len({o.canonical for o in kinds}) >= 2 and sum(int(o.value) for o in kinds) == int(m.value):
+                continue
+        out.append(m)
+    return out
 
 
 SUMMING_UP = ("assessment", "assessment_plan")

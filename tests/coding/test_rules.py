@@ -814,3 +814,11 @@ def test_a_shave_biopsy_then_removal_of_the_rest_bills_the_removal_only(engine):
             "biopsy of the nodule, closed with one 4-0 nylon. Jar B.\nPath: A compound nevus. B prurigo nodularis.")  # fmt: skip
     lines = {c.code: c.units for c in engine.suggest(note, "bx-then-shave").cpt}
     assert lines == {"11104": 1, "11301": 1}
+
+
+def test_a_generic_total_of_two_kinds_adds_nothing_to_either(engine):
+    note = ("Skin: R helix 1 and forehead 2 scaly gritty papules = AKs. L dorsal hand 2 verrucae.\nA/P:\n"
+            "2. AKs x3, common warts x2 - froze 5 spots today.\n\nPROCEDURE: LN2 cryotherapy. AKs: R helix x1, forehead x2 - "
+            "1 cycle each. Warts: L dorsal hand x2 - 2 cycles each.")  # fmt: skip
+    lines = {c.code: c.units for c in engine.suggest(note, "mixed-total").cpt}
+    assert lines.get("17003") == 2 and lines.get("17000") == 1 and lines.get("17110") == 1
