@@ -225,7 +225,8 @@ def bundling(ctx: CodingContext, rule: RuleRecord) -> None:
                 # "LN2 to warts as above" over warts of several sites: no one lesion was removed
                 # there, so a biopsy at one of those sites is of another lesion
                 continue
-            if site:
+            if site and all(m.active for m in site.evidence):
+                # (not "None of the frozen lesions is on the L forearm": a site the removal did not touch)
                 removed_sites[site.value] = i
     if not removed_sites:
         return

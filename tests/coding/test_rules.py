@@ -822,3 +822,12 @@ def test_a_generic_total_of_two_kinds_adds_nothing_to_either(engine):
             "1 cycle each. Warts: L dorsal hand x2 - 2 cycles each.")  # fmt: skip
     lines = {c.code: c.units for c in engine.suggest(note, "mixed-total").cpt}
     assert lines.get("17003") == 2 and lines.get("17000") == 1 and lines.get("17110") == 1
+
+
+def test_a_site_the_removal_says_it_did_not_touch_bundles_no_biopsy(engine):
+    note = ("Exam: L dorsal forearm: 1.2 cm nodule with central keratin plug. AKs: scalp 3, L ear 2, R dorsal forearm 2.\n\n"
+            "Procedures:\n1) Shave biopsy, L dorsal forearm nodule, r/o SCC. Tangential biopsy to deep dermis.\n"
+            "2) LN2 cryotherapy to 7 AKs as above, 2 FT cycles. None of the frozen lesions is on the L forearm.\n"
+            "Path: well-differentiated SCC, keratoacanthoma type.")  # fmt: skip
+    lines = {c.code: c.units for c in engine.suggest(note, "not-touched").cpt}
+    assert lines.get("11102") == 1 and lines.get("17003") == 6
