@@ -359,6 +359,20 @@ def _procedure_with_site(frame: Frame, procedures: set[str], site: Mention | Non
     return any(p.sentence == site.sentence or (p.block is not None and p.block == site.block) for p in procs)
 
 
+def _listed_under_one_procedure(ctx: CodingContext, frame: Frame, procedures: set[str]) -> bool:
+    """A labelled row of a list that one procedure heads ("Shave removal" over "| 1 | R cheek |
+    6 mm |", "| 2 | L lateral neck | --- |"): the row's lesion had that procedure."""
+    if frame.label is None:
+        return False
+    site = facts.site_fact(frame)
+    if site is not None and any(f is not frame and (other := facts.site_fact(f)) is not None and other.value == site.value
+                                and any(m.role in ("lesion", "size") for m in f.sizes) for f in ctx.frames):  # fmt: skip
+        return False  # "2. PG R index finger - removed as above": a lesion measured in another frame, told again
+    mine = {(p.start, p.end) for p in frame.procedures if p.active and p.canonical in procedures and len(p.text) >= 4}
+    return any(f is not frame and f.label is not None and f.label != frame.label and mine & {(p.start, p.end) for p in f.procedures}
+               for f in ctx.frames)  # fmt: skip
+
+
 def _smallest_band(ctx: CodingContext, rule: RuleRecord, i: int, frame: Frame, lesion: facts.Lesion, family: str,
                    procedures: set[str], diagnoses: list[str] | None = None) -> None:
     """No diameter written: the smallest band of the lesion's site group, at low confidence,
@@ -366,7 +380,7 @@ def _smallest_band(ctx: CodingContext, rule: RuleRecord, i: int, frame: Frame, l
     # only a procedure written out with its site in the same sentence ("2. Chest, papule - shave
     # removal"), never an abbreviation that may mean something else ("F/u 10-14 d SR")
     # or under the same lesion label ("A: 1. Superficial BCC, L upper back" ... "P: 1. ED&C done today")
-    if lesion.site is None or not _procedure_with_site(frame, procedures, lesion.site):
+    if lesion.site is None or not (_procedure_with_site(frame, procedures, lesion.site) or _listed_under_one_procedure(ctx, frame, procedures)):
         return
     if any(f.label == frame.label and f is not frame for f in ctx.frames if frame.label):
         return  # the label's lesion is coded by another frame (a nail biopsy, an excision)

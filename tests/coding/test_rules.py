@@ -831,3 +831,14 @@ def test_a_site_the_removal_says_it_did_not_touch_bundles_no_biopsy(engine):
             "Path: well-differentiated SCC, keratoacanthoma type.")  # fmt: skip
     lines = {c.code: c.units for c in engine.suggest(note, "not-touched").cpt}
     assert lines.get("11102") == 1 and lines.get("17003") == 6
+
+
+@pytest.mark.parametrize("row2, expected", [
+    ("| 2 | L lateral neck | pedunculated nevus, catches necklace | --- |", {"11302", "11305", "11311"}),
+    ("| 2 | R flank | second irritated SK, told again | 1.2 x 0.9 cm |", {"11302", "11311"}),
+], ids=["unmeasured-row", "no-extra-row"])  # fmt: skip
+def test_an_unmeasured_row_under_one_procedure_takes_the_lowest_band(engine, row2, expected):
+    note = ("HPDCS | Shave removal | DOS 04/15/2025\n3 symptomatic lesions, all sent. Intent: removal flush w/ skin (not bx).\n\n"
+            "| # | Site | Clin dx / sx | Diam |\n| 1 | R cheek, near nasolabial fold | raised nevus, bleeds | 6 mm |\n" + row2 + "\n"
+            "| 3 | R flank | irritated SK, crusting/itch | 1.2 x 0.9 cm |\n\nPATH: 1. Intradermal nevus. 2. Dermal nevus. 3. Irritated SK.")  # fmt: skip
+    assert {c.code for c in engine.suggest(note, "rows").cpt} == expected
