@@ -359,6 +359,16 @@ def _procedure_with_site(frame: Frame, procedures: set[str], site: Mention | Non
     return any(p.sentence == site.sentence or (p.block is not None and p.block == site.block) for p in procs)
 
 
+def _the_one_lesion(ctx: CodingContext, frame: Frame, procedures: set[str]) -> bool:
+    """The note's only frame of this procedure, written out, about one site ("A: nevus, irritated,
+    L cheek." then "Proc: shave removal. ... To path.")."""
+    if procedures != {"shave_removal"}:
+        return False  # (a destruction or an ED&C named in passing is too often another lesion's)
+    spelled = any(p.active and p.canonical in procedures and len(p.text) >= 4 for p in frame.procedures)
+    alone = sum(1 for f in ctx.frames if f.procedure in procedures) == 1
+    return spelled and alone and len({m.canonical for m in frame.sites if m.active and m.role != "donor"}) == 1
+
+
 def _listed_under_one_procedure(ctx: CodingContext, frame: Frame, procedures: set[str]) -> bool:
     """A labelled row of a list that one procedure heads ("Shave removal" over "| 1 | R cheek |
     6 mm |", "| 2 | L lateral neck | --- |"): the row's lesion had that procedure."""
@@ -380,7 +390,8 @@ def _smallest_band(ctx: CodingContext, rule: RuleRecord, i: int, frame: Frame, l
     # only a procedure written out with its site in the same sentence ("2. Chest, papule - shave
     # removal"), never an abbreviation that may mean something else ("F/u 10-14 d SR")
     # or under the same lesion label ("A: 1. Superficial BCC, L upper back" ... "P: 1. ED&C done today")
-    if lesion.site is None or not (_procedure_with_site(frame, procedures, lesion.site) or _listed_under_one_procedure(ctx, frame, procedures)):
+    if lesion.site is None or not (_procedure_with_site(frame, procedures, lesion.site) or _listed_under_one_procedure(ctx, frame, procedures)
+                                   or _the_one_lesion(ctx, frame, procedures)):
         return
     if any(f.label == frame.label and f is not frame for f in ctx.frames if frame.label):
         return  # the label's lesion is coded by another frame (a nail biopsy, an excision)

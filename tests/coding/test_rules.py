@@ -842,3 +842,12 @@ def test_an_unmeasured_row_under_one_procedure_takes_the_lowest_band(engine, row
             "| # | Site | Clin dx / sx | Diam |\n| 1 | R cheek, near nasolabial fold | raised nevus, bleeds | 6 mm |\n" + row2 + "\n"
             "| 3 | R flank | irritated SK, crusting/itch | 1.2 x 0.9 cm |\n\nPATH: 1. Intradermal nevus. 2. Dermal nevus. 3. Irritated SK.")  # fmt: skip
     assert {c.code for c in engine.suggest(note, "rows").cpt} == expected
+
+
+def test_the_one_unmeasured_shave_removal_takes_the_lowest_band(engine):
+    note = ("S: mole L cheek, catches on her glasses frame and bleeds. Wants it off.\nO: raised tan soft papule L cheek near the zygoma.\n"
+            "A: nevus, irritated, L cheek.\nProc: shave removal. Lido 1% w/ epi 0.5 mL. Shaved flush w/ blade, AlCl, bandaid. To path.\n"
+            "Path: compound melanocytic nevus, benign.")  # fmt: skip
+    s = engine.suggest(note, "one-shave")
+    assert [c.code for c in s.cpt] == ["11310"]
+    assert any(q.fact == "lesion_size" for q in s.queries)
