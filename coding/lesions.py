@@ -115,6 +115,12 @@ ONE_LESION = re.compile(r"\b(?:from|of) (?:one|a single|the same)(?: [a-z]+)? (?
                         r"|\bsame (?:lesion|bulla|blister|nodule|plaque|patch|papule)\b", re.IGNORECASE)
 
 
+# "-> punch biopsy today (below)", "shave bx as described below": a pointer to the procedure
+# written elsewhere in the note, not one more biopsy
+REFERS_ELSEWHERE = re.compile(r"[ \t]*(?:today[ \t]*)?(?:\((?:see[ \t]+)?(?:below|procedure(?: note)? below)\)|(?:as|see)[ \t]+(?:described[ \t]+|documented[ \t]+|detailed[ \t]+)?below\b)",
+                              re.IGNORECASE)  # fmt: skip
+
+
 def _one_lesion_sampled(text: str, m: Mention) -> bool:
     """The biopsy's own line says its samples come from one lesion."""
     start = text.rfind("\n", 0, m.start) + 1
@@ -151,6 +157,8 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
             technique = "biopsy_tangential"
         if _told_twice(frame, technique, biopsy_frames):
             continue
+        if len(biopsy_frames) > 1 and REFERS_ELSEWHERE.match(ctx.text, opening[-1].end):
+            continue  # "-> punch biopsy today (below)": the biopsy the procedure section describes
         said = min(p.sentence for p in opening)
         if said in one_lesion_sentences:
             # "lesional 4 mm punch ... and perilesional 4 mm punch from the rim of the same bulla":

@@ -851,3 +851,10 @@ def test_the_one_unmeasured_shave_removal_takes_the_lowest_band(engine):
     s = engine.suggest(note, "one-shave")
     assert [c.code for c in s.cpt] == ["11310"]
     assert any(q.fact == "lesion_size" for q in s.queries)
+
+
+def test_a_biopsy_pointing_below_is_the_one_described_there(engine):
+    note = ("A/P:\n1. Atypical pigmented macule R sole -> punch biopsy today (below).\n2. Tinea pedis - topical.\n\n"
+            "PROCEDURE: Punch biopsy, R medial plantar midfoot: 1% lido w/ epi 1 mL; into fat; 4-0 nylon x2. Spec A.")  # fmt: skip
+    lines = {c.code: c.units for c in engine.suggest(note, "below").cpt if c.code.startswith("111")}
+    assert lines == {"11104": 1}
