@@ -117,8 +117,15 @@ ONE_LESION = re.compile(r"\b(?:from|of) (?:one|a single|the same)(?: [a-z]+)? (?
 
 # "-> punch biopsy today (below)", "shave bx as described below": a pointer to the procedure
 # written elsewhere in the note, not one more biopsy
-REFERS_ELSEWHERE = re.compile(r"[ \t]*(?:today[ \t]*)?(?:\((?:see[ \t]+)?(?:below|procedure(?: note)? below)\)|(?:as|see)[ \t]+(?:described[ \t]+|documented[ \t]+|detailed[ \t]+)?below\b)",
+REFERS_ELSEWHERE = re.compile(r"\((?:see[ \t]+)?(?:below|procedure(?: note)? below)\)|\b(?:as|see)[ \t]+(?:described[ \t]+|documented[ \t]+|detailed[ \t]+)?below\b",
                               re.IGNORECASE)  # fmt: skip
+
+
+def _refers_below(text: str, m: Mention) -> bool:
+    """The rest of the mention's sentence ("Tangential biopsy recommended and performed today (see
+    below)") points to the procedure described further down."""
+    ends = [i for i in (text.find("\n", m.end), text.find(". ", m.end)) if i >= 0]
+    return REFERS_ELSEWHERE.search(text, m.end, min(ends + [m.end + 60, len(text)])) is not None
 
 
 def _one_lesion_sampled(text: str, m: Mention) -> bool:
@@ -157,7 +164,7 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
             technique = "biopsy_tangential"
         if _told_twice(frame, technique, biopsy_frames):
             continue
-        if len(biopsy_frames) > 1 and REFERS_ELSEWHERE.match(ctx.text, opening[-1].end):
+        if len(biopsy_frames) > 1 and _refers_below(ctx.text, opening[-1]):
             continue  # "-> punch biopsy today (below)": the biopsy the procedure section describes
         said = min(p.sentence for p in opening)
         if said in one_lesion_sentences:

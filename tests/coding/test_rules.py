@@ -858,3 +858,10 @@ def test_a_biopsy_pointing_below_is_the_one_described_there(engine):
             "PROCEDURE: Punch biopsy, R medial plantar midfoot: 1% lido w/ epi 1 mL; into fat; 4-0 nylon x2. Spec A.")  # fmt: skip
     lines = {c.code: c.units for c in engine.suggest(note, "below").cpt if c.code.startswith("111")}
     assert lines == {"11104": 1}
+
+
+def test_a_biopsy_performed_see_below_is_the_one_described_there(engine):
+    note = ("2. Changing pigmented lesion, left posterior shoulder, r/o dysplastic nevus. Tangential biopsy recommended and "
+            "performed today (see below).\n\nProcedure: Shave biopsy (tangential)\nSite: left posterior shoulder. DermaBlade, AlCl3.")  # fmt: skip
+    lines = {c.code: c.units for c in engine.suggest(note, "see-below").cpt if c.code.startswith("111")}
+    assert lines == {"11102": 1}
