@@ -860,8 +860,17 @@ def test_a_biopsy_pointing_below_is_the_one_described_there(engine):
     assert lines == {"11104": 1}
 
 
-def test_a_biopsy_performed_see_below_is_the_one_described_there(engine):
-    note = ("2. Changing pigmented lesion, left posterior shoulder, r/o dysplastic nevus. Tangential biopsy recommended and "
-            "performed today (see below).\n\nProcedure: Shave biopsy (tangential)\nSite: left posterior shoulder. DermaBlade, AlCl3.")  # fmt: skip
-    lines = {c.code: c.units for c in engine.suggest(note, "see-below").cpt if c.code.startswith("111")}
-    assert lines == {"11102": 1}
+@pytest.mark.parametrize("text, points", [
+    ("2. Changing lesion. Tangential biopsy recommended and performed today (see below).", True),
+    ("1. Macule R sole -> punch biopsy today (below).", True),
+    ("Shave biopsy as described below.", True),
+    ("Shave biopsy today. See the pathology below.", False),
+    ("Shave biopsy of the lesion below the knee.", False),
+], ids=["see-below-later", "below", "as-described-below", "next-sentence", "anatomy"])  # fmt: skip
+def test_a_biopsy_that_points_below(text, points):
+    from dermcoder.coding.lesions import _refers_below
+    from dermcoder.nlp.frames import Mention
+
+    word = "biopsy"
+    start = text.index(word)
+    assert _refers_below(text, Mention("PROCEDURE", start, start + len(word), word)) == points
