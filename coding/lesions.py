@@ -9,7 +9,7 @@ import re
 from dermcoder.coding import facts
 from dermcoder.coding.cosmetic import cosmetic_sites, is_cosmetic, medical_frames
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
-from dermcoder.nlp.frames import Frame, Mention
+from dermcoder.nlp.frames import Frame, Mention, specimen_label
 
 BIOPSY_RANK = {"biopsy_incisional": 3, "biopsy_punch": 2, "biopsy_tangential": 1, "biopsy": 0}
 BIOPSY_CODES = {"biopsy_incisional": ("11106", "11107"), "biopsy_punch": ("11104", "11105"), "biopsy_tangential": ("11102", "11103")}
@@ -345,6 +345,7 @@ def shave(ctx: CodingContext, rule: RuleRecord) -> None:
         # "each was removed by shave": one diagnosis, coded at each lesion's own site
         hist = facts.histology(frame)[0] if len({x.site.canonical for x in lesions if x.site}) > 1 else None
         for lesion in lesions:
+            own_path = _labelled_pathology(ctx, frame, lesion) if len(lesions) > 1 else None
             found = banded_code(ctx, frame, lesion, "shave_removal", "Shave removal")
             if found is None and lesion.size is None:
                 _smallest_band(ctx, rule, i, frame, lesion, "shave_removal", {"shave_removal"})  # the query is raised; code conservatively
@@ -356,7 +357,7 @@ def shave(ctx: CodingContext, rule: RuleRecord) -> None:
                 code.code, 1, rule.id, f"{rule.id}: lesion {lesion.size.value:g} cm, {group.replace('_', '/')} -> {code.code}",
                 evidence=frame.procedures[:1] + lesion.size.evidence + ([lesion.site] if lesion.site else []), frames=[i],
                 site=lesion.site.canonical if lesion.site else None, alternatives=_neighbours(ctx, "shave_removal", code.code, group),
-                diagnoses=_lesion_dx(ctx, frame, lesion, hist) if hist is not None and lesion.site else [],
+                diagnoses=_lesion_dx(ctx, frame, lesion, own_path or hist) if (own_path or hist) is not None and lesion.site else [],
             ))  # fmt: skip
 
 
@@ -396,6 +397,15 @@ def _listed_under_one_procedure(ctx: CodingContext, frame: Frame, procedures: se
     mine = {(p.start, p.end) for p in frame.procedures if p.active and p.canonical in procedures and len(p.text) >= 4}
     return any(f is not frame and f.label is not None and f.label != frame.label and mine & {(p.start, p.end) for p in f.procedures}
                for f in ctx.frames)  # fmt: skip
+
+
+def _labelled_pathology(ctx: CodingContext, frame: Frame, lesion: facts.Lesion) -> Mention | None:
+    """The pathology diagnosis written under the lesion's own specimen label ("ADDENDUM: Path: A -
+    Intradermal nevus. B - Dermatofibroma" for lesion B of "A. Upper lip ... B. Left earlobe")."""
+    label = lesion.site.block if lesion.site is not None else None
+    if label is None:
+        return None
+    return next((m for m in frame.path_histology if facts.usable(m) and specimen_label(ctx.text, m.start) == label), None)
 
 
 def _smallest_band(ctx: CodingContext, rule: RuleRecord, i: int, frame: Frame, lesion: facts.Lesion, family: str,

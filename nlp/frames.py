@@ -1037,6 +1037,12 @@ def _merge_titles(frames: list[Frame]) -> list[Frame]:
     return kept
 
 
+def specimen_label(text: str, pos: int) -> str | None:
+    """The specimen label a pathology diagnosis at `pos` is written under ("A - Intradermal nevus.
+    B - Dermatofibroma": A for the nevus, B for the dermatofibroma)."""
+    return _path_label(text, pos)
+
+
 def _path_label(text: str, pos: int) -> str | None:
     """The specimen label written before a diagnosis on its line: "(2) BCC", "B. SK", "Specimen A:"."""
     line_start = text.rfind("\n", 0, pos) + 1
