@@ -877,7 +877,20 @@ def test_a_biopsy_that_points_below(text, points):
 
 
 def test_each_shaved_lesion_takes_the_pathology_under_its_own_label(engine):
-    note = "Lesions:\nA. Upper lip, cutaneous (skin above the vermilion border, just left of the philtrum): 0.4 cm soft flesh-colored dome papule, irritated by threading. Ddx intradermal nevus vs BCC.\nB. Left earlobe: 0.7 cm firm tan papule, irritated by earrings. Impression: nevus, irritated.\nPt requests removal of both (symptomatic, irritated); sent for pathology.\n\nProcedure: Shave removal x 2 (removal intent)\n1% lidocaine w/ epi. Each lesion removed flush with the skin by horizontal slicing with a flexible blade; edges feathered; AlCl3 for hemostasis. No sutures. Vermilion not entered.\nSpecimens: A - upper lip (cutaneous); B - L earlobe.\n\nADDENDUM 05/19/2025: Path: A - Intradermal melanocytic nevus. B - Dermatofibroma (benign fibrous histiocytoma), transected at base. Pt informed; B may persist - observe."  # fmt: skip  (train note h45-030)
+    # train note h45-030
+    note = ("Lesions:\n"
+            "A. Upper lip, cutaneous (skin above the vermilion border, just left of the philtrum): 0.4 cm soft "
+            "flesh-colored dome papule, irritated by threading. Ddx intradermal nevus vs BCC.\n"
+            "B. Left earlobe: 0.7 cm firm tan papule, irritated by earrings. Impression: nevus, irritated.\n"
+            "Pt requests removal of both (symptomatic, irritated); sent for pathology.\n"
+            "\n"
+            "Procedure: Shave removal x 2 (removal intent)\n"
+            "1% lidocaine w/ epi. Each lesion removed flush with the skin by horizontal slicing with a flexible "
+            "blade; edges feathered; AlCl3 for hemostasis. No sutures. Vermilion not entered.\n"
+            "Specimens: A - upper lip (cutaneous); B - L earlobe.\n"
+            "\n"
+            "ADDENDUM 05/19/2025: Path: A - Intradermal melanocytic nevus. B - Dermatofibroma (benign fibrous "
+            "histiocytoma), transected at base. Pt informed; B may persist - observe.")  # fmt: skip
     s = engine.suggest(note, "path-labels")
     by_code = {c.code: c.diagnoses for c in s.cpt}
     assert by_code.get("11311") == ["D23.22"]
