@@ -417,6 +417,7 @@ CTX2_CASES = [
     ("heading-called-incorrect", "P: Excision of cyst.\n #11 blade incision, keratin expressed, wall not removed.\nAttending: today's procedure was an incision and drainage; the wall was not excised, so the procedure heading above is incorrect.", "Excision", "negated"),
     ("procedure-at-next-visit", "Plan: B -> ED&C at next visit (scheduled 05/27). A -> no tx.", "ED&C", "hypothetical"),
     ("pasted-outside-record", 'DOS 05/01/2025\nOutside records received (Coastal Mohs Surgery Center, DOS 04/10/2025) - pasted:\n"Mohs micrographic surgery, SCC L cheek. Stage I: 3 blocks."\n\nP: LN2 cryotherapy to all AKs listed.', "Mohs micrographic surgery", "copied_forward"),
+    ("planned-by-another-surgeon", "Reconstruction by Dr. C on 02/27; helical advancement flap with or without cartilage graft planned by her.", "helical advancement flap", "hypothetical"),
     ("less-likely", "Impression: targetoid eruption, EM favored; fixed drug eruption and urticaria multiforme less likely.", "fixed drug eruption", "uncertain"),
     ("less-likely-stops-at-semicolon", "Favor bullous pemphigoid clinically; bullous drug eruption (furosemide) less likely but possible.", "drug eruption", "uncertain"),
     ("left-it-alone", "He asked about a waxy stuck-on spot on his scalp, which is a seborrheic keratosis, and we left it alone today.", "seborrheic keratosis", "negated"),

@@ -233,3 +233,9 @@ def test_hyfrecation_for_hemostasis_is_a_step_of_the_removal(nlp):
 def test_a_residents_initials_are_no_keratoacanthoma(nlp):
     found = [m.canonical for m in mentions(nlp, "Keratin expressed, left open.\nKA PGY-2\nA: KA of the R forearm.") if m.label == "HISTOLOGY"]
     assert found == ["scc"]
+
+
+@pytest.mark.parametrize("text", ["R forearm skin tear about 4 x 2 cm, flap viable.", "Skin tear: flap rolled back into place with Steri-Strips."],
+                         ids=["flap-viable", "flap-rolled-back"])  # fmt: skip
+def test_a_skin_tears_flap_is_no_tissue_transfer(nlp, text):
+    assert not [m for m in mentions(nlp, text) if m.label == "REPAIR" and m.canonical == "flap"]
