@@ -25,7 +25,7 @@ NOUNS = (
 NUM = rf"(\d{{1,3}}(?![.,]\d)|{WORD_PATTERN})"
 # number, up to three modifier words, then a counted noun: "18 hypertrophic AKs", "six small warts"
 # (not the denominator of a fraction: "lateral 1/5 of nail plate")
-BEFORE_NOUN = re.compile(rf"(?<![\w.#/-]){NUM}(?!\s+(?:ft|f/t|ftc|freeze|thaw|cycles?)\b)(?=\s+(?:[a-z-]+\s+){{0,3}}{NOUNS}\b)", re.IGNORECASE)
+BEFORE_NOUN = re.compile(rf"(?<![\w.#/-]){NUM}(?!\s+(?:ft|f/t|ftc|freeze|thaw|cycles?)\b)(?=[ \t]+(?:[a-z-]+[ \t]+){{0,3}}{NOUNS}\b)", re.IGNORECASE)
 # noun then "x 18" / "(18)" / "#18" / "n=18" / ": 18" / "total 18"
 AFTER_NOUN = re.compile(rf"\b{NOUNS}\s*(?:x\s?|×\s?|#|\(n\s*=\s*|\(|:\s*|total(?: of)?\s+|count\s*[:=]?\s*|treated\s*[:=]?\s*|times\s+|sampled\s*[:=]?\s*)(\d{{1,3}}|{WORD_PATTERN})\b(?!\s*(?:mm|cm|%|min|sec|s\b|cycles?|ftc|freeze))", re.IGNORECASE)
 # "actinic keratoses, three, dorsal forearms", "Actinic keratoses, five: forehead two, ...": the

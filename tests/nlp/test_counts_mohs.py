@@ -7,6 +7,7 @@ from tests.conftest import mentions
 COUNTS = [
     ("Cryotherapy to 18 AKs", [18]),
     (" - dorsal hands: R 3, L 1", [3, 1]),
+    ("Pt: Haverford-Nguyen, Lila   est pt   33 F\n\nKnown epidermoid cyst of the upper back", []),
     (" - dorsal hands: R 3 mm, L 1 mm", []),
     ("six warts on the hands", [6]),
     ("AKs x 14 treated", [14]),
