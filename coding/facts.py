@@ -195,11 +195,13 @@ def _area_value(m: Mention) -> float:
     return dims[0] * dims[1] if len(dims) >= 2 and "x" in m.text.lower() else dims[0]
 
 
-def named_with_procedure(frame: Frame) -> list[Mention]:
+def named_with_procedure(frame: Frame, mentions: list[Mention] | None = None) -> list[Mention]:
     """The certain diagnoses written in the sentences of the frame's own procedures: "R antihelix:
-    ... clinically AK" above "cryodestruction of warts - all 16" treated warts, not the AK."""
+    ... clinically AK" above "cryodestruction of warts - all 16" treated warts, not the AK.
+    `mentions`: look among the note's mentions, not only the frame's (a diagnosis another frame took)."""
     said = {p.sentence for p in frame.procedures if p.active}
-    return [m for m in frame.histology if m.sentence in said and m.active and "uncertain" not in m.context]
+    pool = frame.histology if mentions is None else [m for m in mentions if m.label == "HISTOLOGY"]
+    return [m for m in pool if m.sentence in said and m.active and "uncertain" not in m.context]
 
 
 def _elsewhere(frame: Frame, m: Mention, site: Fact | None) -> bool:

@@ -364,6 +364,12 @@ def shave(ctx: CodingContext, rule: RuleRecord) -> None:
 LOWEST_BAND_CM = 0.1  # a diameter inside every family's smallest band
 
 
+def _spelled_out(frame: Frame, procedures: set[str]) -> list[Mention]:
+    """The frame's active procedure words of these kinds, written out (not a short abbreviation
+    that may mean something else: "F/u 10-14 d SR")."""
+    return [p for p in frame.procedures if p.active and p.canonical in procedures and len(p.text) >= 4]
+
+
 def _procedure_with_site(frame: Frame, procedures: set[str], site: Mention | None = None) -> bool:
     """The frame's procedure is written out with its site in the same sentence ("2. Chest, papule -
     shave removal") or under the same lesion label ("A: 1. Superficial BCC, L upper back" ...
@@ -371,8 +377,7 @@ def _procedure_with_site(frame: Frame, procedures: set[str], site: Mention | Non
     site = site or (frame.sites[0] if frame.sites else None)
     if site is None:
         return False
-    procs = [p for p in frame.procedures if p.active and p.canonical in procedures and len(p.text) >= 4]
-    return any(p.sentence == site.sentence or (p.block is not None and p.block == site.block) for p in procs)
+    return any(p.sentence == site.sentence or (p.block is not None and p.block == site.block) for p in _spelled_out(frame, procedures))
 
 
 def _the_one_lesion(ctx: CodingContext, frame: Frame, procedures: set[str]) -> bool:
@@ -380,9 +385,8 @@ def _the_one_lesion(ctx: CodingContext, frame: Frame, procedures: set[str]) -> b
     L cheek." then "Proc: shave removal. ... To path.")."""
     if procedures != {"shave_removal"}:
         return False  # (a destruction or an ED&C named in passing is too often another lesion's)
-    spelled = any(p.active and p.canonical in procedures and len(p.text) >= 4 for p in frame.procedures)
     alone = sum(1 for f in ctx.frames if f.procedure in procedures) == 1
-    return spelled and alone and len({m.canonical for m in frame.sites if m.active and m.role != "donor"}) == 1
+    return bool(_spelled_out(frame, procedures)) and alone and len({m.canonical for m in frame.sites if m.active and m.role != "donor"}) == 1
 
 
 def _listed_under_one_procedure(ctx: CodingContext, frame: Frame, procedures: set[str]) -> bool:
@@ -394,7 +398,7 @@ def _listed_under_one_procedure(ctx: CodingContext, frame: Frame, procedures: se
     if site is not None and any(f is not frame and (other := facts.site_fact(f)) is not None and other.value == site.value
                                 and any(m.role in ("lesion", "size") for m in f.sizes) for f in ctx.frames):  # fmt: skip
         return False  # "2. PG R index finger - removed as above": a lesion measured in another frame, told again
-    mine = {(p.start, p.end) for p in frame.procedures if p.active and p.canonical in procedures and len(p.text) >= 4}
+    mine = {(p.start, p.end) for p in _spelled_out(frame, procedures)}
     return any(f is not frame and f.label is not None and f.label != frame.label and mine & {(p.start, p.end) for p in f.procedures}
                for f in ctx.frames)  # fmt: skip
 
@@ -700,8 +704,7 @@ def destruction_malignant(ctx: CodingContext, rule: RuleRecord) -> None:
             hist, source = _biopsied_here(ctx, i, frame)
         if hist is None or hist.value not in facts.MALIGNANT:
             continue
-        said = {p.sentence for p in frame.procedures if p.active}
-        named = [m for m in ctx.mentions if m.label == "HISTOLOGY" and m.sentence in said and m.active and "uncertain" not in m.context]
+        named = facts.named_with_procedure(frame, ctx.mentions)
         if named and not any(m.value in facts.MALIGNANT for m in named):
             continue  # "LN2 to 3 AKs dorsal hands": the malignancy of the pathology is another lesion's
         lesions = facts.lesion_instances(frame, prefer_defect=True)

@@ -110,6 +110,7 @@ DISOWNED_COPY = re.compile(r"(?i)\b(?:field|entry|value)[ \t]+(?:was|were|is)[ \
                            r"|\bcorrect(?:ion|ions|ed)\b[^.\n]{0,30}\babove\b")  # fmt: skip
 # ... and those measurements above are withdrawn: the corrected ones follow
 CORRECTED_ABOVE = re.compile(r"(?i)\bcorrect(?:ion|ions|ed)\b[^.\n]{0,20}\b(?:measurements?|sizes?|values?|numbers?|dimensions?)\b[^.\n]{0,10}\babove\b")
+_CORRECTED_ABOVE = word_gated(CORRECTED_ABOVE)  # scanned over every note: the same matches, faster
 STALE_END = re.compile(r"(?im)^.*\bend(?: of)? (?:carried[- ]forward|copied|copy(?:[- ]forward)?|prior note|previous note|template|import(?:ed)?)\b.*$")
 
 
@@ -226,7 +227,7 @@ def _taken_back(text: str) -> list[_TakeBack]:
     out = [_TakeBack(0, at, frozenset(MEASURE_LABELS), lambda w, old=old: re.sub(r"\s+", "", w).lower() == old,
                      "negated", "[corrected later in the note]") for old, at in _withdrawn(text)]  # fmt: skip
     out += [_TakeBack(0, m.start(), frozenset(MEASURE_LABELS), _every, "negated", "[measurements above corrected later in the note]")
-            for m in CORRECTED_ABOVE.finditer(text)]  # fmt: skip
+            for m in _CORRECTED_ABOVE.finditer(text)]  # fmt: skip
     out += [_TakeBack(0, m.start(), frozenset({"PROCEDURE"}), lambda w, stem=VERB_STEMS[m.group("verb").lower()]: stem in w.lower(),
                       "negated", "[procedure heading called incorrect later in the note]") for m in _HEADING_WRONG.finditer(text)]  # fmt: skip
     out += [_TakeBack(0, m.end(), frozenset({"PROCEDURE"}), lambda w, what=m.group("what").lower(): w.lower() == what,

@@ -1038,13 +1038,8 @@ def _merge_titles(frames: list[Frame]) -> list[Frame]:
 
 
 def specimen_label(text: str, pos: int) -> str | None:
-    """The specimen label a pathology diagnosis at `pos` is written under ("A - Intradermal nevus.
-    B - Dermatofibroma": A for the nevus, B for the dermatofibroma)."""
-    return _path_label(text, pos)
-
-
-def _path_label(text: str, pos: int) -> str | None:
-    """The specimen label written before a diagnosis on its line: "(2) BCC", "B. SK", "Specimen A:"."""
+    """The specimen label written before a diagnosis on its line: "(2) BCC", "B. SK", "Specimen A:",
+    "A - Intradermal nevus. B - Dermatofibroma" (A for the nevus, B for the dermatofibroma)."""
     line_start = text.rfind("\n", 0, pos) + 1
     found = None
     for m in PATH_LABEL.finditer(text, line_start, pos):
@@ -1139,7 +1134,7 @@ def _attach_pathology(text: str, frames: list[Frame], path: list[Mention], regio
                 if f.block in listed and h not in f.path_histology:
                     f.path_histology.append(h)
             continue
-        label = listed[0] if listed else _path_label(text, h.start)
+        label = listed[0] if listed else specimen_label(text, h.start)
         if label is not None:
             same = [f for f in lesion_frames if f.block == label]
             target = same[0] if same else None
