@@ -211,6 +211,7 @@ def evaluate(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     model: Optional[str] = typer.Option(None, "--model", help="Scorer when coding here: a shipped model name, an artifact folder, or 'none' (rules only). Default: DERMCODER_MODEL or the shipped model."),
     plots: Optional[Path] = typer.Option(None, "--plots", metavar="DIR", help="Write reliability plots (PNG) of line and note confidence into DIR."),
+    errors: bool = typer.Option(False, "--errors", help="Also print the remaining differences grouped by code family (or kind of diagnosis) and cause, with note ids to read."),
 ) -> None:
     """Score suggestions against gold and print every metric of contracts section 3 (plus calibration)."""
     from dermcoder.contracts import LabeledNote, PredictionIn
@@ -245,6 +246,8 @@ def evaluate(
                 advance(1)
     report = run_evaluate(gold, predictions)
     _print_report(report, as_json)
+    if errors and not as_json:
+        _print_error_causes(report.error_causes)
     if plots is not None:
         from dermcoder.training.calibration import reliability_plot
         from dermcoder.training.evaluate import calibration_items
@@ -255,6 +258,18 @@ def evaluate(
             reliability_plot(items.note_confidence, items.note_exact, plots / "reliability-notes.png", "Note confidence (exact match)"),
         ]
         eprint("wrote " + ", ".join(str(p) for p in written))
+
+
+def _print_error_causes(groups: list[dict]) -> None:
+    table = Table(title="Remaining differences by cause (training/error_causes.py)")
+    for col in ("system", "family / kind", "cause", "differences", "notes", "examples"):
+        table.add_column(col, justify="right" if col in ("differences", "notes") else "left")
+    for g in groups:
+        table.add_row(g["system"], g["group"], g["cause"], str(g["differences"]), str(g["notes"]), " ".join(g["examples"]))
+    if not groups:
+        table.add_row("-", "-", "no differences", "0", "0", "")
+    # piped to a file, rich's 80 columns would cut the family names; a terminal keeps its width
+    (out if out.is_terminal else Console(width=160)).print(table)
 
 
 @contextmanager

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from dermcoder.contracts import LabeledNote, PredictionIn
 from dermcoder.training.calibration import best_coverage, expected_calibration_error
+from dermcoder.training.error_causes import cpt_family_of, error_causes
 
 X_MODIFIERS = {"XE", "XP", "XS", "XU"}
 
@@ -88,6 +89,8 @@ class EvaluationReport:
     missing_predictions: list[str] = field(default_factory=list)
     unmatched_predictions: list[str] = field(default_factory=list)
     prediction_errors: list[str] = field(default_factory=list)
+    # every remaining difference, grouped by family/kind and cause (training/error_causes.py)
+    error_causes: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -161,8 +164,10 @@ def calibration_items(gold: list[LabeledNote], predictions: list[PredictionIn]) 
     return items
 
 
-def evaluate(gold: list[LabeledNote], predictions: list[PredictionIn]) -> EvaluationReport:
-    """Score predictions against gold per contracts.md section 3."""
+def evaluate(gold: list[LabeledNote], predictions: list[PredictionIn],
+             family_of: Callable[[str], str] | None = None) -> EvaluationReport:
+    """Score predictions against gold per contracts.md section 3, and group what differs by
+    cause (`family_of`: CPT code -> family; default the shipped code table)."""
     by_id: dict[str, PredictionIn] = {}
     for p in predictions:
         by_id.setdefault(p.id, p)
@@ -255,6 +260,7 @@ def evaluate(gold: list[LabeledNote], predictions: list[PredictionIn]) -> Evalua
         missing_predictions=missing,
         unmatched_predictions=sorted(set(by_id) - gold_ids),
         prediction_errors=errors,
+        error_causes=[g.to_dict() for g in error_causes(gold, predictions, family_of or cpt_family_of())],
     )
 
 
