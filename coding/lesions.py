@@ -53,7 +53,9 @@ def _biopsy_lesions(frame: Frame, only_frame: bool, frames_count: int = 1, text:
     return int(count.value) if count and 1 < count.value <= 10 else 1
 
 
-LABELS_AFTER = re.compile(r"[ \t]+(?:of[ \t]+)?(?:lesions?[ \t]+|sites?[ \t]+|specimens?[ \t]+)?((?:[A-H][ \t]*(?:,|and|&|\+)[ \t]*)+[A-H])\b(?![ \t]*[a-z])")
+# "Shave bx A and B", "shave biopsies (deep saucerization), spec A and B"
+LABELS_AFTER = re.compile(r"(?:[ \t]*\([^()\n]{0,40}\))?,?[ \t]+(?:of[ \t]+)?(?:lesions?[ \t]+|sites?[ \t]+|specimens?[ \t]+|specs?\.?[ \t]+)?"
+                          r"((?:[A-H][ \t]*(?:,|and|&|\+)[ \t]*)+[A-H])\b(?![ \t]*[a-z])")
 
 
 BIOPSY_HEADING = re.compile(r"[ \t]*(?:[A-H\d]{1,2}[).:][ \t]*)?(?:skin[ \t]+)?biopsies[ \t]*:?[ \t]*", re.IGNORECASE)

@@ -483,7 +483,7 @@ def build_frames(text: str, mentions: list[Mention], regions: dict[str, frozense
                     new_site = next(x for x in waiting if x.label == "SITE")
                 else:
                     new_site = _first_site_after(items, m) or _site_since_last_procedure(items, m, frame)
-                if _absorbed(m, frames, block) or (frame is not None and (_treats_base(text, m, frame)
+                if _absorbed(m, frames, block) or (frame is not None and (_treats_base(text, m, frame) or _bracketed_restatement(text, m, frame)
                                                                        or _describes_biopsy(frame, m, new_site, block, text))):
                     if frame is not None:
                         frame.sentences.add(sent)
@@ -951,6 +951,19 @@ def _absorbed(proc: Mention, frames: list[Frame], block: str | None) -> bool:
         if same_session and f.procedure in ABSORBED_BY and _family(proc.canonical) in ABSORBED_BY[f.procedure]:
             return True
     return False
+
+
+# "shave biopsies (deep saucerization)", "punch bx (4 mm punch)": the technique named again in
+# brackets right after the procedure; only words may stand between them
+BRACKETED = re.compile(r"[ \t]*\((?:[a-z]+[ \t-]+){0,3}$", re.IGNORECASE)
+
+
+def _bracketed_restatement(text: str, proc: Mention, frame: Frame) -> bool:
+    """A procedure of the frame's family named again in brackets right after the frame's own."""
+    last = frame.procedures[-1] if frame.procedures else None
+    if last is None or _family(last.canonical) != _family(proc.canonical) or not 0 <= proc.start - last.end <= 40:
+        return False
+    return BRACKETED.fullmatch(text, last.end, proc.start) is not None
 
 
 BASE_AFTER = re.compile(r"[^.;\n]{0,30}?\b(?:of|to|at|on)\s+(?:the\s+)?(?:base|wound base|bed)\b", re.IGNORECASE)

@@ -777,8 +777,9 @@ def test_cryotherapy_of_aks_takes_no_malignancy_of_another_lesion(engine):
 
 @pytest.mark.parametrize("line, units", [("Shave bx A and B: tangential biopsy w/ DermaBlade. Separate jars A, B.", 1),
                                          ("Shave bx A, B and C: tangential biopsies w/ DermaBlade.", 2),
-                                         ("Shave bx of the scalp lesion: tangential biopsy w/ DermaBlade.", 0)],
-                         ids=["two-labels", "three-labels", "one-lesion"])  # fmt: skip
+                                         ("Shave bx of the scalp lesion: tangential biopsy w/ DermaBlade.", 0),
+                                         ("L arm and R back atypical lesions - shave biopsies (deep saucerization), spec A and B.", 1)],
+                         ids=["two-labels", "three-labels", "one-lesion", "specimens-after-technique"])  # fmt: skip
 def test_a_biopsy_naming_lesion_labels_samples_each(engine, line, units):
     s = engine.suggest("Procedures (consent signed):\n1. " + line + "\nWound care sheet.", "bx-labels")
     lines = {c.code: c.units for c in s.cpt}

@@ -349,3 +349,13 @@ def test_frames_a_lesion_announced_as_an_aside_waits_for_its_procedure(nlp):
             "Clinically keratoacanthoma versus squamous cell carcinoma. I did a shave biopsy of that lesion for permanent sections.")
     (biopsy,) = [f for f in frames(nlp, text) if f.procedure == "biopsy_tangential"]
     assert [s.canonical for s in biopsy.sites] == ["hand"] and [m.text for m in biopsy.sizes] == ["7 mm"]
+
+
+@pytest.mark.parametrize("text, n_frames", [
+    ("L arm and R back atypical lesions - shave biopsies (deep saucerization), spec A and B.", 1),
+    ("Punch bx (4 mm punch biopsy) of the left shin, sutured.", 1),
+    ("Shave biopsy of the left arm; punch biopsy of the right back.", 2),
+], ids=["technique-in-brackets", "punch-in-brackets", "two-biopsies"])  # fmt: skip
+def test_frames_a_technique_named_again_in_brackets_is_the_same_procedure(nlp, text, n_frames):
+    frames = nlp(text)._.frames
+    assert len([f for f in frames if (f.procedure or "").startswith("biopsy")]) == n_frames
