@@ -7,6 +7,7 @@ import re
 
 from dermcoder.coding import facts
 from dermcoder.coding.adverse_effects import DrugCause, drug_cause
+from dermcoder.coding.comorbidities import comorbidity_codes
 from dermcoder.coding.icd_map import icd_code
 from dermcoder.coding.rulebook import CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame, Mention
@@ -203,6 +204,13 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
                         extra.append((follow_up, None, 0.6))
                     extra.append((code, None, 0.6))
                     break
+    if em:
+        # the systemic conditions and long-term drugs the E/M manages ("2. DM2 ... Continue metformin")
+        active_dx = [(m.start, m.end) for m in ctx.mentions if m.label == "HISTOLOGY" and m.active]
+        for found in comorbidity_codes(ctx.text, active_dx):
+            if found.code not in used and found.code not in [e[0] for e in extra]:
+                label = "DRUG" if found.code.startswith("Z79") else "DIAGNOSIS"
+                extra.append((found.code, Mention(label, found.start, found.end, found.text), 0.6))
     for cand in em:
         cand.diagnoses = [c for c, _, _ in extra] or cand.diagnoses
     if em:
