@@ -22,11 +22,11 @@ from dermcoder.coding import icd
 from dermcoder.errors import TableError
 
 # Tabular notes "Use additional code for adverse effect, if applicable, to identify drug
-# (T36-T50 with fifth or sixth character 5)" (on L27.0, L27.1, L56.0, L56.1 and category L71;
+# (T36-T50 with fifth or sixth character 5)" (on L27.0, L27.1, L43.2, L56.0, L56.1 and category L71;
 # tests/coding/test_adverse_effects.py re-reads them from simple-icd-10-cm).
 # Those whose name already says "drug" may take a drug named beside them without a causal word
 # ("A: fixed drug eruption L hand, naproxen - recurrent").
-DRUG_NAMED = frozenset({"L27.0", "L27.1", "L56.0", "L56.1"})
+DRUG_NAMED = frozenset({"L27.0", "L27.1", "L43.2", "L56.0", "L56.1"})
 MANIFESTATIONS = DRUG_NAMED | {"L71.0"}
 
 # "due to amoxicillin", "2/2 HCTZ", "adverse effect of the topical triamcinolone", "after naproxen"

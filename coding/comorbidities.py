@@ -118,7 +118,7 @@ ITEM = re.compile(r"^[ \t]*(?:#?\d{1,2}[.)]|[-*\u2022]|(?:one|two|three|four|fiv
 # "Diabetes: Type 2 diabetes on metformin ...": a paragraph headed by the problem itself
 PROBLEM_HEADED = re.compile(r"^[ \t]*(?:diabetes|dm ?2?|hypertension|htn|blood pressure|a-?fib|atrial fibrillation|transplant)[ \t]*:", re.IGNORECASE)
 # the history, medication and review parts of a note: naming a condition there addresses nothing
-NOT_ADDRESSED_LINE = re.compile(r"^[ \t]*(?:pmh|psh|past (?:medical|surgical)|medical history|problem list|meds?\b|medications?|hpi|history|ros\b|"
+NOT_ADDRESSED_LINE = re.compile(r"^[ \t]*(?:[-*\u2022][ \t]*)?(?:pmh|psh|past (?:medical|surgical)|medical history|problem list|meds?\b|medications?|hpi|history|ros\b|"
                                 r"review of systems|allerg|fhx?|family|social|shx|cc\b|chief complaint|reason for)", re.IGNORECASE)  # fmt: skip
 # "3. DM2 - per PCP", "HTN, followed by cardiology": named, managed elsewhere
 ELSEWHERE = re.compile(r"\b(?:per|followed by|managed by|deferred to|defer to|by (?:her|his|their) )[ \t]*(?:pcp|primary|cardiolog|endocrin|nephrolog|transplant|oncolog)", re.IGNORECASE)
@@ -129,6 +129,11 @@ CONTINUED = re.compile(r"\b(?:continue[ds]?|continuing|cont\.?|remains? on|stay 
 CHANGED_BEFORE = re.compile(r"\b(?:start(?:ed|ing)?|begin|began|add(?:ed|ing)?|initiat\w*|new|stop(?:ped)?|discontinu\w*|d/c|hold(?:ing)?|held|"
                             r"taper(?:ing)? off|switch(?:ed)? (?:from|to)|change[ds]? (?:from|to))[ \t]+(?:[\w/-]+[ \t]+){0,2}$", re.IGNORECASE)  # fmt: skip
 SENTENCE_END = re.compile(r"[.;](?=\s)|\n")
+# a sub-item under a problem ("1. Juvenile dermatomyositis ...\n - Continue MTX 20 mg weekly")
+SUB_ITEM = re.compile(r"^[ \t]*[-*\u2022][ \t]")
+# "continue tacrolimus 0.1% oint", "topical methotrexate": a skin-applied form is no systemic therapy
+TOPICAL_AFTER = re.compile(r"[ \t]*(?:\d+(?:\.\d+)?[ \t]*%|oint|ointment|cream|gel|lotion|solution|foam|topical)", re.IGNORECASE)
+TOPICAL_BEFORE = re.compile(r"\btopical[ \t]+$", re.IGNORECASE)
 
 
 def addressed_items(text: str) -> list[tuple[int, int]]:
@@ -174,11 +179,13 @@ def comorbidity_codes(text: str, diagnoses: list[tuple[int, int]] = ()) -> list[
     conditions, drugs = comorbidity_table()
     found: list[Found] = []
     seen: set[str] = set()
+    problem_named = False  # the problem line a sub-item stands under names what it treats
     for lo, hi in addressed_items(text):
         line = text[lo:hi]
         if ELSEWHERE.search(line):
             continue
-        named = any(lo <= a < hi for a, _ in diagnoses)
+        sub_item = SUB_ITEM.match(line) is not None
+        named = any(lo <= a < hi for a, _ in diagnoses) or (sub_item and problem_named)
         for cond in conditions:
             for m in cond.pattern.finditer(text, lo, hi):
                 s, e = _sentence(text, m.start(), m.end(), lo, hi)
@@ -191,12 +198,16 @@ def comorbidity_codes(text: str, diagnoses: list[tuple[int, int]] = ()) -> list[
                     seen.add(cond.code)
                     found.append(Found(cond.code, m.start(), m.end(), m.group(0)))
                 break
+        if not sub_item:
+            problem_named = named
         for pattern, code in drugs:
             if not named:
                 break
             for m in pattern.finditer(text, lo, hi):
                 s, e = _sentence(text, m.start(), m.end(), lo, hi)
                 if not CONTINUED.search(text, s, e) or CHANGED_BEFORE.search(text, max(s, m.start() - 30), m.start()):
+                    continue
+                if TOPICAL_AFTER.match(text, m.end()) or TOPICAL_BEFORE.search(text, max(s, m.start() - 12), m.start()):
                     continue
                 if code not in seen:
                     seen.add(code)

@@ -48,6 +48,7 @@ def test_a_bad_pattern_is_refused(tmp_path, monkeypatch):
 @pytest.mark.parametrize("line, dx, code, expected", [
     ("1. Morbilliform drug eruption due to piperacillin-tazobactam, improving.", "Morbilliform drug eruption", "L27.0", "T36.0X5A"),
     ("A: fixed drug eruption L hand, naproxen - recurrent.", "fixed drug eruption", "L27.1", "T39.315A"),
+    ("2. Lichenoid drug eruption due to hydrochlorothiazide - stop HCTZ.", "Lichenoid drug eruption", "L43.2", "T50.2X5A"),
     ("#1 Phototoxic drug eruption 2/2 HCTZ - exaggerated sunburn.", "Phototoxic drug eruption", "L56.0", "T50.2X5A"),
     ("Perioral dermatitis, steroid-induced - adverse effect of the topical triamcinolone.", "Perioral dermatitis", "L71.0", "T49.0X5A"),
     ("Perioral dermatitis - start doxycycline 50 mg daily.", "Perioral dermatitis", "L71.0", None),

@@ -51,3 +51,14 @@ def test_a_family_coded_by_site_falls_back_to_its_unspecified_code(site, code):
     from dermcoder.coding.icd_map import icd_code
 
     assert icd_code("l74_51", site) == code
+
+
+@pytest.mark.parametrize("key, site, side, code", [
+    ("d36_1", "thigh", "right", "D36.13"), ("d36_1", "forearm", "left", "D36.12"), ("d36_1", "cheek", None, "D36.11"),
+    ("d36_1", "back", None, "D36.17"), ("d36_1", None, None, "D36.10"),
+    ("d23", "forehead", "left", "D23.39"),  # "eyebrow" is the lexicon's forehead
+])  # fmt: skip
+def test_benign_nerve_sheath_and_skin_neoplasms_by_site(key, site, side, code):
+    from dermcoder.coding.icd_map import icd_code
+
+    assert icd_code(key, site, side) == code
