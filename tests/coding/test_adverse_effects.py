@@ -56,7 +56,7 @@ def test_a_bad_pattern_is_refused(tmp_path, monkeypatch):
     ("Drug eruption from Bactrim; start prednisone 40 mg taper.", "Drug eruption", "L27.0", "T37.0X5A"),
     ("Lamotrigine-induced morbilliform drug eruption.", "morbilliform drug eruption", "L27.0", "T42.6X5A"),
     ("Atopic dermatitis - flare after naproxen?", "Atopic dermatitis", "L20.9", None),
-], ids=["due-to", "named-beside", "2/2", "topical-steroid", "treatment-not-cause", "steroid-treats-it",
+], ids=["due-to", "named-beside", "lichenoid-due-to", "2/2", "topical-steroid", "treatment-not-cause", "steroid-treats-it",
         "cause-before-treatment", "drug-induced", "not-a-manifestation"])  # fmt: skip
 def test_drug_cause(line, dx, code, expected):
     start = line.index(dx)
