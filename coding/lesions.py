@@ -130,6 +130,13 @@ def _refers_below(text: str, m: Mention) -> bool:
     return REFERS_ELSEWHERE.search(text, m.end, min(ends + [m.end + 60, len(text)])) is not None
 
 
+def _only_points_below(text: str, named: list[Mention]) -> bool:
+    """ "HCP consented to skin biopsies. ... P: Punch biopsies x 2 separate lesions as below": every
+    biopsy word of the frame is a technique-less mention or one pointing to the procedure below."""
+    pointing = [p for p in named if _refers_below(text, p)]
+    return bool(pointing) and all(p in pointing or p.canonical == "biopsy" for p in named)
+
+
 def _one_lesion_sampled(text: str, m: Mention) -> bool:
     """The biopsy's own line says its samples come from one lesion."""
     start = text.rfind("\n", 0, m.start) + 1
@@ -166,7 +173,7 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
             technique = "biopsy_tangential"
         if _told_twice(frame, technique, biopsy_frames):
             continue
-        if len(biopsy_frames) > 1 and _refers_below(ctx.text, opening[-1]):
+        if len(biopsy_frames) > 1 and (_refers_below(ctx.text, opening[-1]) or _only_points_below(ctx.text, named)):
             continue  # "-> punch biopsy today (below)": the biopsy the procedure section describes
         said = min(p.sentence for p in opening)
         if said in one_lesion_sentences:

@@ -896,3 +896,15 @@ def test_each_shaved_lesion_takes_the_pathology_under_its_own_label(engine):
     by_code = {c.code: c.diagnoses for c in s.cpt}
     assert by_code.get("11311") == ["D23.22"]
     assert by_code.get("11310") == ["D22.0"]
+
+
+def test_a_plan_pointing_to_the_biopsies_below_is_not_one_of_them(engine):
+    note = ("S: HCP consented by phone to skin biopsies.\nO: Tense bullae R forearm. Urticarial plaque L flank.\n"
+            "A: Bullous eruption - suspect bullous pemphigoid.\nP: Punch biopsies x 2 separate lesions as below.\n\n"
+            "PROCEDURE\n#1 Punch biopsy R forearm, edge of bulla, 4 mm -> formalin.\n"
+            "#2 Punch biopsy L flank, urticarial plaque, 4 mm -> Michel's medium.\n\n"
+            "PATHOLOGY ADDENDUM\nA. Skin, R forearm: subepidermal bulla, consistent with bullous pemphigoid.\n"
+            "B. Skin, L flank: linear IgG and C3 along the BMZ. Consistent with bullous pemphigoid.\n")  # fmt: skip
+    s = engine.suggest(note, "bx-as-below")
+    assert {(c.code, c.units) for c in s.cpt} == {("11104", 1), ("11105", 1)}
+    assert [d.code for d in s.icd10] == ["L12.0"]
