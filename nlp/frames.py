@@ -1063,10 +1063,21 @@ def specimen_label(text: str, pos: int) -> str | None:
 LISTED = re.compile(r"(?:^|[:.;]\s*)((?:[A-H]|\d{1,2})(?:\s*(?:,|and|&)\s*(?:[A-H]|\d{1,2}))*)(?:\s+|\s*[-–—]\s*)(?=[A-Za-z])")
 
 
+# "A-C, scalp: trichilemmal (pilar) cysts, x 3", "Specimens A through C: SKs": a range of labels opening the line
+LABEL_RANGE = re.compile(r"[ \t]*(?:(?i:specimens?|parts?|lesions?)[ \t]+)?([A-H])[ \t]*(?:-|\u2013|\u2014|(?i:through|thru|to))[ \t]*([A-H])\b(?=[ \t]*[,:(])")
+
+
 def _listed_labels(text: str, pos: int, labels: set[str]) -> list[str]:
-    """The lesion labels that open the clause of a diagnosis ("A and B BCC", "C compound nevus"),
-    when they are labels of this note."""
+    """The lesion labels that open the clause of a diagnosis ("A and B BCC", "C compound nevus",
+    "A-C, scalp: pilar cysts"), when they are labels of this note."""
     line_start = text.rfind("\n", 0, pos) + 1
+    # at the line's start or after a lead-in ("Path 04/11/2025: A-C, scalp: ...")
+    for opening in [line_start] + [i + 1 for i in range(line_start, pos) if text[i] == ":"]:
+        span = LABEL_RANGE.match(text, opening, pos)
+        if span and span.group(1) < span.group(2):
+            found = [chr(c) for c in range(ord(span.group(1)), ord(span.group(2)) + 1)]
+            if all(x in labels for x in found):
+                return found
     found: list[str] = []
     for m in LISTED.finditer(text, line_start, pos + 1):  # +1: the lookahead reads the diagnosis' first letter
         if text[m.end() : pos].count(".") == 0:  # the diagnosis is in this clause

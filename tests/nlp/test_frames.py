@@ -359,3 +359,17 @@ def test_frames_a_lesion_announced_as_an_aside_waits_for_its_procedure(nlp):
 def test_frames_a_technique_named_again_in_brackets_is_the_same_procedure(nlp, text, n_frames):
     frames = nlp(text)._.frames
     assert len([f for f in frames if (f.procedure or "").startswith("biopsy")]) == n_frames
+
+
+@pytest.mark.parametrize("path_line", ["Path 04/11/2025: A-C, scalp: trichilemmal (pilar) cysts, x 3.",
+                                       "PATHOLOGY:\nA through C (scalp): trichilemmal (pilar) cysts."], ids=["after-lead-in", "at-line-start"])  # fmt: skip
+def test_frames_a_range_of_specimen_labels_takes_one_result(nlp, path_line):
+    text = ("MULTIPLE EXCISION NOTE - SCALP\nDx: multiple pilar cysts, scalp.\n\nPre-op measurements and closures:\n"
+            " A  vertex             cyst 1.2 cm   margin 0.1 cm   excised diam 1.4 cm   closure: layered   length 2.0 cm\n"
+            " B  L parietal scalp   cyst 0.8 cm   margin 0.1 cm   excised diam 1.0 cm   closure: simple (staples only)   length 1.5 cm\n"
+            " C  occipital scalp    cyst 1.6 cm   margin 0.1 cm   excised diam 1.8 cm   closure: layered   length 2.5 cm\n\n"
+            "Technique: each cyst removed intact through a small ellipse of overlying skin.\nSpecimens A, B, C separately labeled.\n\n"
+            + path_line + "\n")  # fmt: skip
+    frames = {f.label: f for f in nlp(text)._.frames}
+    for label in "ABC":
+        assert [m.canonical for m in frames[label].path_histology] == ["pilar_cyst"], label
