@@ -114,7 +114,7 @@ AP_HEADING = re.compile(r"^[ \t]*(?:A[ \t]*/[ \t]*P|A&P|assessment(?:[ \t]*(?:an
 # where the assessment ends: the procedure, the visit level, billing, signatures, addenda
 AP_ENDS = re.compile(r"^[ \t]*(?:procedures?|proc\b|operative|mdm\b|medical decision|billing|codes?\b|charges?|e/m\b|rtc\b|f/u\b|follow[- ]?up\b|"
                      r"attending|attestation|e-?signed|electronically|signed|path(?:ology)?\b|addendum|time\b|total time)", re.IGNORECASE)  # fmt: skip
-ITEM = re.compile(r"^[ \t]*(?:#?\d{1,2}[.)]|[-*\u2022]|(?:one|two|three|four|five),)[ \t]*", re.IGNORECASE)
+ITEM = re.compile(r"^[ \t]*(?:#?\d{1,2}[.)]|[-*\u2022]|(?:one|two|three|four|five)[.,])[ \t]*", re.IGNORECASE)
 # "Diabetes: Type 2 diabetes on metformin ...": a paragraph headed by the problem itself
 PROBLEM_HEADED = re.compile(r"^[ \t]*(?:diabetes|dm ?2?|hypertension|htn|blood pressure|a-?fib|atrial fibrillation|transplant)[ \t]*:", re.IGNORECASE)
 # the history, medication and review parts of a note: naming a condition there addresses nothing
@@ -124,7 +124,9 @@ NOT_ADDRESSED_LINE = re.compile(r"^[ \t]*(?:[-*\u2022][ \t]*)?(?:pmh|psh|past (?
 ELSEWHERE = re.compile(r"\b(?:per|followed by|managed by|deferred to|defer to|by (?:her|his|their) )[ \t]*(?:pcp|primary|cardiolog|endocrin|nephrolog|transplant|oncolog)", re.IGNORECASE)
 NEGATED_BEFORE = re.compile(r"\b(?:no|denies|without|w/o|negative for|not|r/o|rule out|h/o|history of|family history of|fh of)[ \t]+(?:\w+[ \t]+){0,2}$", re.IGNORECASE)
 # the drug kept in the regimen today
-CONTINUED = re.compile(r"\b(?:continue[ds]?|continuing|cont\.?|remains? on|stay on|refill(?:ed)?|renewed|tolerating|no changes?)\b", re.IGNORECASE)
+# (a taper or a new dose keeps the drug in the regimen: "Taper prednisone to 5 mg daily")
+CONTINUED = re.compile(r"\b(?:continue[ds]?|continuing|cont\.?|remains? on|stay on|refill(?:ed)?|renewed|tolerating|no changes?|"
+                       r"taper(?:ed|ing)?(?![ \t]+off)|increase[ds]?|decrease[ds]?|reduce[ds]?)\b", re.IGNORECASE)
 # started, added, stopped or held today (closest to the drug, before it)
 CHANGED_BEFORE = re.compile(r"\b(?:start(?:ed|ing)?|begin|began|add(?:ed|ing)?|initiat\w*|new|stop(?:ped)?|discontinu\w*|d/c|hold(?:ing)?|held|"
                             r"taper(?:ing)? off|switch(?:ed)? (?:from|to)|change[ds]? (?:from|to))[ \t]+(?:[\w/-]+[ \t]+){0,2}$", re.IGNORECASE)  # fmt: skip

@@ -43,7 +43,7 @@ def test_a_bad_table_is_refused_with_every_problem(tmp_path, monkeypatch):
         comorbidities.comorbidity_table.cache_clear()
 
 
-DIAGNOSES = ("Psoriasis vulgaris", "Juvenile dermatomyositis with myopathy")
+DIAGNOSES = ("Psoriasis vulgaris", "Juvenile dermatomyositis with myopathy", "Dermatomyositis with myopathy")
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -70,6 +70,8 @@ DIAGNOSES = ("Psoriasis vulgaris", "Juvenile dermatomyositis with myopathy")
     pytest.param("Problem list:\n- Juvenile dermatomyositis\n- Meds: continue methotrexate 20 mg weekly\nA/P:\n1. Wart R hand - LN2.", [],
                  id="medication-bullet-of-a-history"),
     pytest.param("A/P:\n2. Celiac disease - gluten-free diet reinforced, GI follow-up.", ["K90.0"], id="celiac-addressed"),
+    pytest.param("Assessment and plan:\nOne. Dermatomyositis with myopathy, skin mildly active. Continue mycophenolate 1500 mg twice daily. "
+                 "Taper prednisone to 5 mg daily.", ["Z79.624", "Z79.52"], id="spelled-out-item-and-a-taper"),
 ])  # fmt: skip
 def test_comorbidity_codes(text, expected):
     diagnoses = [(m, m + len(d)) for d in DIAGNOSES for m in [text.find(d)] if m >= 0]
