@@ -50,8 +50,9 @@ _SIDE_COUNT = rf"{NUM}\s+(?:R|L|rt|lt|right|left)\b"
 SIDE_SPLIT = re.compile(rf"(?:(?<=\()|(?<=,)|(?<=;)|(?<=, )|(?<=; )|(?<=\( )){_SIDE_COUNT}(?=\s*[,;)])", re.IGNORECASE)
 # "Scalp: 7", "R axilla: five." - a site line listing how many were treated there
 SITE_COUNT = re.compile(rf"(?im)(?:^[ \t]*|[.;]\s+)[A-Za-z][A-Za-z ,()/&-]{{1,60}}:[ \t]*{NUM}\s*(?=$|[.;,)])")
-# (never across a line end: "treated: 23" then "Freeze technique: ..." on the next line)
-NOT_A_COUNT = re.compile(r"^[ \t]*-?[ \t]*(?:(?:x|×|by)[ \t]*\d|(?<=-)[ \t]*\d+(?:\.\d+)?[ \t]*(?:mm|cm)\b|(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b))", re.IGNORECASE)
+# (never across a line end: "treated: 23" then "Freeze technique: ..." on the next line;
+# "Strength 5/5 in all 4 extremities" counts limbs, not lesions)
+NOT_A_COUNT = re.compile(r"^[ \t]*-?[ \t]*(?:(?:x|×|by)[ \t]*\d|(?<=-)[ \t]*\d+(?:\.\d+)?[ \t]*(?:mm|cm)\b|(?:x[ \t]*)?(?:freeze|ftc|f/t|cycles?|thaw|sec|seconds?|s\b|mm|cm|mg|ml|cc|units?|%|times|passes|weeks?|days?|months?|years?|yo|y/o|millimet|centimet|inch|gauge|g\b|french|fr\b|-0\b|extremit|limbs?\b|quadrants?\b))", re.IGNORECASE)
 
 
 # "14:28  Two largest neck tags": the minutes of a clock time are no count

@@ -908,3 +908,4 @@ def test_a_plan_pointing_to_the_biopsies_below_is_not_one_of_them(engine):
     s = engine.suggest(note, "bx-as-below")
     assert {(c.code, c.units) for c in s.cpt} == {("11104", 1), ("11105", 1)}
     assert [d.code for d in s.icd10] == ["L12.0"]
+

@@ -39,6 +39,8 @@ COUNTS = [
     ("Scalp: 0.1 mL per point - #1 14 pts, #2 10 pts, #3 8 pts, #4 4 pts = 36 points = 3.6 mL.", []),
     ("All of the lesions, the eleven on the scalp and the two on each forearm, were treated with liquid nitrogen.", [11, 4]),
     ("Face: 5 gritty erythematous papules (L forehead 2, R temple 1, nasal dorsum 1, L cheek 1) c/w AK.", [5]),
+    ("Strength 5/5 proximal and distal, all 4 extremities.", []),
+    ("Moves all four limbs; 2 quadrants of the abdomen tender.", []),
 ]
 
 
