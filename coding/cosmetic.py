@@ -20,7 +20,8 @@ NOT_DONE = re.compile(r"\b(?:not done|nothing (?:was )?done|declined|deferred|de
                       r"not (?:treated|tx(?:'?d)?)|no (?:tx|treatment)|not removed)(?![\w'])", re.IGNORECASE)
 # "none was removed for appearance", "nothing here is for appearance": the statement is denied
 DENIED_BEFORE = re.compile(r"\b(?:none|not|no|never|nothing)\b[^.;,\n]{0,30}$", re.IGNORECASE)
-NOT_COSMETIC = re.compile(r"not (?:for )?(?:a )?cosmetic|non-?cosmetic|not (?:for )?appearance|medically necessary", re.IGNORECASE)
+# ("removal is cosmetic, not medically necessary" denies nothing)
+NOT_COSMETIC = re.compile(r"not (?:for )?(?:a )?cosmetic|non-?cosmetic|not (?:for )?appearance|(?<!not )(?<!isn't )medically necessary", re.IGNORECASE)
 
 
 # Scanned over every note, twice per note: start_filtered and word_gated give the same matches, faster.

@@ -165,6 +165,17 @@ PRESENT_ABSENT = [
      "Exam: gritty scaly papules c/w AKs: scalp 4, L temple 2, R dorsal hand 3.\nProc: LN2 to 9 AKs as above, 2 FTC ea. Tol well.\n"
      "A/P: AKs x9 - LN2 done. RTC 6 mo.",
      "cpt", {"17000", "17003"}, {"17004"}),
+    # "cosmetic, not medically necessary" calls the removal cosmetic; it does not deny it
+    ("cosmetic-not-medically-necessary",
+     "Wants mole L cheek removed before senior pictures. Exam: 4 mm benign intradermal nevus.\nDiscussed that removal is cosmetic, "
+     "not medically necessary; insurance will not be billed.\nShave removal flush w/ DermaBlade after 0.5 mL 1% lido w/ epi.",
+     "cpt", set(), {"11310"}),
+    # the closure of a cosmetic scar revision is part of the cosmetic service
+    ("closure-of-a-cosmetic-revision",
+     "Two separate services today: (1) cosmetic scar revision, self-pay; (2) keloid injection, billed to insurance.\n\n"
+     "1) Scar revision, left cheek - COSMETIC\nWidened scar 2.8 x 0.5 cm. Fusiform excision of the scar; layered closure 5-0 Monocryl, length 3.4 cm.\n\n"
+     "2) Keloid, right upper arm\n1.4 x 1.0 cm. Intralesional injection of this 1 lesion with triamcinolone 40 mg/mL, 0.3 mL, clinic stock.",
+     "cpt", {"11900"}, {"12052", "11442"}),
     # a wart pared to take its callus down before freezing: the paring is part of the destruction
     ("wart-paring-before-freezing",
      "On exam: common warts R index finger x3, and two plantar warts L forefoot, larger 7 mm. The plantar warts were pared "
