@@ -41,6 +41,9 @@ TOTAL = re.compile(
 )
 # "LN2 x3", "cryo x 6": the count written after the method
 AFTER_METHOD = re.compile(r"\b(?:LN2|LN-2|liquid nitrogen|cryo(?:therapy|surgery)?|ED&C|curettage|cantharidin|ILK|IL TAC|snip(?:ped)?)\s*(?:to\s+)?x\s?(\d{1,2})\b", re.IGNORECASE)
+# "0.2 mL into each of the four lesions", "all of the 3 warts": the lesions described before,
+# counted again (a total, not four more)
+EACH_OF = re.compile(rf"\b(?:each|all|every one|both) of (?:the|these|those)\s+{NUM}\b", re.IGNORECASE)
 # "15 removed by snip excision", "9 were treated": how many were done, a total of its own
 DONE_AFTER = re.compile(rf"(?<![\w.#-]){NUM}\s+(?:were\s+|was\s+)?(?:removed|treated|destroyed|frozen|snipped|excised|injected)\b", re.IGNORECASE)
 # "15 total", "3 lesions total", "6 AKs in total" (not "forearm ... 2" above a "Total lesions:" line)
@@ -96,7 +99,7 @@ def _fast(rx: re.Pattern):
 # taken again), each with its group and role; start_filtered, word_gated and the gates
 # above: the same matches, faster.
 _SCANS = tuple((_fast(rx), group, role) for rx, group, role in (
-    (TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (DONE_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"),
+    (EACH_OF, 1, "total"), (TOTAL, 0, "total"), (TOTAL_AFTER, 1, "total"), (DONE_AFTER, 1, "total"), (BEFORE_NOUN, 1, "item"),
     (AFTER_NOUN, 1, "after"), (AFTER_NOUN_COMMA, 1, "after"), (SITE_COUNT, 1, "item"), (AFTER_METHOD, 1, "item"),
     (SIDE_SPLIT, 1, "item"),
 ))  # fmt: skip

@@ -40,6 +40,7 @@ COUNTS = [
     ("All of the lesions, the eleven on the scalp and the two on each forearm, were treated with liquid nitrogen.", [11, 4]),
     ("Face: 5 gritty erythematous papules (L forehead 2, R temple 1, nasal dorsum 1, L cheek 1) c/w AK.", [5]),
     ("Strength 5/5 proximal and distal, all 4 extremities.", []),
+    ("Four indurated papules: L nasal ala 0.9 cm, R cheek 1.1 cm. Triamcinolone 0.2 mL into each of the four lesions.", [4, 4]),
     ("Moves all four limbs; 2 quadrants of the abdomen tender.", []),
 ]
 
@@ -96,3 +97,16 @@ def test_mohs_template_stage_left_blank_is_no_stage(nlp):
 def test_a_count_above_a_total_line_is_the_sites_own(nlp):
     text = "Sites and number of lesions:\n  - forehead ........ 4\n  - left dorsal forearm ..... 2\nTotal lesions: (field not completed)"
     assert [m.role for m in mentions(nlp, text) if m.label == "COUNT"] == ["item", "item"]
+
+
+def test_each_of_the_n_lesions_counts_the_lesions_again(nlp):
+    text = "Four indurated papules: L nasal ala 0.9 cm, R cheek 1.1 cm. Triamcinolone 0.2 mL into each of the four lesions."
+    counts = [m for m in mentions(nlp, text) if m.label == "COUNT"]
+    assert [(m.value, m.role) for m in counts] == [(4, "item"), (4, "total")]
+
+
+def test_intralesional_injection_of_lesions_counted_twice_is_one_band(engine):
+    note = ("Here today for intralesional injection only.\nFour indurated violaceous papules and plaques: left nasal ala 0.9 cm, "
+            "right nasal sidewall 0.6 cm, right medial cheek 1.1 cm and left malar cheek 0.7 cm. After consent, triamcinolone "
+            "acetonide 5 mg/mL from our stock, 0.2 mL into each of the four lesions, total 0.8 mL, equal to 4 mg.")  # fmt: skip
+    assert {c.code for c in engine.suggest(note, "il-each").cpt} == {"11900", "J3301"}

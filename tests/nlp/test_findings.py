@@ -33,6 +33,7 @@ CASES = [
     ("HISTOLOGY", "contact dermatitis to nickel (jeans snap)", "contact_dermatitis_metals"),
     ("HISTOLOGY", "Dermoid cyst, left lateral eyebrow", "dermoid_cyst"),
     ("HISTOLOGY", "Neurofibroma (S100-positive spindle cells)", "neurofibroma"),
+    ("HISTOLOGY", "cutaneous sarcoidosis, lupus pernio type", "cutaneous_sarcoidosis"),
     ("HISTOLOGY", "fixed drug eruption", "fixed_drug_eruption"),
     ("HISTOLOGY", "primary focal hyperhidrosis, axillae", "hyperhidrosis"),
     ("PROCEDURE", "shave biopsy", "biopsy_tangential"),

@@ -74,7 +74,7 @@ def _gated() -> list[tuple[str, re.Pattern, object]]:
     from dermcoder.coding import cosmetic, no_charge, sessions
     from dermcoder.nlp import context, counts, frames
 
-    plain = (counts.TOTAL, counts.TOTAL_AFTER, counts.DONE_AFTER, counts.BEFORE_NOUN, counts.AFTER_NOUN,
+    plain = (counts.EACH_OF, counts.TOTAL, counts.TOTAL_AFTER, counts.DONE_AFTER, counts.BEFORE_NOUN, counts.AFTER_NOUN,
              counts.AFTER_NOUN_COMMA, counts.SITE_COUNT, counts.AFTER_METHOD, counts.SIDE_SPLIT)  # fmt: skip
     pairs = [(f"counts[{i}]", rx, gated) for i, (rx, (gated, _g, _r)) in enumerate(zip(plain, counts._SCANS, strict=True))]
     pairs += [(name, getattr(sessions, name), getattr(sessions, "_" + name)) for name in ("EM_SEPARATE", "EM_ONLY", "NOT_SEPARATE", "MDM")]
@@ -168,7 +168,7 @@ def test_regex_gated_count_scans_find_what_the_plain_patterns_find(text):
     from dermcoder.nlp import counts
     from dermcoder.nlp.start_filter import RegexGated
 
-    gated = {rx: scan for rx, (scan, _g, _r) in zip((counts.AFTER_NOUN_COMMA, counts.SIDE_SPLIT), (counts._SCANS[5], counts._SCANS[8]))}
+    gated = {rx: scan for rx, (scan, _g, _r) in zip((counts.AFTER_NOUN_COMMA, counts.SIDE_SPLIT), (counts._SCANS[6], counts._SCANS[9]))}
     for plain, scan in gated.items():
         assert isinstance(scan, RegexGated)
         assert [(m.span(), m.groups()) for m in scan.finditer(text)] == [(m.span(), m.groups()) for m in plain.finditer(text)]
