@@ -487,6 +487,15 @@ def phototherapy(ctx: CodingContext, rule: RuleRecord) -> None:
     """NB-UVB 96900, Goeckerman 96910, PUVA 96912; excimer for psoriasis by total area."""
     for proc, code in (("puva", "96912"), ("goeckerman", "96910"), ("nbuvb", "96900")):
         frames = frames_with(ctx, proc)
+        if proc == "puva" and frames and all(_blank_field(ctx.text, p) for _, f in frames for p in f.procedures if p.canonical == "puva"):
+            # "Psoralen: med ____ mg   time taken ____": the template asks, nobody answered; the UV
+            # session is documented, its photosensitiser is not (the lower code, and a question)
+            ctx.query("other", "Phototherapy: psoralen (drug, dose, time taken) not documented; PUVA (96912) needs it",
+                      frames[0][1].procedures[:1])  # fmt: skip
+            ctx.add(Candidate("96900", 1, rule.id, f"{rule.id}: UV session, psoralen fields blank -> 96900",
+                              evidence=frames[0][1].procedures[:1], frames=[frames[0][0]], confidence=0.4,
+                              alternatives=[("96912", 0.3, "PUVA, if a psoralen was taken")]))  # fmt: skip
+            break
         if proc == "nbuvb" and frames_with(ctx, "excimer"):
             # "targeted phototherapy" describes the excimer session itself
             frames = [(i, f) for i, f in frames if re.search(r"narrow|NB|UVB", f.procedures[0].text, re.IGNORECASE)]
@@ -518,6 +527,15 @@ def phototherapy(ctx: CodingContext, rule: RuleRecord) -> None:
     code = "96920" if value < 250 else "96921" if value <= 500 else "96922"
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: excimer total area {value:g} sq cm -> {code}",
                       evidence=frames[0][1].procedures[:1] + evidence, frames=[i for i, _ in frames]))  # fmt: skip
+
+
+# "Psoralen: med ____ mg", "Psoralen [ ] ___": the words of a template field left empty
+BLANK_AFTER = re.compile(r"[ \t]*:?[ \t]*(?:[a-z]+[ \t]+)?(?:_{3,}|\[[ \t]*\])", re.IGNORECASE)
+
+
+def _blank_field(text: str, m: Mention) -> bool:
+    """The mention is the label of a template field left empty."""
+    return BLANK_AFTER.match(text, m.end) is not None
 
 
 STAFF = re.compile(r"\b(?:by|per)\s+(?:the\s+)?(?:nurse|RN|LPN|MA|CMA|medical assistant|staff|tech(?:nician)?)\b|(?:nurse|RN|MA|CMA|medical assistant|staff)\s+(?:applied|illuminat|administered|performed)"

@@ -920,3 +920,15 @@ def test_a_plan_pointing_to_the_biopsies_below_is_not_one_of_them(engine):
     assert {(c.code, c.units) for c in s.cpt} == {("11104", 1), ("11105", 1)}
     assert [d.code for d in s.icd10] == ["L12.0"]
 
+
+
+@pytest.mark.parametrize("psoralen, code, query", [
+    ("Psoralen: med ____ mg   time taken ____", "96900", True),
+    ("Psoralen: methoxsalen 30 mg taken 1.5 h before", "96912", False),
+], ids=["psoralen-fields-blank", "psoralen-documented"])  # fmt: skip
+def test_a_uva_session_with_blank_psoralen_fields_is_not_puva(engine, psoralen, code, query):
+    note = ("PHOTOTHERAPY RECORD\nDx: pityriasis lichenoides chronica (bx 01/2026)\nModality: UVA, full-body cabinet\n"
+            f"{psoralen}\nDose: 3.5 J/cm2 (tx #8)\nSkin: no erythema.")  # fmt: skip
+    s = engine.suggest(note, "puva-blank")
+    assert [c.code for c in s.cpt] == [code]
+    assert any("psoralen" in q.message for q in s.queries) == query
