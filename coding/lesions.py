@@ -34,7 +34,7 @@ def _biopsy_lesions(frame: Frame, only_frame: bool, frames_count: int = 1, text:
     """How many lesions one biopsy frame samples: a count stated in the biopsy's own sentence
     (or a note total when it is the only biopsy frame, or when the biopsy was "of each"), else 1."""
     sentences = {p.sentence for p in frame.procedures}
-    nouns = ("lesion", "site", "spot", "papule", "biops", "specimen", "patch", "plaque", "nodule", "growth", "macule", "mole")
+    nouns = ("lesion", "site", "spot", "papule", "biops", "bx", "specimen", "patch", "plaque", "nodule", "growth", "macule", "mole")
     each = only_frame and any(EACH.search(text, p.end, p.end + 20) for p in frame.procedures)
     # "All 3 specimens ..." after lesions A, B and C totals those frames; it adds none
     counts = [m for m in frame.counts if m.active and (m.sentence in sentences or (m.role == "total" and only_frame) or each)]
@@ -192,6 +192,8 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
                               evidence=opening[:1] + [nail_site], frames=[i], site=nail_site.canonical))  # fmt: skip
             continue
         n = _biopsy_lesions(frame, len(biopsy_frames) == 1, len(biopsy_frames), ctx.text)
+        if n > 1 and any(_one_lesion_sampled(ctx.text, p) for p in named):
+            n = 1  # "punch bx x2 from the same plaque": two samples, one lesion
         site, side = _site_side(frame)
         if n == 1 and site is not None and side is not None and any(
                 k[:3] == (technique, site, side) and (k[3] == frame.label or None in (k[3], frame.label)) for k in counted):  # fmt: skip

@@ -20,7 +20,7 @@ from dermcoder.nlp.start_filter import RegexGated, start_filtered, word_gated
 NOUNS = (
     r"(?:actinic keratos[ie]s|aks?|hyperkeratotic aks?|lesions?|warts?|verrucae?|tags?|skin tags?|acrochordons?|"
     r"keratos[ie]s|sks?|isks?|nails?|toenails?|fingernails?|papules?|spots?|sites?|keloids?|growths?|molluscum|"
-    r"mollusca|milia|cysts?|plaques?|patch(?:es)?|nodules?|biops(?:y|ies)|specimens?|calluses|corns?|seborrheic keratos[ie]s|condylomata?|scars?|areas?|lesion sites?|abscess(?:es)?|boils?|furuncles?|carbuncles?)"
+    r"mollusca|milia|cysts?|plaques?|patch(?:es)?|nodules?|biops(?:y|ies)|bxs?|specimens?|calluses|corns?|seborrheic keratos[ie]s|condylomata?|scars?|areas?|lesion sites?|abscess(?:es)?|boils?|furuncles?|carbuncles?)"
 )
 NUM = rf"(\d{{1,3}}(?![.,]\d)|{WORD_PATTERN})"
 # number, up to three modifier words, then a counted noun: "18 hypertrophic AKs", "six small warts"

@@ -932,3 +932,13 @@ def test_a_uva_session_with_blank_psoralen_fields_is_not_puva(engine, psoralen, 
     s = engine.suggest(note, "puva-blank")
     assert [c.code for c in s.cpt] == [code]
     assert any("psoralen" in q.message for q in s.queries) == query
+
+
+@pytest.mark.parametrize("line, addons", [
+    ("Bx x2: L flank papule, R ant thigh papule. Bx obtained, AlCl3, bandaid. Specimens A, B -> dermpath.", 1),
+    ("Proc: punch bx x2 from the same plaque - 4 mm center (H&E) + 4 mm at the edge. Each closed 1 stitch.", 0),
+], ids=["bx-x2-two-lesions", "bx-x2-one-plaque"])  # fmt: skip
+def test_a_count_written_after_bx(engine, line, addons):
+    s = engine.suggest("Imp: r/o PLEVA vs PLC.\n" + line, "bx-x2")
+    units = {c.code: c.units for c in s.cpt}
+    assert sum(u for code, u in units.items() if code in ("11103", "11105")) == addons
