@@ -185,7 +185,7 @@ def destruction_benign(ctx: CodingContext, rule: RuleRecord) -> None:
     if not frames:
         return
     nouns = ("wart", "verruc", "molluscum", "mollusca", "sk", "seborrheic", "milia", "condylom") if mixed else BENIGN_NOUNS
-    count = _session_count(ctx, frames, nouns)
+    count = _by_kind(ctx, frames, nouns) or _session_count(ctx, frames, nouns)
     n = int(count.value) if count else 1
     hist = _active_hist(frames[0][1], BENIGN_DESTRUCTION)[:1]
     evidence = [f.procedures[0] for _, f in frames] + hist + (count.evidence if count else [])
@@ -196,6 +196,28 @@ def destruction_benign(ctx: CodingContext, rule: RuleRecord) -> None:
     ctx.add(Candidate(code, 1, rule.id, f"{rule.id}: {n} benign lesion(s) ({hist[0].text if hist else ''}) -> {code}",
                       evidence=evidence, frames=[i for i, _ in frames], site="benign lesions", diagnoses=_dx(ctx, kinds),
                       alternatives=[("17111" if code == "17110" else "17110", 0.03, "other count band")]))  # fmt: skip
+
+
+def _by_kind(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: tuple[str, ...]) -> facts.Fact | None:
+    """ "PROCEDURE 1: Curettage of molluscum ... Total 9" and "PROCEDURE 2: Cryotherapy to verruca
+    vulgaris ... Total warts treated: six": one session of benign destruction, whatever the
+    method, counts every lesion; frames treating different kinds, each with its own count, add up."""
+    if len(frames) < 2:
+        return None
+    kinds = [{m.canonical for m in _active_hist(f, BENIGN_DESTRUCTION)} for _, f in frames]
+    if any(not k for k in kinds) or any(kinds[a] & kinds[b] for a in range(len(kinds)) for b in range(a + 1, len(kinds))):
+        return None
+    counts = [_session_count(ctx, [frame], nouns, own_sentence_only=True) or _frame_total(frame, nouns) for frame in frames]
+    if any(c is None for c in counts) or len({id(m) for c in counts for m in c.evidence}) < sum(len(c.evidence) for c in counts):
+        return None
+    total = sum(int(c.value) for c in counts)
+    return facts.Fact(total, [m for c in counts for m in c.evidence], " + ".join(f"{int(c.value)}" for c in counts))
+
+
+def _frame_total(frame: tuple[int, Frame], nouns: tuple[str, ...]) -> facts.Fact | None:
+    """A total written in the frame's own text ("Total warts treated: six")."""
+    totals = [m for m in frame[1].counts if m.active and m.role == "total" and m.section not in EXAM_SECTIONS]
+    return facts.count_fact(totals[-1:], nouns) if totals else None
 
 
 @handler("destruction_vascular")

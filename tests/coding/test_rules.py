@@ -942,3 +942,12 @@ def test_a_count_written_after_bx(engine, line, addons):
     s = engine.suggest("Imp: r/o PLEVA vs PLC.\n" + line, "bx-x2")
     units = {c.code: c.units for c in s.cpt}
     assert sum(u for code, u in units.items() if code in ("11103", "11105")) == addons
+
+
+@pytest.mark.parametrize("warts, code", [("six", "17111"), ("three", "17110")], ids=["9+6=15", "9+3=12"])
+def test_benign_destruction_of_two_kinds_adds_their_counts(engine, warts, code):
+    note = ("PROCEDURE 1: Curettage of molluscum contagiosum\n  - L axilla: 5\n  - L lateral chest wall: 3\n  - R inner thigh: 1\n"
+            "  Total 9 lesions curetted with 2 mm ring curette.\n\n"
+            "PROCEDURE 2: Cryotherapy (LN2, cryospray) to verruca vulgaris\n  2 freeze-thaw cycles each.\n"
+            f"  Total warts treated: {warts}.\n")  # fmt: skip
+    assert [c.code for c in engine.suggest(note, "benign-kinds").cpt] == [code]
