@@ -47,6 +47,7 @@ def _surveillance_today(text: str) -> bool:
 
 
 ASSESSMENT_SECTIONS = ("assessment", "assessment_plan")
+NOT_IRRITATED = re.compile(r"\b(?:not|non-?)[ \t-]?(?:inflamed|irritated)\b|\bwithout (?:inflammation|irritation)\b", re.IGNORECASE)
 IRRITATED = re.compile(r"(?<!non-)(?<!non)(?<!not )\b(?:irritated|inflamed|inflammed)\b", re.IGNORECASE)
 
 
@@ -216,6 +217,13 @@ def diagnoses(ctx: CodingContext, rule: RuleRecord) -> None:
     if em:
         ctx.note_dx = ctx.note_dx + extra
     _add_drug_codes(ctx)
+    if not NOT_IRRITATED.search(ctx.text):
+        for cand in ctx.candidates:
+            if "L82.0" in cand.diagnoses and "L82.1" in cand.diagnoses and not cand.code.startswith("992"):
+                # "typical of seborrheic keratoses ... These are irritated seborrheic keratoses": the
+                # lesions destroyed are the irritated ones, told first without their state (unless
+                # the note treats some it calls "not inflamed")
+                cand.diagnoses.remove("L82.1")
 
 
 def _add_drug_codes(ctx: CodingContext) -> None:

@@ -31,3 +31,15 @@ def test_an_abscess_of_an_internal_organ_is_no_skin_abscess(engine):
 def test_a_diagnosis_told_again_without_its_site_is_the_same_one(engine, note):
     codes = [d.code for d in engine.suggest(note, "dx3").icd10]
     assert codes == ["C44.311"]
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("", {"L82.0"}),
+    (" One more SK on the scalp, not inflamed, catches on the comb, was frozen too.", {"L82.0", "L82.1"}),
+], ids=["told-first-without-state", "a-treated-one-not-inflamed"])  # fmt: skip
+def test_irritated_sks_told_first_as_sks_are_coded_once(engine, extra, expected):
+    note = ("On exam there are four stuck-on waxy papules typical of seborrheic keratoses on the back, itching and bleeding "
+            "where the bra catches them. These are irritated seborrheic keratoses." + extra +
+            " All were treated with liquid nitrogen cryotherapy.")  # fmt: skip
+    s = engine.suggest(note, "isk")
+    assert {d.code for d in s.icd10} == expected
