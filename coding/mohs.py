@@ -26,9 +26,39 @@ def _deep(ctx: CodingContext, frame: Frame) -> bool:
     return False
 
 
+# A defect referred for repair after another surgeon's Mohs: "Referring Mohs surgeon: Dr. S. Mohs
+# completed this AM in her office", "Ref: Dr. B (Mohs, 08/18/25)", "s/p Mohs (outside)",
+# "REFERRED MOHS DEFECT" (not a referral *for* Mohs: "Referred by Dr. K for Mohs")
+OTHER_SURGEONS_MOHS = re.compile(
+    r"\breferring mohs surgeon\b|\breferred mohs defects?\b|\bmohs defects?[ \t]*[-\u2013(][ \t]*referred\b"
+    r"|\bmohs\b[^.\n]{0,40}\b(?:in (?:her|his|their) office|elsewhere)\b"
+    r"|\b(?:s/p|status post|after) mohs(?: surgery)?[ \t]*(?:\((?:outside|other surgeon|another surgeon|elsewhere|dr\.?[^)\n]{0,30})\)|by dr\b)"
+    r"|\bref(?:erred)?(?:[ \t]+by)?:?[ \t]*dr\.?[ \t][^\n(]{0,40}\([ \t]*mohs\b"
+    r"|\breferr(?:ed|ing)(?:[ \t]+by)?:?[ \t]*dr\.?[ \t][^.\n]{0,40}(?:[-\u2013][ \t]*mohs\b|\bafter mohs\b)",
+    re.IGNORECASE,
+)
+
+
+# "BCC of the right cheek treated with Mohs in 2019 at another center": an earlier tumour's Mohs
+EARLIER = re.compile(r"\bin (?:19|20)\d\d\b|\bago\b|\bhistory\b|\bhx\b|\bprior\b|\bprevious(?:ly)?\b", re.IGNORECASE)
+
+
+def _other_surgeons_mohs(text: str) -> bool:
+    """The note repairs a defect another surgeon's Mohs left today (not an earlier tumour's Mohs)."""
+    for m in OTHER_SURGEONS_MOHS.finditer(text):
+        start = text.rfind("\n", 0, m.start()) + 1
+        end = text.find("\n", m.end())
+        if not EARLIER.search(text, start, len(text) if end < 0 else end):
+            return True
+    return False
+
+
 @handler("mohs")
 def mohs(ctx: CodingContext, rule: RuleRecord) -> None:
     """17311/17313 per tumour, 17312/17314 per further stage, 17315 per block beyond 5 in a stage."""
+    if frames_with(ctx, "mohs") and _other_surgeons_mohs(ctx.text):
+        ctx.warn("mohs_other_surgeon", f"{rule.id}: the Mohs surgery was done by another surgeon (a referred defect): not coded here")
+        return
     for i, frame in frames_with(ctx, "mohs"):
         done = [p for p in frame.procedures if p.canonical == "mohs" and p.active and p.role != "service"]
         if not done and not frame.mohs_stages and not frame.mohs_blocks:

@@ -951,3 +951,18 @@ def test_benign_destruction_of_two_kinds_adds_their_counts(engine, warts, code):
             "PROCEDURE 2: Cryotherapy (LN2, cryospray) to verruca vulgaris\n  2 freeze-thaw cycles each.\n"
             f"  Total warts treated: {warts}.\n")  # fmt: skip
     assert [c.code for c in engine.suggest(note, "benign-kinds").cpt] == [code]
+
+
+@pytest.mark.parametrize("header, mohs_coded", [
+    ("Referring Mohs surgeon: Dr. Solvang. Mohs completed this AM in her office; pt walked over.", False),
+    ("Ref: Dr. Beaumont (Mohs, 08/18/25) - invasive SCC, clear at Stage II.", False),
+    ("Dx: SCC R cheek s/p Mohs (outside).", False),
+    ("History: BCC of the right cheek treated with Mohs in 2019 at another center. Surgeon and reading pathologist: me.", True),
+    ("Referred by Dr. Kaur for Mohs of a nodular BCC. Surgeon and reading pathologist: me.", True),
+], ids=["referring-mohs-surgeon", "ref-dr-mohs-date", "s/p-mohs-outside", "earlier-tumours-mohs", "referred-for-mohs"])  # fmt: skip
+def test_mohs_done_by_another_surgeon_is_not_coded(engine, header, mohs_coded):
+    note = (header + "\nMohs micrographic surgery, R malar cheek: Stage 1: 3 blocks - residual. Stage 2: 1 block - clear.\n"
+            "Final defect 1.6 x 1.4 cm. Layered closure, length 4.0 cm.")  # fmt: skip
+    codes = {c.code for c in engine.suggest(note, "mohs-other").cpt}
+    assert ("17311" in codes) == mohs_coded
+    assert "12052" in codes  # the repair is this surgeon's either way
