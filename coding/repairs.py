@@ -132,9 +132,10 @@ def _ladder_neighbours(ctx, family, code, group):
     return [(codes[j], 0.04, "neighbouring length band") for j in (i + 1, i - 1) if 0 <= j < len(codes)]
 
 
-def reconstructions(ctx: CodingContext, kinds: tuple[str, ...], what: str, where: str):
+def reconstructions(ctx: CodingContext, kinds: tuple[str, ...], what: str, where: str, unmeasured: bool = False):
     """(frame index, reconstruction mention, site fact, anatomic group, area fact) for each flap or
-    graft of these kinds whose area and site the note documents; queries the missing fact otherwise."""
+    graft of these kinds whose area and site the note documents; queries the missing fact otherwise
+    (`unmeasured`: a documented site without an area is still yielded, with area None, after the query)."""
     measured = {i for i, f in enumerate(ctx.frames) if f.areas and (r := facts.reconstruction(f)) is not None and r.canonical in kinds}
     for i, frame in enumerate(ctx.frames):
         rec = facts.reconstruction(frame)
@@ -150,7 +151,8 @@ def reconstructions(ctx: CodingContext, kinds: tuple[str, ...], what: str, where
         area = facts.defect_area(frame, ctx.text)
         if area is None:
             ctx.query("area", f"{what}: {where} area not documented", [rec])
-            continue
+            if not (unmeasured and group is not None):
+                continue
         if group is None:
             ctx.query("site", f"{what}: {where} site not documented", [rec])
             continue
@@ -183,11 +185,18 @@ def att(ctx: CodingContext, rule: RuleRecord) -> None:
 @handler("graft")
 def graft(ctx: CodingContext, rule: RuleRecord) -> None:
     """Free grafts by recipient area and site group."""
-    for i, frame, rec, site, group, area in reconstructions(ctx, ("ftsg", "stsg"), "Graft", "recipient"):
+    for i, frame, rec, site, group, area in reconstructions(ctx, ("ftsg", "stsg"), "Graft", "recipient", unmeasured=True):
         family = "graft_ftsg" if rec.canonical == "ftsg" else "graft_stsg"
         primary = next((c for c in ctx.tables.family_codes(family) if c.anatomic_group == group and not c.add_on), None)
         addon = next((c for c in ctx.tables.family_codes(family) if c.anatomic_group == group and c.add_on), None)
         if primary is None:
+            continue
+        if area is None:
+            # "about the size of a quarter ... dimensions are in the photo": the site group gives the
+            # code, the first band is all the note supports (no add-on units), with the area query
+            ctx.add(Candidate(primary.code, 1, rule.id, f"{rule.id}: {rec.text}, recipient area not documented -> lowest band {primary.code}",
+                              evidence=[rec] + (site.evidence if site else []), frames=[i], site=site.value if site else None,
+                              confidence=0.4))  # fmt: skip
             continue
         step = 20.0 if rec.canonical == "ftsg" else 100.0
         units = facts.ceil_units(area.value, step, step)

@@ -966,3 +966,15 @@ def test_mohs_done_by_another_surgeon_is_not_coded(engine, header, mohs_coded):
     codes = {c.code for c in engine.suggest(note, "mohs-other").cpt}
     assert ("17311" in codes) == mohs_coded
     assert "12052" in codes  # the repair is this surgeon's either way
+
+
+@pytest.mark.parametrize("size, codes", [
+    ("The defect is about the size of a quarter; dimensions are in the photo.", {"15240"}),
+    ("Recipient defect 5.0 x 5.0 cm = 25 sq cm.", {"15240", "15241"}),
+], ids=["unmeasured-lowest-band", "measured"])  # fmt: skip
+def test_a_graft_without_its_area_takes_the_lowest_band_with_a_query(engine, size, codes):
+    note = ("Referred by Dr. H after Mohs surgery this morning for an SCC of the left medial cheek. " + size +
+            " We chose a full-thickness skin graft, harvested from the left supraclavicular region and sewn in with a bolster.")  # fmt: skip
+    s = engine.suggest(note, "ftsg")
+    assert {c.code for c in s.cpt} == codes
+    assert any(q.fact == "area" for q in s.queries) == (codes == {"15240"})
