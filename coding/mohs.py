@@ -31,7 +31,7 @@ def _deep(ctx: CodingContext, frame: Frame) -> bool:
 # "REFERRED MOHS DEFECT" (not a referral *for* Mohs: "Referred by Dr. K for Mohs")
 OTHER_SURGEONS_MOHS = re.compile(
     r"\breferring mohs surgeon\b|\breferred mohs defects?\b|\bmohs defects?[ \t]*[-\u2013(][ \t]*referred\b"
-    r"|\bmohs\b[^.\n]{0,40}\b(?:in (?:her|his|their) office|elsewhere)\b"
+    r"|\bmohs\b[^.\n]{0,25}\b(?:done|performed|completed)\b[^.\n]{0,25}\b(?:in (?:her|his|their) office|elsewhere)\b"
     r"|\b(?:s/p|status post|after) mohs(?: surgery)?[ \t]*(?:\((?:outside|other surgeon|another surgeon|elsewhere|dr\.?[^)\n]{0,30})\)|by dr\b)"
     r"|\bref(?:erred)?(?:[ \t]+by)?:?[ \t]*dr\.?[ \t][^\n(]{0,40}\([ \t]*mohs\b"
     r"|\breferr(?:ed|ing)(?:[ \t]+by)?:?[ \t]*dr\.?[ \t][^.\n]{0,40}(?:[-\u2013][ \t]*mohs\b|\bafter mohs\b)",
