@@ -19,8 +19,11 @@ from dermcoder.nlp.spans import add_span
 from dermcoder.nlp.pipe_tables import MIN_SEMICOLONS, separator_at
 from dermcoder.nlp.start_filter import start_filtered
 
-NUM = rf"(?:\d+(?:\.\d+)?|\.\d+|{SPOKEN_NUMBER})"
-UNIT = r"(?:cm|mm|centimet(?:er|re)s?|millimet(?:er|re)s?)"
+# OCR of a scanned chart reads "0.5 cm" as "0.S crn" and "0.4" as "O.4": those misreadings
+# (a letter for a digit inside a decimal, "rn" for "m") are numbers and units too
+OCR_NUM = r"O\.\d+|\d+\.S\b"
+NUM = rf"(?:\d+(?:\.\d+)?|\.\d+|{OCR_NUM}|{SPOKEN_NUMBER})"
+UNIT = r"(?:cm|mm|crn|rnm|centimet(?:er|re)s?|millimet(?:er|re)s?)"
 AREA_UNIT = r"(?:sq\.?\s*cm|cm[ \t]?2(?![\d.])|cm²|square\s+centimet(?:er|re)s?|square\s+cm|sq\.?\s*mm|mm²|mm2)"
 SEP = r"\s*(?:x|×|X|by|\*)\s*"
 MEASURE = re.compile(
@@ -63,7 +66,7 @@ _MEASURE_SCAN = start_filtered(MEASURE)  # scanned over every note: start_filter
 
 def _cm(value: float, unit: str) -> float:
     unit = unit.lower()
-    return value / 10.0 if unit.startswith("mm") or unit.startswith("milli") else value
+    return value / 10.0 if unit.startswith(("mm", "rnm", "milli")) else value
 
 
 def _is_area(unit: str) -> bool:
@@ -194,7 +197,9 @@ REPAIR_HEAD = re.compile(r"(repair|closure|closed|sutured|suture line|incision l
 
 
 def _number(raw: str) -> float:
-    """A measurement's number, in digits or spoken ("one point two")."""
+    """A measurement's number, in digits or spoken ("one point two"), or misread by OCR ("0.S", "O.4")."""
+    if re.fullmatch(OCR_NUM, raw):
+        raw = raw.replace("O", "0").replace("S", "5")
     try:
         return float(raw)
     except ValueError:
@@ -206,7 +211,7 @@ def parse_measure(m: re.Match) -> tuple[list[float], str, bool]:
     """Dimensions in cm (or sq cm for areas) from a MEASURE match."""
     unit = m.group("unit")
     area = _is_area(unit)
-    base = "mm" if "mm" in unit.lower() or "milli" in unit.lower() else "cm"
+    base = "mm" if any(w in unit.lower() for w in ("mm", "rnm", "milli")) else "cm"
     dims = []
     for g, ug in (("a", "ua"), ("b", "ub"), ("c", None)):
         raw = m.group(g)

@@ -419,6 +419,8 @@ CTX2_CASES = [
     ("pasted-outside-record", 'DOS 05/01/2025\nOutside records received (Coastal Mohs Surgery Center, DOS 04/10/2025) - pasted:\n"Mohs micrographic surgery, SCC L cheek. Stage I: 3 blocks."\n\nP: LN2 cryotherapy to all AKs listed.', "Mohs micrographic surgery", "copied_forward"),
     ("planned-by-another-surgeon", "Reconstruction by Dr. C on 02/27; helical advancement flap with or without cartilage graft planned by her.", "helical advancement flap", "hypothetical"),
     ("offered-then-and-deferred", "Known epidermoid cyst of the upper back, seen 2024; excision offered then and she deferred. Now red and painful.", "excision", "declined"),
+    ("not-appropriate", "Discussed Mohs vs excision with FTSG today; ED&C not appropriate on this site. Pt elects excision.", "ED&C", "negated"),
+    ("wait-list-for", "HPI: lives 3 h away; wait list for Mohs at referring center ~4 mo.", "Mohs", "hypothetical"),
     ("planned-then-deferred-it", "A deep incisional biopsy was planned for today, but the patient prefers to defer it until after a family trip.", "incisional biopsy", "declined"),
     ("less-likely", "Impression: targetoid eruption, EM favored; fixed drug eruption and urticaria multiforme less likely.", "fixed drug eruption", "uncertain"),
     ("less-likely-stops-at-semicolon", "Favor bullous pemphigoid clinically; bullous drug eruption (furosemide) less likely but possible.", "drug eruption", "uncertain"),
