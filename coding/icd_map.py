@@ -56,10 +56,11 @@ def _pick(entry, side: str | None, eyelid_part: str | None) -> str | None:
 def icd_code(key: str, site: str | None, side: str | None = None, eyelid_part: str | None = None) -> str | None:
     """The ICD-10-CM code of diagnosis family `key` at canonical `site` (None if it cannot be told)."""
     data = load_icd_map()
-    if key in data["flat"]:
-        return data["flat"][key]
+    # a site with a code of its own comes first ("lichen sclerosus" is L90.0, of the vulva N90.4)
     if site and key in data["by_site"] and site in data["by_site"][key]:
         return _pick(data["by_site"][key][site], side, eyelid_part)
+    if key in data["flat"]:
+        return data["flat"][key]
     if key in data["by_site"] and key not in data["by_axis"]:
         return data["by_site"][key].get("unspecified")  # a site the family has no code for, or none
     axes = data["by_axis"].get(key)

@@ -637,7 +637,8 @@ def _proven(ctx: CodingContext, frame: Frame) -> bool:
 
 
 HIDRADENITIS_REGIONS = {"axilla": ("11450", "11451"), "groin": ("11462", "11463"), "perianal": ("11470", "11471"),
-                        "abdomen": ("11470", "11471"), "genitalia": ("11462", "11463")}  # fmt: skip
+                        "abdomen": ("11470", "11471"), "genitalia": ("11462", "11463"), "vulva": ("11462", "11463"),
+                        "scrotum": ("11462", "11463"), "penis": ("11462", "11463")}  # fmt: skip
 
 
 @handler("hidradenitis")
