@@ -168,7 +168,8 @@ class CountRecognizer:
 
 # "R hand 4 (periungual x2, dorsal x2)", "LN2 to 3 lesions (2 scalp, 1 hand)": the bracket
 # right after a count (and its noun) breaks it down
-BREAKDOWN = re.compile(r"[ \t]*(?:[A-Za-z'-]+[ \t]*){0,3}\(([^()\n]{1,80})\)")
+# (not "chin x1  (= 4)": a bracket that adds up the list before it is its total)
+BREAKDOWN = re.compile(r"[ \t]*(?:[A-Za-z'-]+[ \t]*){0,3}\((?![ \t]*(?:=|total\b))([^()\n]{1,80})\)", re.IGNORECASE)
 
 
 def _drop_breakdowns(doc: Doc, text: str) -> None:
