@@ -22,7 +22,8 @@ NOUNS = (
     r"keratos[ie]s|sks?|isks?|nails?|toenails?|fingernails?|papules?|spots?|sites?|keloids?|growths?|molluscum|"
     r"mollusca|milia|cysts?|plaques?|patch(?:es)?|nodules?|biops(?:y|ies)|bxs?|specimens?|calluses|corns?|seborrheic keratos[ie]s|condylomata?|scars?|areas?|lesion sites?|abscess(?:es)?|boils?|furuncles?|carbuncles?)"
 )
-NUM = rf"(\d{{1,3}}(?![.,]\d)|{WORD_PATTERN})"
+# (OCR of a handwritten tally reads "15" as "l5": an "l" before a digit is a 1)
+NUM = rf"(\d{{1,3}}(?![.,]\d)|l\d{{1,2}}(?![\w.,])|{WORD_PATTERN})"
 # number, up to three modifier words, then a counted noun: "18 hypertrophic AKs", "six small warts"
 # (not the denominator of a fraction: "lateral 1/5 of nail plate")
 BEFORE_NOUN = re.compile(rf"(?<![\w.#/-]){NUM}(?!\s+(?:ft|f/t|ftc|freeze|thaw|cycles?)\b)(?=[ \t]+(?:[a-z-]+[ \t]+){{0,3}}{NOUNS}\b)", re.IGNORECASE)
@@ -105,6 +106,13 @@ _SCANS = tuple((_fast(rx), group, role) for rx, group, role in (
 ))  # fmt: skip
 
 
+def _count_value(raw: str) -> int | None:
+    """The integer a count's words or digits say ("twelve", "12", OCR's "l2")."""
+    if len(raw) > 1 and raw[0] == "l" and raw[1:].isdigit():
+        raw = "1" + raw[1:]
+    return to_int(raw)
+
+
 @Language.factory("derm_counts", assigns=["doc.spans"], default_config={})
 def make_counts(nlp, name):  # untyped: spaCy validates factory signatures
     """Factory for the lesion-count recognizer."""
@@ -124,7 +132,7 @@ class CountRecognizer:
                 if (start in seen or NOT_A_COUNT.match(text[end : end + 12]) or CLOCK_BEFORE.search(text, max(0, start - 3), start)
                         or LABEL_BEFORE.search(text, max(0, start - 14), start)):  # fmt: skip
                     continue
-                value = to_int(m.group(g))
+                value = _count_value(m.group(g))
                 if value is None or value == 0 or value > 200:
                     continue
                 if role == "after":
@@ -141,7 +149,7 @@ class CountRecognizer:
         for site in [sp for sp in spans if sp.label_ == "SITE"]:
             site_start, site_end = char_range(doc, site, direct)
             m = BEFORE_SITE.search(text, max(0, site_start - 40), site_start)
-            if m and m.start(1) not in seen and (value := to_int(m.group(1))) is not None and 0 < value <= 60:
+            if m and m.start(1) not in seen and (value := _count_value(m.group(1))) is not None and 0 < value <= 60:
                 seen.add(m.start(1))
                 value *= 2 if m.group("each") else 1
                 add_span(doc, m.start(1), m.end(1), "COUNT", value=value, role="item", canonical="lesions by site")
@@ -157,7 +165,7 @@ class CountRecognizer:
                 continue
             g = next(i for i in range(1, (m.lastindex or 1) + 1) if m.group(i))
             start, end = m.start(g), m.end(g)
-            value = to_int(m.group(g))
+            value = _count_value(m.group(g))
             if start in seen or value is None or not 0 < value <= 60 or NOT_A_COUNT.match(text[end : end + 12]):
                 continue
             seen.add(start)

@@ -41,6 +41,7 @@ COUNTS = [
     ("Face: 5 gritty erythematous papules (L forehead 2, R temple 1, nasal dorsum 1, L cheek 1) c/w AK.", [5]),
     ("Strength 5/5 proximal and distal, all 4 extremities.", []),
     ("Injected: L cheek x2, R jawline x1, chin x1  (= 4). Kenalog 2.5 mg/mL", [2, 1, 1, 4]),
+    (" SITE    #\n forehead   4\n nose   2\n -----\n TOTAL   l5\n", [4, 2, 15]),
     ("Bx x2: L flank papule, R ant thigh papule. Bx #2 to dermpath.", [2]),
     ("Four indurated papules: L nasal ala 0.9 cm, R cheek 1.1 cm. Triamcinolone 0.2 mL into each of the four lesions.", [4, 4]),
     ("Moves all four limbs; 2 quadrants of the abdomen tender.", []),
