@@ -713,7 +713,8 @@ EM_SEPARATE = re.compile(
     r"|modifier[- ]25|\b-25\b|\bE/?&?M\b[^.\n]{0,40}(?:separate|25)|in addition(?: to the procedure)?,? (?:we |i )?(?:also )?(?:evaluated|addressed|managed|discussed)"
     r"|also (?:evaluated|addressed|managed)|additional(?:ly)? (?:evaluated|addressed|managed)|separate(?:ly)? (?:evaluated|addressed|managed)|decision (?:for|to proceed with) (?:surgery|flap|the flap)"
     # visit time counted apart from the procedure ("22 min (excludes procedure time)")
-    r"|(?:excludes?|excluding|exclusive of|not including|not counting|apart from|separate(?:ly)? from) (?:[a-z]+ ){0,5}?(?:procedur\w*|biops\w*|excision|extraction|cryo\w*|LN2|injections?|drainage|I&D|surgery|repair|removal|destruction)(?: time)?",
+    # ("not incl. cryo", "excluding\ntime for cryo procedure": abbreviated, or broken across a line)
+    r"|(?:excludes?|excluding|exclusive of|not including|not incl\.?|not counting|apart from|separate(?:ly)? from)\s+(?:[a-z]+\s+){0,5}?(?:procedur\w*|biops\w*|excision|extraction|cryo\w*|LN2|injections?|drainage|I&D|surgery|repair|removal|destruction)(?: time)?",
     re.IGNORECASE,
 )
 EM_ONLY = re.compile(r"surveillance|full[- ]?(?:body )?skin exam\w*|total[- ]body skin exam\w*|\bFBSE\b|\bTBSE\b|\bFSE\b|skin (?:cancer )?check|follow[- ]up|office visit|new patient visit|consult", re.IGNORECASE)

@@ -978,3 +978,14 @@ def test_a_graft_without_its_area_takes_the_lowest_band_with_a_query(engine, siz
     s = engine.suggest(note, "ftsg")
     assert {c.code for c in s.cpt} == codes
     assert any(q.fact == "area" for q in s.queries) == (codes == {"15240"})
+
+
+@pytest.mark.parametrize("time_line", [
+    "Total time on date for E/M (hx, exam, counseling, Rx, notes), not incl. cryo: 32 min.",
+    "Total time today 32 min (counseling/Rx rosacea, documentation), excluding\ntime for cryo procedure.",
+], ids=["not-incl-abbreviated", "excluding-across-a-line"])  # fmt: skip
+def test_visit_time_counted_apart_from_the_procedure_documents_a_separate_visit(engine, time_line):
+    note = ("NEW PATIENT\nCC: red face & flushing x 2 yr; rough spots on scalp.\n1. Rosacea - new dx. Rx metronidazole 0.75% gel bid.\n"
+            "2. Actinic keratoses x 3 (scalp 2, R helix 1) - LN2 today, 2 FTC.\n" + time_line)  # fmt: skip
+    s = engine.suggest(note, "em-time")
+    assert ("99203", ["25"]) in [(c.code, c.modifiers) for c in s.cpt]
