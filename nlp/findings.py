@@ -130,6 +130,8 @@ class FindingsRecognizer(ResourceBacked):
         lexicons = (("REPAIR", self.lex.repairs), ("PROCEDURE", self.lex.procedures), ("HISTOLOGY", self.lex.histology))
         for d in ABBREVIATION_DEFINED.finditer(text):
             abbr, long = d.group("abbr") or d.group("abbr2"), (d.group("long") or d.group("long2")).strip()
+            if d.group("abbr") and abbr[0].lower() != long[0].lower():
+                continue  # "vulvar LS (punch biopsy ..., 08/2021)": a bracket after an abbreviation, no definition of it
             for label, lexicon in lexicons:
                 found = list(lexicon.finditer(long))
                 # the long form starts right after "ILC =" ("... closure in my notes"), or ends

@@ -420,6 +420,7 @@ CTX2_CASES = [
     ("planned-by-another-surgeon", "Reconstruction by Dr. C on 02/27; helical advancement flap with or without cartilage graft planned by her.", "helical advancement flap", "hypothetical"),
     ("offered-then-and-deferred", "Known epidermoid cyst of the upper back, seen 2024; excision offered then and she deferred. Now red and painful.", "excision", "declined"),
     ("not-appropriate", "Discussed Mohs vs excision with FTSG today; ED&C not appropriate on this site. Pt elects excision.", "ED&C", "negated"),
+    ("risk-of", "Reviewed lifelong surveillance and the small lifetime risk of squamous cell carcinoma; call for any sore.", "squamous cell carcinoma", "hypothetical"),
     ("struck-through", "Repair: [struck] Complex repair - extensive undermining [/struck]  WEG 2/9/22\n  Intermediate layered closure, 4.6 cm.", "Complex repair", "negated"),
     ("wait-list-for", "HPI: lives 3 h away; wait list for Mohs at referring center ~4 mo.", "Mohs", "hypothetical"),
     ("planned-then-deferred-it", "A deep incisional biopsy was planned for today, but the patient prefers to defer it until after a family trip.", "incisional biopsy", "declined"),

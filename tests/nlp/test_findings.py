@@ -250,3 +250,13 @@ def test_a_residents_initials_are_no_keratoacanthoma(nlp):
                          ids=["flap-viable", "flap-rolled-back"])  # fmt: skip
 def test_a_skin_tears_flap_is_no_tissue_transfer(nlp, text):
     assert not [m for m in mentions(nlp, text) if m.label == "REPAIR" and m.canonical == "flap"]
+
+
+@pytest.mark.parametrize("text, abbreviation_read", [
+    ("biopsy-proven vulvar LS (punch biopsy left labium minus, 08/2021). LS stable today.", False),
+    ("ILC = intermediate layered closure in my notes.\nILC 4-0 Vicryl, 3.1 cm.", True),
+], ids=["bracket-after-an-abbreviation", "definition"])  # fmt: skip
+def test_an_abbreviation_is_defined_only_by_a_long_form_it_abbreviates(nlp, text, abbreviation_read):
+    abbreviation = text.split()[0] if abbreviation_read else "LS"
+    uses = [m for m in mentions(nlp, text) if m.text == abbreviation and m.label in ("PROCEDURE", "REPAIR")]
+    assert bool(uses) == abbreviation_read
