@@ -420,6 +420,8 @@ CTX2_CASES = [
     ("planned-by-another-surgeon", "Reconstruction by Dr. C on 02/27; helical advancement flap with or without cartilage graft planned by her.", "helical advancement flap", "hypothetical"),
     ("offered-then-and-deferred", "Known epidermoid cyst of the upper back, seen 2024; excision offered then and she deferred. Now red and painful.", "excision", "declined"),
     ("not-appropriate", "Discussed Mohs vs excision with FTSG today; ED&C not appropriate on this site. Pt elects excision.", "ED&C", "negated"),
+    ("last-yr", "Had a cyst excised from L back here last yr, healed fine. Now abscess R buttock, I&D.", "excised", "historical"),
+    ("last-proc-footer", "I&D today.\nLarkspur Falls Derm | Chart 12-0934 | Last proc: 03/10/2020 Exc cyst L upper back 2.4 cm w/ layered repair | pg 2", "Exc", "historical"),
     ("risk-of", "Reviewed lifelong surveillance and the small lifetime risk of squamous cell carcinoma; call for any sore.", "squamous cell carcinoma", "hypothetical"),
     ("struck-through", "Repair: [struck] Complex repair - extensive undermining [/struck]  WEG 2/9/22\n  Intermediate layered closure, 4.6 cm.", "Complex repair", "negated"),
     ("wait-list-for", "HPI: lives 3 h away; wait list for Mohs at referring center ~4 mo.", "Mohs", "hypothetical"),
