@@ -722,7 +722,8 @@ NOT_SEPARATE = re.compile(r"no separate (?:e/?&?m|evaluation)|e/?&?m (?:is )?not
 MDM = re.compile(r"\b(straightforward|low|moderate|high)\b(?:[- ]complexity)?\s*(?:mdm|medical decision|decision[- ]making|complexity)"
                  # ("MDM for problem 1: moderate": a problem's number is no level)
                  # ("MDM (items 1-2 only): moderate": item numbers neither)
-                 r"|(?:\bmdm\b|medical decision[- ]making)(?:[^.\n\d]|(?<=problem )\d|(?<=#)\d|(?<=items )\d|(?<=item )\d|(?<=\d-)\d|(?<=\d, )\d)"
+                 # ("MDM for 1-2 (separate from today's biopsies): low": the problems' numbers)
+                 r"|(?:\bmdm\b|medical decision[- ]making)(?:[^.\n\d]|(?<=problem )\d|(?<=#)\d|(?<=items )\d|(?<=item )\d|(?<=\d-)\d|(?<=\d, )\d|(?<=for )\d)"
                  r"{0,90}?\b(straightforward|low|moderate|mod|high|sf)\b", re.IGNORECASE)
 MDM_WORDS = {"mod": "moderate", "sf": "straightforward"}  # "MDM mod."
 # "MDM: [ ] Straightforward [ ] Low [x] Moderate": on a line of checkboxes only the ticked level counts

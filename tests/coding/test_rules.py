@@ -989,3 +989,11 @@ def test_visit_time_counted_apart_from_the_procedure_documents_a_separate_visit(
             "2. Actinic keratoses x 3 (scalp 2, R helix 1) - LN2 today, 2 FTC.\n" + time_line)  # fmt: skip
     s = engine.suggest(note, "em-time")
     assert ("99203", ["25"]) in [(c.code, c.modifiers) for c in s.cpt]
+
+
+def test_a_decision_level_given_for_numbered_problems(engine):
+    note = ("Est pt.\n1. Lichen sclerosus, vulva - stable. Continue clobetasol 2x/wk; refill.\n"
+            "2. History of VIN 3 - no recurrence; continue 6-month exams.\n"
+            "   MDM for 1-2 (separate from today's biopsy decisions): low.\n"
+            "3. Pigmented papule R inner thigh - SK favored. -> Shave biopsy, tangential to mid-dermis; AlCl3.")  # fmt: skip
+    assert ("99213", ["25"]) in [(c.code, c.modifiers) for c in engine.suggest(note, "mdm-for").cpt]
