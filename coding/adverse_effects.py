@@ -78,7 +78,7 @@ def drug_patterns() -> tuple[tuple[re.Pattern, str], ...]:
         msg = icd.check_billable(code)
         if msg:
             problems.append(f"{code}: {msg}")
-        if not re.fullmatch(r"T(?:3[6-9]|4\d|50)\.[0-9X]{2}5A", code):
+        if not re.fullmatch(r"T(?:3[6-9]|4\d|50)\.[0-9A-Z][0-9X]5A", code):  # (T45.A-: checkpoint inhibitors)
             problems.append(f"{code}: not an adverse-effect code (T36-T50, character 5, initial encounter)")
         for pattern in entry.patterns:
             try:

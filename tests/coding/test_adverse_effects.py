@@ -49,6 +49,8 @@ def test_a_bad_pattern_is_refused(tmp_path, monkeypatch):
     ("1. Morbilliform drug eruption due to piperacillin-tazobactam, improving.", "Morbilliform drug eruption", "L27.0", "T36.0X5A"),
     ("A: fixed drug eruption L hand, naproxen - recurrent.", "fixed drug eruption", "L27.1", "T39.315A"),
     ("2. Lichenoid drug eruption due to hydrochlorothiazide - stop HCTZ.", "Lichenoid drug eruption", "L43.2", "T50.2X5A"),
+    ("1. Lichenoid drug eruption due to pembrolizumab, grade 2 - continue pembro.", "Lichenoid drug eruption", "L43.2", "T45.AX5A"),
+    ("Morbilliform drug eruption due to capecitabine.", "Morbilliform drug eruption", "L27.0", "T45.1X5A"),
     ("#1 Phototoxic drug eruption 2/2 HCTZ - exaggerated sunburn.", "Phototoxic drug eruption", "L56.0", "T50.2X5A"),
     ("Perioral dermatitis, steroid-induced - adverse effect of the topical triamcinolone.", "Perioral dermatitis", "L71.0", "T49.0X5A"),
     ("Perioral dermatitis - start doxycycline 50 mg daily.", "Perioral dermatitis", "L71.0", None),
@@ -56,7 +58,7 @@ def test_a_bad_pattern_is_refused(tmp_path, monkeypatch):
     ("Drug eruption from Bactrim; start prednisone 40 mg taper.", "Drug eruption", "L27.0", "T37.0X5A"),
     ("Lamotrigine-induced morbilliform drug eruption.", "morbilliform drug eruption", "L27.0", "T42.6X5A"),
     ("Atopic dermatitis - flare after naproxen?", "Atopic dermatitis", "L20.9", None),
-], ids=["due-to", "named-beside", "lichenoid-due-to", "2/2", "topical-steroid", "treatment-not-cause", "steroid-treats-it",
+], ids=["due-to", "named-beside", "lichenoid-due-to", "checkpoint-inhibitor", "antineoplastic", "2/2", "topical-steroid", "treatment-not-cause", "steroid-treats-it",
         "cause-before-treatment", "drug-induced", "not-a-manifestation"])  # fmt: skip
 def test_drug_cause(line, dx, code, expected):
     start = line.index(dx)
