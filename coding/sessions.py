@@ -760,7 +760,8 @@ INPATIENT = re.compile(r"\binpatient\b|\bhospital day\b|\b(?:subsequent|initial)
                        r"|\badmit(?:ted)?\b[ \t:]*(?:on[ \t]+)?\d{1,2}/\d{1,2}", re.IGNORECASE)  # fmt: skip
 SUBSEQUENT = re.compile(r"\bprogress note\b|\bfollow-?up note\b|\bsubsequent hospital\b|\binitial consult(?:ation)?\b[^.\n]{0,20}\b(?:by me|on)\b"
                         r"|\bfollowing since\b", re.IGNORECASE)  # fmt: skip
-CONSULT_CODES = re.compile(r"\b(?:pays|recogni[sz]es|accepts|payable|covers)\b[^.\n]{0,40}\bconsult(?:ation)? codes\b", re.IGNORECASE)
+CONSULT_CODES = re.compile(r"\b(?:pays|recogni[sz]es|accepts|payable|covers)\b[^.\n]{0,40}\bconsult(?:ation)? codes\b"
+                           r"|\bconsult(?:ation)? codes (?:are )?(?:accepted|payable|paid|recogni[sz]ed|covered)\b", re.IGNORECASE)  # fmt: skip
 CONSULT_CODES_NOT = re.compile(r"\bconsult(?:ation)? codes (?:are )?not (?:payable|paid|recogni[sz]ed|accepted)|\b(?:does not|doesn't|do not) "
                                r"(?:pay|recogni[sz]e|accept)[^.\n]{0,20}\bconsult", re.IGNORECASE)  # fmt: skip
 HOSPITAL_LEVELS = {"initial": {"straightforward": "99221", "low": "99221", "moderate": "99222", "high": "99223"},

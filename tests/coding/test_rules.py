@@ -997,3 +997,14 @@ def test_a_decision_level_given_for_numbered_problems(engine):
             "   MDM for 1-2 (separate from today's biopsy decisions): low.\n"
             "3. Pigmented papule R inner thigh - SK favored. -> Shave biopsy, tangential to mid-dermis; AlCl3.")  # fmt: skip
     assert ("99213", ["25"]) in [(c.code, c.modifiers) for c in engine.suggest(note, "mdm-for").cpt]
+
+
+@pytest.mark.parametrize("payer, code", [
+    ("Payer: Keystone Commercial PPO (consultation codes accepted)", "99254"),
+    ("Payer: Medicare (consult codes not payable)", "99222"),
+], ids=["consult-codes-accepted", "medicare"])  # fmt: skip
+def test_an_inpatient_consult_by_payer(engine, payer, code):
+    note = ("INPATIENT DERMATOLOGY CONSULTATION, requested by oncology. " + payer + "\n"
+            "Morbilliform eruption on day 10 of admission. A/P: drug eruption vs viral exanthem; punch biopsy today.\n"
+            "MDM: moderate.\nProcedure: 4 mm punch biopsy, L flank, 1 suture.")  # fmt: skip
+    assert code in {c.code for c in engine.suggest(note, "consult").cpt}
