@@ -85,6 +85,11 @@ def _restates_a_described_biopsy(text: str, frame: Frame, described: set[tuple[s
     return bool(generic) and all(_heading(text, p) for p in generic)
 
 
+def _plan_and_procedure(a: str | None, b: str | None) -> bool:
+    """One biopsy said in the assessment/plan, the other in the procedure section."""
+    return {a, b} == {"assessment_plan", "procedure"}
+
+
 def _label_kind(frame: Frame) -> str | None:
     return None if not frame.label else "number" if frame.label.isdigit() else "letter"
 
@@ -152,7 +157,7 @@ NAIL_UNIT = re.compile(r"\bnail[ -]?(?:folds?|matrix|bed|unit|plate)\b|\bsubungu
 def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
     """One primary by technique hierarchy; further lesions take their own technique's add-on."""
     lesions: list[tuple[str, int, Frame]] = []
-    counted: set[tuple[str, str | None, str | None, str | None]] = set()  # (technique, site, side, label) of single biopsies
+    counted: set[tuple[str, str | None, str | None, str | None, str | None]] = set()  # (technique, site, side, label, section) of single biopsies
     one_lesion_sentences: dict[int, int] = {}  # sentence whose samples all come from one lesion -> its entry in `lesions`
     biopsy_frames = frames_with(ctx, *BIOPSY_RANK)
     specific = [f for _, f in biopsy_frames if f.procedure != "biopsy"]
@@ -195,13 +200,16 @@ def biopsy(ctx: CodingContext, rule: RuleRecord) -> None:
         if n > 1 and any(_one_lesion_sampled(ctx.text, p) for p in named):
             n = 1  # "punch bx x2 from the same plaque": two samples, one lesion
         site, side = _site_side(frame)
+        section = opening[0].section
         if n == 1 and site is not None and side is not None and any(
-                k[:3] == (technique, site, side) and (k[3] == frame.label or None in (k[3], frame.label)) for k in counted):  # fmt: skip
-            # "R shin ... -> punch bx" in the story and "| Punch bx 4 mm | R shin |" in the grid:
-            # the same biopsy at the same site and side, told twice
+                k[:3] == (technique, site, side) and (k[3] == frame.label or None in (k[3], frame.label) or _plan_and_procedure(k[4], section))
+                for k in counted):  # fmt: skip
+            # "R shin ... -> punch bx" in the story and "| Punch bx 4 mm | R shin |" in the grid, or
+            # "2. New growth L upper back - punch biopsy today" above "PROCEDURE: Punch biopsy, left
+            # upper back" (the procedure section takes the last item's number): told twice
             continue
         if n:
-            counted.add((technique, site, side, frame.label))
+            counted.add((technique, site, side, frame.label, section))
         for _ in range(n):
             lesions.append((technique, i, frame))
     if not lesions:

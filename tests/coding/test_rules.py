@@ -1008,3 +1008,12 @@ def test_an_inpatient_consult_by_payer(engine, payer, code):
             "Morbilliform eruption on day 10 of admission. A/P: drug eruption vs viral exanthem; punch biopsy today.\n"
             "MDM: moderate.\nProcedure: 4 mm punch biopsy, L flank, 1 suture.")  # fmt: skip
     assert code in {c.code for c in engine.suggest(note, "consult").cpt}
+
+
+def test_a_biopsy_planned_in_the_assessment_and_described_in_the_procedure_is_one(engine):
+    note = ("A/P:\n1. Linear morphea, L lateral thigh, active.\n - Incisional (wedge) biopsy of the active border today.\n"
+            " - Labs: CBC, CMP, ANA.\n2. No features of systemic sclerosis.\nMDM: moderate. New patient.\n\n"
+            "PROCEDURE: Incisional biopsy\nSite: L proximal lateral thigh, active border. Fusiform wedge 1.2 x 0.5 cm into fat. "
+            "Closed with 4-0 nylon x3.\n")  # fmt: skip
+    codes = {c.code: c.units for c in engine.suggest(note, "bx-plan-proc").cpt}
+    assert codes.get("11106") == 1 and "11107" not in codes
