@@ -66,7 +66,7 @@ def test_benign_nerve_sheath_and_skin_neoplasms_by_site(key, site, side, code):
 
 @pytest.mark.parametrize("key, site, code", [
     ("l90_0", "vulva", "N90.4"), ("l90_0", "penis", "N48.0"), ("l90_0", "back", "L90.0"), ("l90_0", None, "L90.0"),
-    ("d04", "penis", "D07.4"), ("d04", "scrotum", "D07.61"), ("d04", "vulva", "D07.1"),
+    ("d04", "penis", "D07.4"), ("d04", "scrotum", "D07.61"), ("d04", "vulva", "D07.1"), ("c79_2", "back", "C79.2"),
 ])  # fmt: skip
 def test_skin_of_the_genital_organs_takes_the_organs_code(key, site, code):
     from dermcoder.coding.icd_map import icd_code

@@ -1017,3 +1017,11 @@ def test_a_biopsy_planned_in_the_assessment_and_described_in_the_procedure_is_on
             "Closed with 4-0 nylon x3.\n")  # fmt: skip
     codes = {c.code: c.units for c in engine.suggest(note, "bx-plan-proc").cpt}
     assert codes.get("11106") == 1 and "11107" not in codes
+
+
+def test_a_cutaneous_metastasis_is_excised_with_malignant_codes(engine):
+    note = ("Excision of a 0.9 cm nodule, R upper back, with 0.5 cm margins; layered closure 4.0 cm.\n"
+            "Path: metastatic clear cell renal cell carcinoma, margins free.")  # fmt: skip
+    s = engine.suggest(note, "met")
+    assert "11602" in {c.code for c in s.cpt}
+    assert "C79.2" in {d.code for d in s.icd10}

@@ -34,6 +34,7 @@ CASES = [
     ("HISTOLOGY", "Dermoid cyst, left lateral eyebrow", "dermoid_cyst"),
     ("HISTOLOGY", "Neurofibroma (S100-positive spindle cells)", "neurofibroma"),
     ("HISTOLOGY", "cutaneous sarcoidosis, lupus pernio type", "cutaneous_sarcoidosis"),
+    ("HISTOLOGY", "Path: metastatic clear cell renal cell carcinoma, margins free", "cutaneous_metastasis"),
     ("HISTOLOGY", "fixed drug eruption", "fixed_drug_eruption"),
     ("HISTOLOGY", "primary focal hyperhidrosis, axillae", "hyperhidrosis"),
     ("PROCEDURE", "shave biopsy", "biopsy_tangential"),
