@@ -23,6 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dermcoder.coding import icd
+from dermcoder.coding.adverse_effects import DrugEntry  # the same record: what the drugs are, their name patterns
 from dermcoder.errors import TableError
 
 
@@ -34,13 +35,6 @@ class ConditionEntry(BaseModel):
     patterns: list[str]
     with_: str | None = Field(default=None, alias="with")  # the item must also say this ("above goal" for E11.65)
     unless: str | None = None  # ... and must not say this (a complication with a code of its own)
-
-
-class DrugEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    what: str
-    patterns: list[str]
 
 
 class ComorbidityFile(BaseModel):
