@@ -670,7 +670,12 @@ def _wart_paring(frame: Frame) -> bool:
     """The paring takes a wart's callus down before it is destroyed: it pares warts and no corn
     ("pared lightly to take down the callus, then all eight warts were frozen")."""
     corns = [m for m in _active_hist(frame, {"corn_callus"}) if not m.text.lower().startswith("callus")]
-    return bool(_active_hist(frame, WARTS)) and not corns
+    if not _active_hist(frame, WARTS) or corns:
+        return False
+    # "(2) Separately, the callus on the left foot was pared down": a callus the paring's own
+    # sentence names, with no wart in it, is a lesion pared for itself
+    named = {m.canonical for m in facts.named_with_procedure(frame)}
+    return not ("corn_callus" in named and not named & WARTS)
 
 
 PLURAL_CALLUS = re.compile(r"(?:corns|calluses|callosities|clavi|keratoses|IPKs)\b", re.IGNORECASE)

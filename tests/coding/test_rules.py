@@ -1025,3 +1025,12 @@ def test_a_cutaneous_metastasis_is_excised_with_malignant_codes(engine):
     s = engine.suggest(note, "met")
     assert "11602" in {c.code for c in s.cpt}
     assert "C79.2" in {d.code for d in s.icd10}
+
+
+def test_a_callus_pared_for_itself_beside_a_pared_wart(engine):
+    note = ("Plantar wart of the right heel, 9 mm; the left forefoot lesion is a 1.0 cm callus, not a wart.\n"
+            "PROCEDURES: (1) The wart was pared with a #15 blade and then treated with liquid nitrogen, three freeze-thaw cycles. "
+            "(2) Separately, the callus on the left foot was pared down with a #15 blade until soft skin was reached.\n"
+            "PLAN: Return 3-4 weeks for repeat wart treatment.")  # fmt: skip
+    codes = {c.code for c in engine.suggest(note, "callus-and-wart").cpt}
+    assert {"17110", "11055"} <= codes
