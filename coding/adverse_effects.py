@@ -9,16 +9,14 @@ diagnosis's own line names the drug as the cause: a drug that treats the eruptio
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
 from dermcoder.coding import icd
+from dermcoder.coding.tables import read_data_table
 from dermcoder.errors import TableError
 
 # Tabular notes "Use additional code for adverse effect, if applicable, to identify drug
@@ -67,11 +65,7 @@ class DrugCause:
 @lru_cache(maxsize=1)
 def drug_patterns() -> tuple[tuple[re.Pattern, str], ...]:
     """(compiled drug name, T-code) pairs; raises TableError listing every bad entry."""
-    path = Path(str(resources.files("dermcoder.coding") / "tables" / "adverse_effect_drugs.json"))
-    try:
-        data = DrugFile.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, ValidationError) as exc:
-        raise TableError(str(path), [str(exc)]) from exc
+    path, data = read_data_table("adverse_effect_drugs.json", DrugFile)
     problems: list[str] = []
     compiled: list[tuple[re.Pattern, str]] = []
     for code, entry in data.drugs.items():

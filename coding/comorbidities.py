@@ -13,17 +13,15 @@ problem ("Diabetes: Type 2 diabetes on metformin ... continue metformin").
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from dermcoder.coding import icd
 from dermcoder.coding.adverse_effects import DrugEntry  # the same record: what the drugs are, their name patterns
+from dermcoder.coding.tables import read_data_table
 from dermcoder.errors import TableError
 
 
@@ -74,11 +72,7 @@ def _compile(pattern: str, where: str, problems: list[str]) -> re.Pattern | None
 @lru_cache(maxsize=1)
 def comorbidity_table() -> tuple[tuple[Condition, ...], tuple[tuple[re.Pattern, str], ...]]:
     """(conditions in table order, (drug pattern, Z79 code) pairs); raises TableError listing every problem."""
-    path = Path(str(resources.files("dermcoder.coding") / "tables" / "comorbidities.json"))
-    try:
-        data = ComorbidityFile.model_validate(json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, ValidationError) as exc:
-        raise TableError(str(path), [str(exc)]) from exc
+    path, data = read_data_table("comorbidities.json", ComorbidityFile)
     problems: list[str] = []
     conditions: list[Condition] = []
     for i, entry in enumerate(data.conditions):

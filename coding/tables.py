@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -170,6 +170,19 @@ class CodeTables:
 
 def _tables_dir() -> Path:
     return Path(str(resources.files("dermcoder.coding") / "tables"))
+
+
+SchemaT = TypeVar("SchemaT", bound=BaseModel)
+
+
+def read_data_table(name: str, schema: type[SchemaT]) -> tuple[Path, SchemaT]:
+    """A JSON table of coding/tables/ read and validated by its schema: (its path, the record).
+    Raises TableError naming the file when it is not JSON or breaks the schema."""
+    path = _tables_dir() / name
+    try:
+        return path, schema.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, ValidationError) as exc:
+        raise TableError(str(path), [str(exc)]) from exc
 
 
 def _loc(err: dict) -> str:

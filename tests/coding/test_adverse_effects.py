@@ -35,7 +35,9 @@ def test_a_bad_pattern_is_refused(tmp_path, monkeypatch):
     (tables / "adverse_effect_drugs.json").write_text(json.dumps(
         {"provenance": {"source": "test"}, "drugs": {"T36.0X5A": {"what": "x", "patterns": ["amox(icillin"]},
                                                      "L27.0": {"what": "not a T-code", "patterns": ["x"]}}}))  # fmt: skip
-    monkeypatch.setattr(adverse_effects.resources, "files", lambda _pkg: tmp_path)
+    from importlib import resources
+
+    monkeypatch.setattr(resources, "files", lambda _pkg: tmp_path)  # where coding/tables.py finds the tables
     adverse_effects.drug_patterns.cache_clear()
     try:
         with pytest.raises(TableError) as err:

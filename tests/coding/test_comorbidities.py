@@ -33,7 +33,9 @@ def test_a_bad_table_is_refused_with_every_problem(tmp_path, monkeypatch):
         "conditions": [{"code": "E11", "what": "not a leaf", "patterns": ["dm2"]},
                        {"code": "I10", "what": "x", "patterns": ["htn("]}],
         "drugs": {"Z79.84": {"what": "x", "patterns": ["metformin"]}}}))  # fmt: skip
-    monkeypatch.setattr(comorbidities.resources, "files", lambda _pkg: tmp_path)
+    from importlib import resources
+
+    monkeypatch.setattr(resources, "files", lambda _pkg: tmp_path)  # where coding/tables.py finds the tables
     comorbidities.comorbidity_table.cache_clear()
     try:
         with pytest.raises(TableError) as err:
