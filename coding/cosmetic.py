@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from dermcoder.coding import facts
 from dermcoder.coding.checkboxes import in_unticked_box
 from dermcoder.coding.rulebook import CodingContext
 from dermcoder.nlp.frames import Frame, block_of, find_blocks
@@ -100,6 +101,18 @@ def medical_frames(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[
                 return []
             cosmetic_blocks.add(label)
     return [(i, f) for i, f in frames if not lines_of.get(i, set()) & stated and f.block not in cosmetic_blocks]
+
+
+def cosmetic_removals(ctx: CodingContext, frames: list[tuple[int, Frame]]) -> list[tuple[int, Frame]]:
+    """The removals of `frames` not to code: a benign lesion removed for appearance only (a
+    malignancy is never cosmetic, whatever the note says about payment)."""
+    kept = medical_frames(ctx, frames)
+    out = []
+    for i, frame in frames:
+        hist, _ = facts.histology(frame)
+        if (i, frame) not in kept and (hist is None or hist.value not in facts.MALIGNANT):
+            out.append((i, frame))
+    return out
 
 
 def _line_start(text: str, pos: int) -> int:

@@ -7,7 +7,7 @@ import dataclasses
 import re
 
 from dermcoder.coding import facts
-from dermcoder.coding.cosmetic import cosmetic_sites, is_cosmetic, medical_frames
+from dermcoder.coding.cosmetic import cosmetic_removals, cosmetic_sites, is_cosmetic
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 from dermcoder.nlp.frames import Frame, Mention, specimen_label
 
@@ -456,17 +456,11 @@ def _smallest_band(ctx: CodingContext, rule: RuleRecord, i: int, frame: Frame, l
 
 
 def _not_cosmetic(ctx: CodingContext, rule: RuleRecord, frames: list[tuple[int, Frame]]) -> list[tuple[int, Frame]]:
-    """The frames to code: a benign lesion removed for appearance only is not billed (a
-    malignancy is never cosmetic, whatever the note says about payment)."""
-    kept = medical_frames(ctx, frames)
-    out = []
-    for i, frame in frames:
-        hist, _ = facts.histology(frame)
-        if (i, frame) in kept or (hist is not None and hist.value in facts.MALIGNANT):
-            out.append((i, frame))
-        else:
-            ctx.warn("cosmetic", f"{rule.id}: removal documented as cosmetic: not coded", frame.procedures[:1])
-    return out
+    """The frames to code: a benign lesion removed for appearance only is not billed."""
+    cosmetic = cosmetic_removals(ctx, frames)
+    for _, frame in cosmetic:
+        ctx.warn("cosmetic", f"{rule.id}: removal documented as cosmetic: not coded", frame.procedures[:1])
+    return [x for x in frames if x not in cosmetic]
 
 
 def _neighbours(ctx: CodingContext, family: str, code: str, group: str | None) -> list[tuple[str, float, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from dermcoder.coding import facts
-from dermcoder.coding.cosmetic import medical_frames
+from dermcoder.coding.cosmetic import cosmetic_removals
 from dermcoder.coding.lesions import lesion_group
 from dermcoder.coding.rulebook import Candidate, CodingContext, RuleRecord, handler
 
@@ -31,7 +31,10 @@ NEGATION_BEFORE = re.compile(r"\b(?:no|not|without|nor|never)\b[^.;,\n]{0,12}$",
 def repairs(ctx: CodingContext, rule: RuleRecord) -> None:
     """Sum lengths per class and anatomic group; one code per (class, group)."""
     sums: dict[tuple[str, str], list] = {}
-    cosmetic = _cosmetic_removals(ctx)
+    # the closure of a cosmetic removal is part of the cosmetic service ("Scar revision, left
+    # cheek - COSMETIC ... layered closure 3.4 cm")
+    removals = [(i, f) for i, f in enumerate(ctx.frames) if f.procedure in ("excision", "shave_removal")]
+    cosmetic = {i for i, _ in cosmetic_removals(ctx, removals)} if removals else set()
     for i, frame in enumerate(ctx.frames):
         if facts.reconstruction(frame) is not None or i in ctx.consumed or i in cosmetic:
             continue
@@ -82,21 +85,6 @@ def repairs(ctx: CodingContext, rule: RuleRecord) -> None:
 # "undermining 0.5 cm along each edge", "edges were undermined approximately 0.5 cm"
 UNDERMINING_DISTANCE = re.compile(r"\bundermin\w*[^.;\n\d]{0,30}?(\d+(?:\.\d+)?)[ \t]*(cm|mm)\b", re.IGNORECASE)
 DEFECT_WIDTH = re.compile(r"\bdefect[ \t]+width[^.;\n\d]{0,15}?(\d+(?:\.\d+)?)[ \t]*(cm|mm)\b", re.IGNORECASE)
-
-
-def _cosmetic_removals(ctx: CodingContext) -> set[int]:
-    """Frames whose removal is cosmetic (not coded): their closure is part of the cosmetic
-    service too ("Scar revision, left cheek - COSMETIC ... layered closure 3.4 cm")."""
-    removals = [(i, f) for i, f in enumerate(ctx.frames) if f.procedure in ("excision", "shave_removal")]
-    if not removals:
-        return set()
-    kept = {i for i, _ in medical_frames(ctx, removals)}
-    out = set()
-    for i, frame in removals:
-        hist, _ = facts.histology(frame)
-        if i not in kept and (hist is None or hist.value not in facts.MALIGNANT):
-            out.add(i)
-    return out
 
 
 def _cm(value: str, unit: str) -> float:

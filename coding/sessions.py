@@ -78,13 +78,9 @@ def _session_count(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: t
     for _, f in frames:
         counts += [m for m in f.counts if m.active]
         sites += f.sites
-    # "Number of lesions: 12" ... attestation: "Total lesions treated today: 16": the last total
-    # written for the treatment (not for the exam) is the corrected one
-    totals = [m for m in counts if m.role == "total" and m.section not in EXAM_SECTIONS]
-    if totals and not own_sentence_only:
-        found = facts.count_fact([totals[-1]], nouns, sites)
-        if found is not None:
-            return found
+    found = None if own_sentence_only else _treatment_total(counts, nouns, sites)
+    if found is not None:
+        return found
     # the procedure's own sentence, read past semicolons: "LN2: L forehead x3; R cheek x2; ..." is one list
     spans = [_with_list_below(ctx.text, *_period_sentence(ctx.text, p.start, p.end)) for _, f in frames for p in f.procedures if p.active]
     with_procedure = [m for m in counts if any(a <= m.start < b for a, b in spans)]
@@ -207,17 +203,19 @@ def _by_kind(ctx: CodingContext, frames: list[tuple[int, Frame]], nouns: tuple[s
     kinds = [{m.canonical for m in _active_hist(f, BENIGN_DESTRUCTION)} for _, f in frames]
     if any(not k for k in kinds) or any(kinds[a] & kinds[b] for a in range(len(kinds)) for b in range(a + 1, len(kinds))):
         return None
-    counts = [_session_count(ctx, [frame], nouns, own_sentence_only=True) or _frame_total(frame, nouns) for frame in frames]
+    counts = [_session_count(ctx, [frame], nouns, own_sentence_only=True) or _treatment_total([m for m in frame[1].counts if m.active], nouns)
+              for frame in frames]  # fmt: skip
     if any(c is None for c in counts) or len({id(m) for c in counts for m in c.evidence}) < sum(len(c.evidence) for c in counts):
         return None
     total = sum(int(c.value) for c in counts)
     return facts.Fact(total, [m for c in counts for m in c.evidence], " + ".join(f"{int(c.value)}" for c in counts))
 
 
-def _frame_total(frame: tuple[int, Frame], nouns: tuple[str, ...]) -> facts.Fact | None:
-    """A total written in the frame's own text ("Total warts treated: six")."""
-    totals = [m for m in frame[1].counts if m.active and m.role == "total" and m.section not in EXAM_SECTIONS]
-    return facts.count_fact(totals[-1:], nouns) if totals else None
+def _treatment_total(counts: list[Mention], nouns: tuple[str, ...], sites: list[Mention] | None = None) -> facts.Fact | None:
+    """The last total written for the treatment, not for the exam ("Number of lesions: 12" ...
+    attestation: "Total lesions treated today: 16" is the corrected one)."""
+    totals = [m for m in counts if m.role == "total" and m.section not in EXAM_SECTIONS]
+    return facts.count_fact(totals[-1:], nouns, sites) if totals else None
 
 
 @handler("destruction_vascular")

@@ -64,9 +64,14 @@ _AFTER = [(role, re.compile(pat, re.IGNORECASE)) for role, pat in ROLE_AFTER]
 _MEASURE_SCAN = start_filtered(MEASURE)  # scanned over every note: start_filtered finds the same matches, faster
 
 
-def _cm(value: float, unit: str) -> float:
+def _millimetres(unit: str) -> bool:
+    """The unit is mm, or sq mm (also spelled out, or OCR's "rnm")."""
     unit = unit.lower()
-    return value / 10.0 if unit.startswith(("mm", "rnm", "milli")) else value
+    return "mm" in unit or "rnm" in unit or "milli" in unit
+
+
+def _cm(value: float, unit: str) -> float:
+    return value / 10.0 if _millimetres(unit) else value
 
 
 def _is_area(unit: str) -> bool:
@@ -211,7 +216,7 @@ def parse_measure(m: re.Match) -> tuple[list[float], str, bool]:
     """Dimensions in cm (or sq cm for areas) from a MEASURE match."""
     unit = m.group("unit")
     area = _is_area(unit)
-    base = "mm" if any(w in unit.lower() for w in ("mm", "rnm", "milli")) else "cm"
+    base = "mm" if _millimetres(unit) else "cm"
     dims = []
     for g, ug in (("a", "ua"), ("b", "ub"), ("c", None)):
         raw = m.group(g)

@@ -19,11 +19,11 @@ ICD-10-CM, per kind of diagnosis (the first characters of the code):
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 
 from dermcoder.contracts import LabeledNote, PredictionIn
+from dermcoder.training.claim_lines import cpt_modifiers, cpt_units, icd_codes
 
 MAX_EXAMPLES = 5
 
@@ -75,20 +75,8 @@ class CauseGroup:
 
 def _lines(lines: Iterable[dict | object]) -> dict[str, tuple[int, frozenset[str]]]:
     """code -> (units, normalized modifiers); several lines of one code add their units."""
-    from dermcoder.training.evaluate import normalize_modifier
-
-    units: dict[str, int] = defaultdict(int)
-    mods: dict[str, set[str]] = defaultdict(set)
-    for line in lines:
-        get = line.get if isinstance(line, dict) else lambda k, d=None, _l=line: getattr(_l, k, d)
-        code = str(get("code"))
-        units[code] += int(get("units", 1) or 1)
-        mods[code] |= {normalize_modifier(m) for m in (get("modifiers", []) or [])}
-    return {code: (units[code], frozenset(mods[code])) for code in units}
-
-
-def _icd(items: Iterable[dict | str]) -> set[str]:
-    return {(i["code"] if isinstance(i, dict) else i).strip().upper() for i in items}
+    units, mods = cpt_units(lines), cpt_modifiers(lines)
+    return {code: (n, mods.get(code, frozenset())) for code, n in units.items()}
 
 
 def error_causes(gold: list[LabeledNote], predictions: list[PredictionIn], family_of: Callable[[str], str]) -> list[CauseGroup]:
@@ -127,7 +115,7 @@ def error_causes(gold: list[LabeledNote], predictions: list[PredictionIn], famil
                 note("CPT", fam, "units", g.id, sum(gf[c][0] != pf[c][0] for c in gf))
             else:
                 note("CPT", fam, "modifiers", g.id, sum(gf[c][1] != pf[c][1] for c in gf))
-        g_icd, p_icd = _icd(g.icd10), _icd(p.icd10 if p is not None else [])
+        g_icd, p_icd = icd_codes(g.icd10), icd_codes(p.icd10 if p is not None else [])
         g_cat, p_cat = {c[:3] for c in g_icd}, {c[:3] for c in p_icd}
         for code in sorted(g_icd ^ p_icd):
             kind = icd_kind(code)

@@ -19,16 +19,8 @@ from typing import Callable, Iterable
 
 from dermcoder.contracts import LabeledNote, PredictionIn
 from dermcoder.training.calibration import best_coverage, expected_calibration_error
+from dermcoder.training.claim_lines import cpt_modifiers, cpt_units, icd_codes, normalize_modifier  # noqa: F401 - normalize_modifier: part of this module's API
 from dermcoder.training.error_causes import cpt_family_of, error_causes
-
-X_MODIFIERS = {"XE", "XP", "XS", "XU"}
-
-
-def normalize_modifier(mod: str) -> str:
-    """XE, XP, XS and XU count as 59 (contracts section 3)."""
-    mod = mod.strip().upper()
-    return "59" if mod in X_MODIFIERS else mod
-
 
 @dataclass
 class PRF:
@@ -96,28 +88,9 @@ class EvaluationReport:
         return asdict(self)
 
 
-def _cpt_units(lines: Iterable[dict | object]) -> dict[str, int]:
-    """code -> units; several lines of one code add their units (one item per code)."""
-    units: dict[str, int] = defaultdict(int)
-    for line in lines:
-        code = line["code"] if isinstance(line, dict) else line.code
-        n = line.get("units", 1) if isinstance(line, dict) else line.units
-        units[str(code)] += int(n or 1)
-    return dict(units)
-
-
-def _cpt_modifiers(lines: Iterable[dict | object]) -> set[tuple[str, str]]:
-    items = set()
-    for line in lines:
-        code = line["code"] if isinstance(line, dict) else line.code
-        mods = line.get("modifiers", []) if isinstance(line, dict) else line.modifiers
-        for mod in mods or []:
-            items.add((str(code), normalize_modifier(mod)))
-    return items
-
-
-def _icd_codes(items: Iterable[dict | str]) -> set[str]:
-    return {(i["code"] if isinstance(i, dict) else i).strip().upper() for i in items}
+def _modifier_items(lines: Iterable[dict | object]) -> set[tuple[str, str]]:
+    """(code, normalized modifier) items, as modifier precision/recall counts them."""
+    return {(code, mod) for code, mods in cpt_modifiers(lines).items() for mod in mods}
 
 
 def _ranked_cpt(pred: PredictionIn) -> list[str]:
@@ -152,7 +125,7 @@ def calibration_items(gold: list[LabeledNote], predictions: list[PredictionIn]) 
         pred = by_id.get(note.id)
         if pred is None or pred.error:
             continue
-        g_units, p_units = _cpt_units(note.cpt), _cpt_units(pred.cpt)
+        g_units, p_units = cpt_units(note.cpt), cpt_units(pred.cpt)
         for line in pred.cpt:
             conf = line.get("confidence")
             if isinstance(conf, (int, float)):
@@ -193,8 +166,8 @@ def evaluate(gold: list[LabeledNote], predictions: list[PredictionIn],
         elif pred.error:
             errors.append(f"{note.id}: {pred.error}")
 
-        g_units = _cpt_units(note.cpt)
-        p_units = _cpt_units(pred.cpt)
+        g_units = cpt_units(note.cpt)
+        p_units = cpt_units(pred.cpt)
         g_codes, p_codes = set(g_units), set(p_units)
         cpt.add(g_codes, p_codes)
         for code in g_codes | p_codes:
@@ -205,9 +178,9 @@ def evaluate(gold: list[LabeledNote], predictions: list[PredictionIn],
         exact = set(g_units.items()) == set(p_units.items())
         cpt_exact += exact
 
-        mods.add(_cpt_modifiers(note.cpt), _cpt_modifiers(pred.cpt))
+        mods.add(_modifier_items(note.cpt), _modifier_items(pred.cpt))
 
-        g_icd, p_icd = _icd_codes(note.icd10), _icd_codes(pred.icd10)
+        g_icd, p_icd = icd_codes(note.icd10), icd_codes(pred.icd10)
         icd.add(g_icd, p_icd)
         icd_exact += g_icd == p_icd
 
