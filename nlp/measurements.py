@@ -22,6 +22,8 @@ from dermcoder.nlp.start_filter import start_filtered
 # OCR of a scanned chart reads "0.5 cm" as "0.S crn" and "0.4" as "O.4": those misreadings
 # (a letter for a digit inside a decimal, "rn" for "m") are numbers and units too
 OCR_NUM = r"O\.\d+|\d+\.S\b"
+_OCR_NUM = re.compile(OCR_NUM, re.IGNORECASE)
+OCR_DIGITS = str.maketrans("OoSs", "0055")
 NUM = rf"(?:\d+(?:\.\d+)?|\.\d+|{OCR_NUM}|{SPOKEN_NUMBER})"
 UNIT = r"(?:cm|mm|crn|rnm|centimet(?:er|re)s?|millimet(?:er|re)s?)"
 AREA_UNIT = r"(?:sq\.?\s*cm|cm[ \t]?2(?![\d.])|cm²|square\s+centimet(?:er|re)s?|square\s+cm|sq\.?\s*mm|mm²|mm2)"
@@ -203,8 +205,8 @@ REPAIR_HEAD = re.compile(r"(repair|closure|closed|sutured|suture line|incision l
 
 def _number(raw: str) -> float:
     """A measurement's number, in digits or spoken ("one point two"), or misread by OCR ("0.S", "O.4")."""
-    if re.fullmatch(OCR_NUM, raw):
-        raw = raw.replace("O", "0").replace("S", "5")
+    if _OCR_NUM.fullmatch(raw):  # case-blind, as MEASURE is: "o.4" as well as "O.4"
+        raw = raw.translate(OCR_DIGITS)
     try:
         return float(raw)
     except ValueError:

@@ -10,6 +10,7 @@ CASES = [
     # OCR of scanned charts: "crn" for cm, "rnm" for mm, "O.4" and "0.S" for 0.4 and 0.5
     ("pearly papule, 1.4 x 1.0 crn. Margins O.4 cm", [("SIZE", "1.4 x 1.0 crn", [1.4, 1.0], "lesion"), ("MARGIN", "O.4 cm", [0.4], "margin")]),
     ("Final defect 14 rnm. margin 0.S cm", [("SIZE", "14 rnm", [1.4], "defect"), ("MARGIN", "0.S cm", [0.5], "margin")]),
+    ("lesion 1.2 cm, margin o.4 cm", [("SIZE", "1.2 cm", [1.2], "lesion"), ("MARGIN", "o.4 cm", [0.4], "margin")]),
     ("Lesion (pre-op): 1.2 x 0.8 cm", [("SIZE", "1.2 x 0.8 cm", [1.2, 0.8], "lesion")]),
     ("lesion 1.2 cm x 0.8 cm", [("SIZE", "1.2 cm x 0.8 cm", [1.2, 0.8], "lesion")]),
     ("margins of 2-3 mm", [("MARGIN", "2-3 mm", [0.2, 0.3], "margin")]),
